@@ -1,0 +1,56 @@
+# Todo AI Chatbot: images, Helm chart and the verification harness.
+# `make help` lists the targets. Every target is safe to re-run.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON   ?= python3
+VENV     ?= .venv
+PY       := $(VENV)/bin/python
+PYTEST   := $(VENV)/bin/pytest
+CHART    := chart/todo-chatbot
+FRONTEND := images/frontend
+HELM      = $(shell scripts/install-helm.sh)
+# The image tag defaults to the chart's appVersion so `helm install` finds the images.
+IMAGE_TAG ?= $(shell sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}/\1/p' $(CHART)/Chart.yaml 2>/dev/null)
+export IMAGE_TAG
+
+.PHONY: help setup test test-backend test-frontend static images bench-backend bench-images \
+        up down load acceptance deploy undeploy diagnose clean
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+# --- set-up ---------------------------------------------------------------------
+$(VENV)/.installed: pyproject.toml images/backend/pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e . -e './images/backend[test]'
+	@touch $@
+
+$(FRONTEND)/node_modules/.installed: $(FRONTEND)/package-lock.json
+	cd $(FRONTEND) && npm ci --no-audit --no-fund
+	@touch $@
+
+setup: $(VENV)/.installed $(FRONTEND)/node_modules/.installed ## Create .venv, install Python and npm packages, build Helm (idempotent)
+	@scripts/install-helm.sh >/dev/null
+
+# --- tests ----------------------------------------------------------------------
+test: setup test-frontend ## Run every test: frontend checks, then the pytest suite (tiers skip with a reason when their prerequisite is missing)
+	$(PYTEST)
+
+test-backend: setup ## Only the backend's own tests
+	$(PYTEST) images/backend/tests
+
+test-frontend: $(FRONTEND)/node_modules/.installed ## Frontend lint, typecheck and unit tests
+	cd $(FRONTEND) && npm run lint && npm run typecheck && npm test
+
+static: setup ## Only the static tier (chart, policy, Dockerfiles): seconds
+	$(PYTEST) verification/static
+
+# --- benchmarks -----------------------------------------------------------------
+bench-backend: setup ## Requests/s and latency of the backend at 50 concurrent clients
+	$(PY) images/backend/bench/bench_backend.py
+
+clean: ## Remove the virtualenv, node_modules and reports
+	rm -rf $(VENV) $(FRONTEND)/node_modules $(FRONTEND)/.next reports

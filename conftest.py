@@ -1,0 +1,3 @@
+"""Root fixtures: the verification plugin (tiers, requirement markers) and shared servers."""
+
+pytest_plugins = ["verification.plugin", "verification.fixtures"]

@@ -1,0 +1,1 @@
+"""The verification harness: tiers of tests that prove the specification."""

@@ -1,0 +1,71 @@
+"""The facts that the applications, the chart and every tier must agree on.
+
+One place for each: ports, health paths, environment variable names and the rule
+that says which names are sensitive. The chart cannot import Python, so the static
+tier checks the rendered chart against these values, and the applications' own
+tests check their configuration classes against them.
+"""
+
+from __future__ import annotations
+
+from fnmatch import fnmatchcase
+
+# --- ports -----------------------------------------------------------------
+BACKEND_PORT = 8000
+FRONTEND_PORT = 3000
+
+# --- health endpoints --------------------------------------------------------
+# Liveness answers from the process alone; readiness also checks the database.
+BACKEND_LIVENESS_PATH = "/healthz"
+BACKEND_READINESS_PATH = "/readyz"
+# The frontend answers from the Next.js process alone: a backend outage must
+# not restart the frontend, so liveness and readiness share one path.
+FRONTEND_HEALTH_PATH = "/api/healthz"
+
+# --- environment -------------------------------------------------------------
+BACKEND_REQUIRED_ENV = ("DATABASE_URL", "JWT_SECRET")
+BACKEND_OPTIONAL_ENV = (
+    "PORT",
+    "LOG_LEVEL",
+    "CORS_ORIGINS",
+    "CHAT_PROVIDER",
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "OPENAI_MODEL",
+)
+FRONTEND_REQUIRED_ENV = ("BACKEND_URL",)
+FRONTEND_OPTIONAL_ENV = ("PORT", "LOG_LEVEL")
+
+# Names whose values are credentials. They reach containers only through a
+# Secret (secretKeyRef); a ConfigMap or a literal value for them is a defect.
+SENSITIVE_NAMES = frozenset({"DATABASE_URL", "JWT_SECRET", "OPENAI_API_KEY"})
+SENSITIVE_PATTERNS = (
+    "*PASSWORD*",
+    "*PASSWD*",
+    "*SECRET*",
+    "*_KEY",
+    "*TOKEN*",
+    "*CREDENTIAL*",
+    "DATABASE_URL",
+)
+
+# The minimum length of JWT_SECRET (HS256 wants at least the hash size).
+JWT_SECRET_MIN_BYTES = 32
+
+# --- resource budget (SC-010) ------------------------------------------------
+BUDGET_MEMORY_BYTES = 2 * 1024**3
+BUDGET_CPU_CORES = 2.0
+
+# --- image size budgets (US2-1, US2-2) -----------------------------------------
+BACKEND_IMAGE_MAX_BYTES = 500 * 1000**2
+FRONTEND_IMAGE_MAX_BYTES = 300 * 1000**2
+
+# Non-root user the images run as (FR-008); the chart's securityContext agrees.
+APP_UID = 10001
+APP_GID = 10001
+
+
+def is_sensitive(name: str) -> bool:
+    """True when an environment variable or Secret key holds a credential."""
+    upper = name.upper()
+    return upper in SENSITIVE_NAMES or any(fnmatchcase(upper, p) for p in SENSITIVE_PATTERNS)

@@ -1,0 +1,1 @@
+"""Library code shared by the tiers: waits, processes, databases, rendering."""

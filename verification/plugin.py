@@ -1,0 +1,92 @@
+"""The pytest plugin behind every tier: markers, prerequisites and requirement tracing.
+
+Loaded from the root ``conftest.py``. It
+
+* registers the tier markers and ``requirement`` (``--strict-markers`` is on);
+* marks each test under ``verification/<tier>/`` with that tier;
+* refuses to collect a verification test without requirement IDs, or with an ID
+  the registry (``verification/requirements.yaml``) does not know;
+* skips a tier whose prerequisite is missing with a one-line reason, or fails it
+  when ``REQUIRE_TIERS`` names it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from verification.requirements import registry, unknown_ids
+from verification.tiers import TIERS, missing_prerequisite, required_tiers, skip_or_fail
+
+VERIFICATION_DIR = Path(__file__).parent
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("todo-chatbot", "todo-chatbot verification")
+    group.addoption(
+        "--cluster",
+        default=None,
+        metavar="PROVIDER",
+        help="cluster tier target: 'kind' (throwaway cluster) or 'context:NAME' (existing kubeconfig context)",
+    )
+    group.addoption(
+        "--keep-cluster", action="store_true", help="keep the throwaway kind cluster after the run"
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for tier, description in TIERS.items():
+        config.addinivalue_line("markers", f"{tier}: {description}")
+    config.addinivalue_line(
+        "markers", "requirement(*ids): the specification IDs (FR-…, SC-…, US…, EC-…) this test proves"
+    )
+    required_tiers()  # fail fast on a misspelt REQUIRE_TIERS
+    registry()  # fail fast on a malformed registry
+
+
+def requirement_ids(item: pytest.Item) -> list[str]:
+    """Every requirement ID on ``item``, from all its ``requirement`` markers, in order."""
+    ids: list[str] = []
+    for marker in item.iter_markers("requirement"):
+        ids.extend(str(arg) for arg in marker.args)
+    return list(dict.fromkeys(ids))
+
+
+def tier_of(item: pytest.Item) -> str | None:
+    for tier in TIERS:
+        if item.get_closest_marker(tier) is not None:
+            return tier
+    return None
+
+
+def _is_verification_test(item: pytest.Item) -> bool:
+    return VERIFICATION_DIR in Path(str(item.path)).parents
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    problems: list[str] = []
+    for item in items:
+        path = Path(str(item.path))
+        if _is_verification_test(item):
+            folder = path.relative_to(VERIFICATION_DIR).parts[0]
+            if folder in TIERS and tier_of(item) is None:
+                item.add_marker(getattr(pytest.mark, folder))
+        ids = requirement_ids(item)
+        if bad := unknown_ids(ids):
+            problems.append(f"{item.nodeid}: unknown requirement ID(s) {', '.join(bad)}")
+        elif _is_verification_test(item) and not ids:
+            problems.append(f"{item.nodeid}: a verification test must carry @pytest.mark.requirement(...)")
+    if problems:
+        raise pytest.UsageError(
+            "requirement tracing failed (see verification/requirements.yaml):\n  " + "\n  ".join(problems)
+        )
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    tier = tier_of(item)
+    if tier is None:
+        return
+    if reason := missing_prerequisite(tier, item.config):
+        skip_or_fail(tier, reason)
