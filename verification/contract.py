@@ -69,3 +69,12 @@ def is_sensitive(name: str) -> bool:
     """True when an environment variable or Secret key holds a credential."""
     upper = name.upper()
     return upper in SENSITIVE_NAMES or any(fnmatchcase(upper, p) for p in SENSITIVE_PATTERNS)
+
+# --- images -------------------------------------------------------------------
+# Local image names; the tag defaults to the chart's appVersion (make images).
+BACKEND_IMAGE = "todo-backend"
+FRONTEND_IMAGE = "todo-frontend"
+# Paths the applications write at run time. The images keep everything else
+# read-only; the chart mounts an emptyDir at each (readOnlyRootFilesystem).
+BACKEND_WRITABLE_PATHS = ("/tmp",)
+FRONTEND_WRITABLE_PATHS = ("/tmp", "/app/.next/cache")
