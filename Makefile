@@ -16,7 +16,7 @@ IMAGE_TAG ?= $(shell sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}/\1/p' $(C
 export IMAGE_TAG
 
 .PHONY: help setup test test-backend test-frontend static images bench-backend bench-images \
-        up down load acceptance deploy undeploy diagnose clean
+        up down load acceptance report deploy undeploy diagnose clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -47,6 +47,14 @@ test-frontend: $(FRONTEND)/node_modules/.installed ## Frontend lint, typecheck a
 
 static: setup ## Only the static tier (chart, policy, Dockerfiles): seconds
 	$(PYTEST) verification/static
+
+# --- sign-off -------------------------------------------------------------------
+acceptance: setup ## Every stage (images, apps, static, image, runtime, cluster when CLUSTER=…, load), then reports/acceptance.md
+	@scripts/ensure-docker.sh || echo "acceptance: no Docker engine: the image, runtime and load stages will be NOT RUN"
+	$(PY) -m verification.acceptance $(if $(CLUSTER),--cluster=$(CLUSTER))
+
+report: ## Rebuild reports/acceptance.md from the last acceptance run
+	$(PY) -m verification.acceptance --only-report
 
 # --- benchmarks -----------------------------------------------------------------
 bench-backend: setup ## Requests/s and latency of the backend at 50 concurrent clients

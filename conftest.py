@@ -1,3 +1,3 @@
 """Root fixtures: the verification plugin (tiers, requirement markers) and shared servers."""
 
-pytest_plugins = ["verification.plugin", "verification.fixtures"]
+pytest_plugins = ["verification.plugin", "verification.results", "verification.fixtures", "pytester"]

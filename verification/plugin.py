@@ -4,8 +4,9 @@ Loaded from the root ``conftest.py``. It
 
 * registers the tier markers and ``requirement`` (``--strict-markers`` is on);
 * marks each test under ``verification/<tier>/`` with that tier;
-* refuses to collect a verification test without requirement IDs, or with an ID
-  the registry (``verification/requirements.yaml``) does not know;
+* refuses to collect a verification test without requirement IDs (unless it is a
+  ``harness`` self-test), or with an ID the registry (``verification/requirements.yaml``)
+  does not know;
 * skips a tier whose prerequisite is missing with a one-line reason, or fails it
   when ``REQUIRE_TIERS`` names it.
 """
@@ -40,6 +41,9 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{tier}: {description}")
     config.addinivalue_line(
         "markers", "requirement(*ids): the specification IDs (FR-…, SC-…, US…, EC-…) this test proves"
+    )
+    config.addinivalue_line(
+        "markers", "harness: a self-test of the harness machinery (report, registry); proves no spec ID itself"
     )
     required_tiers()  # fail fast on a misspelt REQUIRE_TIERS
     registry()  # fail fast on a malformed registry
@@ -76,7 +80,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         ids = requirement_ids(item)
         if bad := unknown_ids(ids):
             problems.append(f"{item.nodeid}: unknown requirement ID(s) {', '.join(bad)}")
-        elif _is_verification_test(item) and not ids:
+        elif _is_verification_test(item) and not ids and item.get_closest_marker("harness") is None:
             problems.append(f"{item.nodeid}: a verification test must carry @pytest.mark.requirement(...)")
     if problems:
         raise pytest.UsageError(

@@ -1,0 +1,3 @@
+"""Todo AI Chatbot backend."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,90 @@
+"""Recording each test's outcome against its requirement IDs (``--results-json PATH``).
+
+The acceptance report (``python -m verification.acceptance``) merges these files,
+one per stage, into the sign-off table. Tests add figures to their evidence with
+pytest's ``record_property("evidence", "backend image 142 MB")``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pytest
+
+from verification.plugin import requirement_ids, tier_of
+
+@dataclass
+class TestRecord:
+    nodeid: str
+    ids: list[str]
+    tier: str | None
+    outcome: str = "not run"  # passed | failed | skipped | not run
+    reason: str = ""
+    duration_s: float = 0.0
+    evidence: list[str] = field(default_factory=list)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.getgroup("todo-chatbot").addoption(
+        "--results-json", default=None, metavar="PATH",
+        help="write every test's outcome and requirement IDs to PATH (read by the acceptance report)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(ResultsRecorder(config), "todo-results-recorder")
+
+
+class ResultsRecorder:
+    """Keeps one :class:`TestRecord` per collected test and writes them at the end."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.records: dict[str, TestRecord] = {}
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        for item in items:
+            self.records[item.nodeid] = TestRecord(item.nodeid, requirement_ids(item), tier_of(item))
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        record = self.records.get(report.nodeid)
+        if record is None:
+            return
+        record.duration_s += report.duration
+        for name, value in report.user_properties:
+            if name == "evidence" and str(value) not in record.evidence:
+                record.evidence.append(str(value))
+        if report.failed:
+            prefix = "" if report.when == "call" else f"error in {report.when}: "
+            record.outcome = "failed"
+            record.reason = prefix + _first_line(report.longreprtext)
+        elif report.skipped and record.outcome != "failed":
+            record.outcome = "skipped"
+            record.reason = _skip_reason(report)
+        elif report.when == "call" and report.passed and record.outcome != "failed":
+            record.outcome = "passed"
+
+    def pytest_sessionfinish(self) -> None:
+        path = self.config.getoption("results_json")
+        if not path:
+            return
+        out = Path(path)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps([asdict(r) for r in self.records.values()], indent=1))
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    return _first_line(str(longrepr))
+
+
+def _first_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    # pytest puts the assertion message ("E   ...") after the source; prefer it.
+    errors = [line.lstrip("E").strip() for line in lines if line.startswith("E ")]
+    return (errors[0] if errors else (lines[-1] if lines else ""))[:300]

@@ -1,0 +1,41 @@
+"""Self-tests of the tier plugin: requirement tracing at collection and REQUIRE_TIERS."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.harness
+
+CONFTEST = 'pytest_plugins = ["verification.plugin", "verification.results"]\n'
+
+
+def test_unknown_requirement_id_fails_collection(pytester: pytest.Pytester):
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_probe='import pytest\n@pytest.mark.requirement("FR-999")\ndef test_x():\n    pass\n')
+    result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider")
+    assert result.ret != 0
+    result.stderr.fnmatch_lines(["*unknown requirement ID(s) FR-999*"])
+
+
+def test_required_tier_turns_skip_into_failure(pytester: pytest.Pytester, monkeypatch):
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(
+        test_probe='import pytest\n@pytest.mark.cluster\n@pytest.mark.requirement("FR-035")\ndef test_x():\n    pass\n'
+    )
+    skipped = pytester.runpytest_subprocess("-q", "-rs", "-p", "no:cacheprovider")
+    skipped.assert_outcomes(skipped=1)
+    skipped.stdout.fnmatch_lines(["*no cluster named: pass --cluster=kind*"])
+    monkeypatch.setenv("REQUIRE_TIERS", "cluster")
+    failed = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider")
+    failed.assert_outcomes(errors=1)  # failed in set-up, before the test body runs
+    assert failed.ret != 0
+    failed.stdout.fnmatch_lines(["*cluster tier required by REQUIRE_TIERS*"])
+
+
+def test_misspelt_required_tier_is_a_usage_error(pytester: pytest.Pytester, monkeypatch):
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_probe="def test_x():\n    pass\n")
+    monkeypatch.setenv("REQUIRE_TIERS", "statc")
+    result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider")
+    assert result.ret != 0
+    result.stderr.fnmatch_lines(["*REQUIRE_TIERS names unknown tiers*statc*"])
