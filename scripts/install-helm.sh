@@ -6,6 +6,7 @@
 # Prints the path of the helm binary on stdout.
 set -euo pipefail
 HELM_VERSION="${HELM_VERSION:-v3.19.5}"
+HELM_KUBE_MINOR="${HELM_KUBE_MINOR:-34}"   # the client-go minor that Helm v3.19.5 is built with
 TOOLS_DIR="${TOOLS_DIR:-$HOME/.cache/todo-chatbot/bin}"
 helm_bin="$TOOLS_DIR/helm"
 
@@ -17,7 +18,8 @@ if [ "${HELM_FROM_PATH:-1}" = 1 ] && command -v helm >/dev/null 2>&1 \
    && helm version --template '{{.Version}}' 2>/dev/null | grep -q '^v3\.'; then
   command -v helm; exit 0
 fi
-if [ -x "$helm_bin" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$HELM_VERSION" ]; then
+if [ -x "$helm_bin" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$HELM_VERSION" ] \
+   && "$helm_bin" version --template '{{.Version}}' 2>/dev/null | grep -qx "$HELM_VERSION"; then
   echo "$helm_bin"; exit 0
 fi
 if ! command -v go >/dev/null 2>&1; then
@@ -26,6 +28,12 @@ if ! command -v go >/dev/null 2>&1; then
 fi
 mkdir -p "$TOOLS_DIR"
 echo "install-helm: building helm $HELM_VERSION from source with go install (cached in $TOOLS_DIR)" >&2
-(cd /tmp && GOBIN="$TOOLS_DIR" GOFLAGS=-mod=mod go install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION") >&2
+# The same -X flags as Helm's release Makefile: without them the binary reports a bare
+# "v3.19" and assumes Kubernetes v1.20 for `helm template` and `helm lint`.
+ldflags="-w -s -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
+for pkg in pkg/lint/rules pkg/chartutil; do
+  ldflags="$ldflags -X helm.sh/helm/v3/$pkg.k8sVersionMajor=1 -X helm.sh/helm/v3/$pkg.k8sVersionMinor=$HELM_KUBE_MINOR"
+done
+(cd /tmp && GOBIN="$TOOLS_DIR" GOFLAGS=-mod=mod go install -trimpath -ldflags "$ldflags" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION") >&2
 echo "$HELM_VERSION" > "$stamp"
 echo "$helm_bin"

@@ -1,0 +1,128 @@
+"""Peak CPU and memory of the application's containers, sampled through a run.
+
+Docker's stats API for the runtime tier (containers found by a label filter);
+the load generator itself is never counted. Restarts and OOM kills are read from
+``docker inspect`` at the start and at the end, so the gate can say "no restart
+during the run" rather than "none ever".
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import docker
+
+
+@dataclass
+class Sample:
+    t: float  # seconds since the sampler started
+    memory_bytes: int
+    cpu_cores: float
+
+
+@dataclass
+class ContainerState:
+    started_at: str  # changes whenever the container is restarted, by Docker or by the harness
+    restarts: int
+    oom_killed: bool
+    running: bool
+
+
+@dataclass
+class ResourceSampler:
+    """Samples every container matching ``label`` (``key=value``) every ``interval`` seconds."""
+
+    label: str
+    interval: float = 2.0
+    samples: list[Sample] = field(default_factory=list)
+    containers: list[str] = field(default_factory=list)
+    _start_state: dict[str, ContainerState] = field(default_factory=dict)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def __post_init__(self) -> None:
+        self.client = docker.from_env(timeout=10)
+
+    # -- lifecycle ----------------------------------------------------------------
+    def start(self) -> None:
+        found = self.client.containers.list(filters={"label": self.label})
+        self.containers = [c.name for c in found]
+        self._start_state = self.states()
+        self._started = time.monotonic()
+        self._thread = threading.Thread(target=self._run, name="resource-sampler", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=15)
+
+    # -- figures ------------------------------------------------------------------------
+    @property
+    def peak_memory_bytes(self) -> int:
+        return max((s.memory_bytes for s in self.samples), default=0)
+
+    @property
+    def peak_cpu_cores(self) -> float:
+        return max((s.cpu_cores for s in self.samples), default=0.0)
+
+    def states(self) -> dict[str, ContainerState]:
+        result = {}
+        for name in self.containers:
+            try:
+                attrs = self.client.api.inspect_container(name)
+            except docker.errors.NotFound:
+                result[name] = ContainerState("", 0, oom_killed=False, running=False)
+                continue
+            state = attrs["State"]
+            result[name] = ContainerState(state.get("StartedAt", ""), int(attrs.get("RestartCount", 0)),
+                                          bool(state.get("OOMKilled")), bool(state.get("Running")))
+        return result
+
+    def restarts_and_ooms(self) -> tuple[int, int]:
+        """Restarts and OOM kills since :meth:`start` (a container gone counts as a restart)."""
+        end = self.states()
+        restarts = ooms = 0
+        for name, before in self._start_state.items():
+            after = end.get(name, ContainerState("", 0, False, False))
+            restarted = after.started_at != before.started_at or after.restarts != before.restarts
+            restarts += int(restarted or not after.running)
+            ooms += int(after.oom_killed and not before.oom_killed)
+        return restarts, ooms
+
+    # -- sampling -------------------------------------------------------------------------
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            memory = 0
+            cpu = 0.0
+            for name in self.containers:
+                try:
+                    stats = self.client.api.stats(name, stream=False)
+                except docker.errors.APIError:
+                    continue
+                memory += memory_in_use(stats)
+                cpu += cpu_cores(stats)
+            self.samples.append(Sample(time.monotonic() - self._started, memory, round(cpu, 3)))
+
+
+def memory_in_use(stats: dict[str, Any]) -> int:
+    """Working-set memory as the kubelet counts it: usage minus inactive file cache."""
+    mem = stats.get("memory_stats") or {}
+    usage = int(mem.get("usage", 0))
+    detail = mem.get("stats") or {}
+    cache = int(detail.get("inactive_file", detail.get("total_inactive_file", 0)))
+    return max(0, usage - cache)
+
+
+def cpu_cores(stats: dict[str, Any]) -> float:
+    """CPU used between the two readings of one stats answer, in cores."""
+    cpu, pre = stats.get("cpu_stats") or {}, stats.get("precpu_stats") or {}
+    cpu_delta = cpu.get("cpu_usage", {}).get("total_usage", 0) - pre.get("cpu_usage", {}).get("total_usage", 0)
+    system_delta = cpu.get("system_cpu_usage", 0) - pre.get("system_cpu_usage", 0)
+    online = cpu.get("online_cpus") or len(cpu.get("cpu_usage", {}).get("percpu_usage") or []) or 1
+    if cpu_delta <= 0 or system_delta <= 0:
+        return 0.0
+    return cpu_delta / system_delta * online

@@ -1,0 +1,172 @@
+"""The pass/fail gate of a load run, and its figures (SC-004, SC-010).
+
+Event hooks only, no users: while the test runs it samples the application
+containers' CPU and memory (never the load generator's) and the user count, RPS
+and p95 over time; when Locust quits it writes ``summary.json`` and a PNG chart to
+``--results-dir`` and sets the exit code. The same file gates CI and serves the
+web UI.
+
+Criteria: zero failed requests; p95 below ``--p95-threshold-ms``; no container
+restart and no OOM kill during the run (SC-004); peak total memory < 2 GiB and peak
+total CPU < 2 cores (SC-010).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import gevent
+from locust import events
+from locust.env import Environment
+from locust.runners import WorkerRunner
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _resources import ResourceSampler  # noqa: E402  (locust loads this file by path)
+
+# The budget of SC-010; verification/contract.py holds the same figures for the tests.
+BUDGET_MEMORY_BYTES = 2 * 1024**3
+BUDGET_CPU_CORES = 2.0
+
+_state: dict = {}
+
+
+@events.init_command_line_parser.add_listener
+def _options(parser) -> None:
+    parser.add_argument("--p95-threshold-ms", type=float, default=1000.0, env_var="LOAD_P95_THRESHOLD_MS",
+                        help="fail the run when the p95 response time is at or above this")
+    parser.add_argument("--stack-label", default="app.kubernetes.io/part-of=todo-chatbot",
+                        env_var="LOAD_STACK_LABEL",
+                        help="Docker label (key=value) of the application containers to sample")
+    parser.add_argument("--results-dir", default="reports/load", env_var="LOAD_RESULTS_DIR",
+                        help="where summary.json and the chart go")
+
+
+@events.test_start.add_listener
+def _start(environment: Environment, **_kwargs) -> None:
+    if isinstance(environment.runner, WorkerRunner):
+        return
+    sampler = ResourceSampler(label=environment.parsed_options.stack_label)
+    try:
+        sampler.start()
+    except Exception as exc:  # noqa: BLE001 - a run without a Docker engine still reports latency
+        print(f"budget_gate: cannot sample containers ({type(exc).__name__}: {exc}); "
+              "memory and CPU will be reported as unmeasured", file=sys.stderr)
+        sampler = None
+    _state.update(sampler=sampler, started=time.monotonic(), timeline=[])
+    _state["recorder"] = gevent.spawn(_record_timeline, environment)
+
+
+def _record_timeline(environment: Environment) -> None:
+    while True:
+        total = environment.stats.total
+        _state["timeline"].append({
+            "t": round(time.monotonic() - _state["started"], 1),
+            "users": environment.runner.user_count if environment.runner else 0,
+            "rps": round(total.current_rps, 1),
+            "p95_ms": total.get_current_response_time_percentile(0.95) or 0,
+        })
+        gevent.sleep(2)
+
+
+@events.test_stop.add_listener
+def _stop(environment: Environment, **_kwargs) -> None:
+    if "recorder" in _state:
+        _state["recorder"].kill()
+    sampler: ResourceSampler | None = _state.get("sampler")
+    if sampler is not None:
+        sampler.stop()
+        _state["restarts"], _state["oom_kills"] = sampler.restarts_and_ooms()
+
+
+@events.quitting.add_listener
+def _gate(environment: Environment, **_kwargs) -> None:
+    if isinstance(environment.runner, WorkerRunner) or "started" not in _state:
+        return
+    options = environment.parsed_options
+    summary = summarise(environment, options.p95_threshold_ms)
+    out = Path(options.results_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    _draw(out / "timeline.png")
+    failed = [name for name, ok in summary["criteria"].items() if not ok]
+    verdict = "PASS" if summary["passed"] else f"FAIL ({', '.join(failed)})"
+    print(f"load gate: {verdict}; summary: {out / 'summary.json'}", file=sys.stderr)
+    environment.process_exit_code = 0 if summary["passed"] else 1
+
+
+def summarise(environment: Environment, p95_threshold_ms: float) -> dict:
+    total = environment.stats.total
+    sampler: ResourceSampler | None = _state.get("sampler")
+    duration = time.monotonic() - _state["started"]
+    peak_memory = sampler.peak_memory_bytes if sampler else None
+    peak_cpu = sampler.peak_cpu_cores if sampler else None
+    restarts = _state.get("restarts")
+    ooms = _state.get("oom_kills")
+    criteria = {
+        "zero_failures": total.num_failures == 0 and total.num_requests > 0,
+        "p95_below_threshold": total.num_requests > 0 and total.get_response_time_percentile(0.95) < p95_threshold_ms,
+        "no_restarts": restarts == 0,
+        "no_oom_kills": ooms == 0,
+        "memory_within_budget": peak_memory is not None and 0 < peak_memory < BUDGET_MEMORY_BYTES,
+        "cpu_within_budget": peak_cpu is not None and peak_cpu < BUDGET_CPU_CORES,
+    }
+    return {
+        "users": max((p["users"] for p in _state.get("timeline", [])), default=0),
+        "duration_s": round(duration, 1),
+        "requests": total.num_requests,
+        "failures": total.num_failures,
+        "rps": round(total.num_requests / duration, 1) if duration else 0.0,
+        "p50_ms": total.get_response_time_percentile(0.50),
+        "p95_ms": total.get_response_time_percentile(0.95),
+        "p99_ms": total.get_response_time_percentile(0.99),
+        "p95_threshold_ms": p95_threshold_ms,
+        "restarts": restarts,
+        "oom_kills": ooms,
+        "peak_memory_bytes": peak_memory,
+        "peak_cpu_cores": peak_cpu,
+        "containers": sampler.containers if sampler else [],
+        "budget": {"memory_bytes": BUDGET_MEMORY_BYTES, "cpu_cores": BUDGET_CPU_CORES},
+        "criteria": criteria,
+        "passed": all(criteria.values()),
+        "per_request": {
+            name: {"requests": s.num_requests, "failures": s.num_failures,
+                   "p95_ms": s.get_response_time_percentile(0.95)}
+            for (name, _method), s in environment.stats.entries.items()
+        },
+    }
+
+
+def _draw(path: Path) -> None:
+    """Users, RPS, p95, memory and CPU over time, one panel each."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    timeline = _state.get("timeline", [])
+    sampler: ResourceSampler | None = _state.get("sampler")
+    fig, axes = plt.subplots(5, 1, figsize=(9, 11), sharex=True)
+    series = [
+        ("users", [p["t"] for p in timeline], [p["users"] for p in timeline], None),
+        ("requests/s", [p["t"] for p in timeline], [p["rps"] for p in timeline], None),
+        ("p95 (ms)", [p["t"] for p in timeline], [p["p95_ms"] for p in timeline], None),
+        ("memory (MiB)", [s.t for s in sampler.samples] if sampler else [],
+         [s.memory_bytes / 2**20 for s in sampler.samples] if sampler else [], BUDGET_MEMORY_BYTES / 2**20),
+        ("CPU (cores)", [s.t for s in sampler.samples] if sampler else [],
+         [s.cpu_cores for s in sampler.samples] if sampler else [], BUDGET_CPU_CORES),
+    ]
+    for ax, (label, xs, ys, budget) in zip(axes, series, strict=True):
+        ax.plot(xs, ys)
+        if budget is not None:
+            ax.axhline(budget, color="red", linestyle="--", label="budget")
+            ax.legend(loc="upper right")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    axes[-1].set_xlabel("seconds")
+    fig.suptitle("Load run: 100 concurrent users against the resource budget")
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
