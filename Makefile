@@ -56,6 +56,13 @@ acceptance: setup ## Every stage (images, apps, static, image, runtime, cluster 
 report: ## Rebuild reports/acceptance.md from the last acceptance run
 	$(PY) -m verification.acceptance --only-report
 
+# --- a real cluster (Minikube, Docker Desktop, kind) -----------------------------------
+deploy: ## Load the images into KUBE_CONTEXT and helm install there (DATABASE_URL, JWT_SECRET from env or .env)
+	scripts/deploy.sh
+
+undeploy: ## helm uninstall the release from KUBE_CONTEXT
+	scripts/undeploy.sh
+
 # --- benchmarks -----------------------------------------------------------------
 bench-backend: setup ## Requests/s and latency of the backend at 50 concurrent clients
 	$(PY) images/backend/bench/bench_backend.py

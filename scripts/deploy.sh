@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# `make deploy`: load the locally built images into the named cluster and
+# `helm upgrade --install` the chart there. Credentials come from the environment
+# or a git-ignored .env file, and reach Helm through a private values file on
+# stdin — never the command line (visible in `ps`) and never the repository.
+#
+#   KUBE_CONTEXT=minikube make deploy            # or docker-desktop, kind-NAME
+#   NAMESPACE=todo RELEASE=todo VALUES=chart/todo-chatbot/values-dev.yaml
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+die() { echo "deploy: $*" >&2; exit 1; }
+
+[ -n "${KUBE_CONTEXT:-}" ] \
+  || die "KUBE_CONTEXT is not set: name the cluster to deploy to (minikube, docker-desktop or kind-NAME); no other context is touched"
+NAMESPACE="${NAMESPACE:-todo}"
+RELEASE="${RELEASE:-todo}"
+IMAGE_TAG="${IMAGE_TAG:-$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}/\1/p' chart/todo-chatbot/Chart.yaml)}"
+
+if [ -f .env ]; then
+  # shellcheck disable=SC1091
+  set -a; . ./.env; set +a
+fi
+[ -n "${DATABASE_URL:-}" ] || die "DATABASE_URL is not set: export it or put it in .env (see .env.example)"
+[ -n "${JWT_SECRET:-}" ] || die "JWT_SECRET is not set: export JWT_SECRET=\$(openssl rand -hex 32) or put it in .env"
+[ "${#JWT_SECRET}" -ge 32 ] || die "JWT_SECRET is shorter than 32 characters: use openssl rand -hex 32"
+
+command -v kubectl >/dev/null || die "kubectl not found: install it (https://kubernetes.io/docs/tasks/tools/)"
+helm=$(scripts/install-helm.sh)
+kubectl config get-contexts "$KUBE_CONTEXT" >/dev/null 2>&1 \
+  || die "no kubeconfig context named '$KUBE_CONTEXT' (kubectl config get-contexts lists them; is Minikube started?)"
+kubectl --context "$KUBE_CONTEXT" get --raw /readyz >/dev/null 2>&1 \
+  || die "cluster '$KUBE_CONTEXT' does not answer: start it (minikube start --cpus 2 --memory 4096) or enable Kubernetes in Docker Desktop"
+
+for image in "todo-backend:$IMAGE_TAG" "todo-frontend:$IMAGE_TAG"; do
+  docker image inspect "$image" >/dev/null 2>&1 || die "image $image not built: run make images"
+  case "$KUBE_CONTEXT" in
+    minikube)       echo "deploy: minikube image load $image"; minikube image load "$image" ;;
+    kind-*)         echo "deploy: kind load docker-image $image"; kind load docker-image "$image" --name "${KUBE_CONTEXT#kind-}" ;;
+    docker-desktop) ;;  # shares the local Docker engine's images
+    *)              echo "deploy: make $image available to '$KUBE_CONTEXT' yourself (no registry is assumed)" ;;
+  esac
+done
+
+extra=()
+[ -n "${VALUES:-}" ] && extra+=(-f "$VALUES")
+echo "deploy: helm upgrade --install $RELEASE chart/todo-chatbot -n $NAMESPACE --kube-context $KUBE_CONTEXT ${extra[*]}"
+# The secret values go through stdin (-f -), in a values document built by Python so quoting is safe.
+python3 -c 'import json, os; print(json.dumps({"secrets": {"databaseUrl": os.environ["DATABASE_URL"], "jwtSecret": os.environ["JWT_SECRET"], "openaiApiKey": os.environ.get("OPENAI_API_KEY", "")}}))' \
+  | "$helm" upgrade --install "$RELEASE" chart/todo-chatbot \
+      --kube-context "$KUBE_CONTEXT" --namespace "$NAMESPACE" --create-namespace \
+      --set "backend.image.tag=$IMAGE_TAG" --set "frontend.image.tag=$IMAGE_TAG" \
+      "${extra[@]}" -f - --wait --timeout 5m
