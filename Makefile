@@ -16,7 +16,7 @@ IMAGE_TAG ?= $(shell sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}/\1/p' $(C
 export IMAGE_TAG
 
 .PHONY: help setup test test-backend test-frontend static images bench-backend bench-images \
-        up down load acceptance report deploy undeploy diagnose clean
+        up down load acceptance report ai-manifests deploy undeploy diagnose clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -62,6 +62,9 @@ deploy: ## Load the images into KUBE_CONTEXT and helm install there (DATABASE_UR
 
 undeploy: ## helm uninstall the release from KUBE_CONTEXT
 	scripts/undeploy.sh
+
+ai-manifests: setup ## Ask kubectl-ai for the Deployments and compare its drafts with the chart (says how to install it when missing)
+	$(PY) -m verification.ai_manifests
 
 # --- benchmarks -----------------------------------------------------------------
 bench-backend: setup ## Requests/s and latency of the backend at 50 concurrent clients
