@@ -15,8 +15,8 @@ HELM      = $(shell scripts/install-helm.sh)
 IMAGE_TAG ?= $(shell sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}/\1/p' $(CHART)/Chart.yaml 2>/dev/null)
 export IMAGE_TAG
 
-.PHONY: help setup test test-backend test-frontend static images bench-backend bench-images \
-        up down load acceptance report ai-manifests deploy undeploy diagnose clean
+.PHONY: help setup test test-backend test-frontend static policy images bench-backend bench-images \
+        test-runtime test-cluster up down load acceptance report ai-manifests deploy undeploy diagnose clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -48,6 +48,24 @@ test-frontend: $(FRONTEND)/node_modules/.installed ## Frontend lint, typecheck a
 static: setup ## Only the static tier (chart, policy, Dockerfiles): seconds
 	$(PYTEST) verification/static
 
+policy: setup ## Check any manifest against the chart's deployment policy: make policy FILES="draft.yaml ..."
+	@test -n "$(FILES)" || { echo 'usage: make policy FILES="a.yaml b.yaml"   (python -m verification.policy --rules lists the rules)'; exit 2; }
+	$(PY) -m verification.policy $(FILES)
+
+test-runtime: setup ## Only the runtime tier: the chart's rendered pods on Docker (builds the images once)
+	@scripts/ensure-docker.sh
+	$(PYTEST) verification/runtime
+
+# --- the local stack (runtime tier) for people and Locust ---------------------------
+UI_PORT ?= 8080
+export UI_PORT
+up: setup ## The whole app on Docker from the rendered chart; prints "UI: http://127.0.0.1:$(UI_PORT)"
+	@scripts/ensure-docker.sh
+	$(PY) -m verification.stack up --ui-port $(UI_PORT)
+
+down: ## Remove everything `make up` created (containers, network, volumes), also after a failed run
+	$(PY) -m verification.stack down
+
 # --- sign-off -------------------------------------------------------------------
 acceptance: setup ## Every stage (images, apps, static, image, runtime, cluster when CLUSTER=…, load), then reports/acceptance.md
 	@scripts/ensure-docker.sh || echo "acceptance: no Docker engine: the image, runtime and load stages will be NOT RUN"
@@ -62,6 +80,12 @@ deploy: ## Load the images into KUBE_CONTEXT and helm install there (DATABASE_UR
 
 undeploy: ## helm uninstall the release from KUBE_CONTEXT
 	scripts/undeploy.sh
+
+test-cluster: setup ## The cluster tier: CLUSTER=kind (throwaway, KEEP_CLUSTER=1 keeps it) or CLUSTER=context:minikube
+	$(PYTEST) verification/cluster $(if $(CLUSTER),--cluster=$(CLUSTER)) $(if $(KEEP_CLUSTER),--keep-cluster)
+
+diagnose: ## Pods' states, events, last logs, cause and fix (read-only; KUBE_CONTEXT=… NAMESPACE=… to choose)
+	$(PY) -m verification.lib.diagnose $(if $(KUBE_CONTEXT),--context $(KUBE_CONTEXT)) $(if $(NAMESPACE),-n $(NAMESPACE))
 
 ai-manifests: setup ## Ask kubectl-ai for the Deployments and compare its drafts with the chart (says how to install it when missing)
 	$(PY) -m verification.ai_manifests

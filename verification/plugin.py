@@ -31,9 +31,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="PROVIDER",
         help="cluster tier target: 'kind' (throwaway cluster) or 'context:NAME' (existing kubeconfig context)",
     )
-    group.addoption(
-        "--keep-cluster", action="store_true", help="keep the throwaway kind cluster after the run"
-    )
+    try:
+        group.addoption(
+            "--keep-cluster", action="store_true", help="keep the throwaway kind cluster after the run"
+        )
+    except ValueError:
+        pass  # pytest-kind(-ng) registers the same flag with the same meaning
 
 
 def pytest_configure(config: pytest.Config) -> None:

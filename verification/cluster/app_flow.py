@@ -1,0 +1,30 @@
+"""What a user does through the frontend in the cluster tier: the login page, then one chat turn.
+
+The HTTP journey itself is the runtime tier's (``verification.runtime.journey``), so both tiers
+drive the applications the same way; the frontend forwards ``/api/*`` to the backend, so a
+chat turn sent to the frontend's address proves frontend → backend → database (US1-3).
+"""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+
+from verification.runtime import journey
+
+LOGIN_TEXT = re.compile(r"log ?in|sign ?in", re.IGNORECASE)
+
+
+def login_page(base_url: str) -> httpx.Response:
+    with httpx.Client(base_url=base_url, timeout=15, follow_redirects=True) as client:
+        response = client.get("/login")
+        if response.status_code == 404:
+            response = client.get("/")
+        return response
+
+
+def chat_turn(base_url: str, message: str = "add a task: buy milk") -> dict:
+    """Register, log in and send one chat message through ``base_url``; returns the chat answer."""
+    user = journey.register_and_login(base_url, prefix="cluster")
+    return journey.chat(user, message)

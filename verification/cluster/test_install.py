@@ -1,0 +1,146 @@
+"""One ``helm install`` into a fresh namespace: timing, Services, the UI, a chat turn, clean logs,
+live pod specs equal to what the chart renders, credentials only from Secrets, ``helm test``,
+server-side dry run."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+from kubernetes.utils import parse_quantity
+
+from verification import contract
+from verification.cluster import app_flow
+from verification.runtime.logcheck import error_lines
+from verification.cluster.conftest import CHART_DIR, DEPLOY_BUDGET_S, READY_BUDGET_S
+
+
+
+@pytest.mark.requirement("US1-1", "SC-003", "FR-035", "FR-036")
+def test_one_helm_install_brings_every_pod_ready_within_two_minutes(release, record_property):
+    record_property("pods_ready_after_install_s", round(release.ready_seconds, 1))
+    record_property("install_to_ready_s", round(release.install_seconds, 1))
+    assert release.install_seconds <= READY_BUDGET_S, (
+        f"helm install → every pod Ready took {release.install_seconds:.0f}s (budget {READY_BUDGET_S}s)")
+    pods = release.pods()
+    assert {p.metadata.labels["app.kubernetes.io/component"] for p in pods} >= {"backend", "frontend"}
+    assert all(p.status.phase == "Running" for p in pods), [(p.metadata.name, p.status.phase) for p in pods]
+
+
+@pytest.mark.requirement("SC-001", "FR-037")
+def test_deploy_including_image_load_within_five_minutes(release, images, record_property):
+    total = images.load_seconds + release.install_seconds
+    record_property("image_load_s", round(images.load_seconds, 1))
+    assert total <= DEPLOY_BUDGET_S, (
+        f"image load {images.load_seconds:.0f}s + install to Ready {release.install_seconds:.0f}s = {total:.0f}s "
+        f"(budget {DEPLOY_BUDGET_S}s)")
+
+
+@pytest.mark.requirement("FR-011", "FR-012")
+def test_backend_is_cluster_internal_and_frontend_is_node_port(release):
+    assert release.service("backend").spec.type == "ClusterIP"
+    frontend = release.service("frontend")
+    assert frontend.spec.type == "NodePort"
+    assert frontend.spec.ports[0].node_port, "the frontend Service has no node port"
+
+
+@pytest.mark.requirement("US1-2")
+def test_login_page_loads_from_outside_the_cluster(release):
+    access = release.frontend_access()
+    with access as url:
+        response = app_flow.login_page(url)
+    assert response.status_code == 200, f"{access.via}: HTTP {response.status_code}"
+    assert app_flow.LOGIN_TEXT.search(response.text), f"{access.via}: no login form in the page"
+
+
+@pytest.mark.requirement("US1-3")
+def test_chat_turn_through_the_frontend_reaches_the_backend(release):
+    with release.frontend_access() as url:
+        answer = app_flow.chat_turn(url)
+    assert answer.get("response"), f"empty chat answer: {answer}"
+    assert answer.get("conversation_id"), answer
+
+
+@pytest.mark.requirement("US1-4")
+def test_no_error_line_in_any_pod_log(release):
+    bad = {}
+    for pod in release.pods():
+        for status in pod.status.container_statuses or []:
+            log = release.cluster.core.read_namespaced_pod_log(pod.metadata.name, release.namespace,
+                                                               container=status.name)
+            lines = error_lines(log)
+            if lines:
+                bad[f"{pod.metadata.name}/{status.name}"] = lines[:5]
+            assert status.restart_count == 0, f"{pod.metadata.name}/{status.name} restarted {status.restart_count}×"
+    assert not bad, f"error lines in pod logs: {bad}"
+
+
+def _rendered_deployments(release) -> dict[str, dict]:
+    return {(d["metadata"].get("labels") or {}).get("app.kubernetes.io/component"): d
+            for d in release.manifests() if d.get("kind") == "Deployment"}
+
+
+def _same_quantities(a: dict | None, b: dict | None) -> bool:
+    a, b = a or {}, b or {}
+    return a.keys() == b.keys() and all(parse_quantity(str(a[k])) == parse_quantity(str(b[k])) for k in a)
+
+
+@pytest.mark.requirement("FR-013", "FR-014", "FR-015", "FR-017")
+@pytest.mark.parametrize("component", ["backend", "frontend"])
+def test_live_pods_carry_the_rendered_probes_limits_and_labels(release, component):
+    rendered = _rendered_deployments(release)[component]
+    template = rendered["spec"]["template"]
+    want = {c["name"]: c for c in template["spec"]["containers"]}
+    pods = release.pods(component)
+    assert len(pods) == rendered["spec"].get("replicas", 1)
+    for pod in pods:
+        labels = pod.metadata.labels or {}
+        missing = {k: v for k, v in template["metadata"]["labels"].items() if labels.get(k) != v}
+        assert not missing, f"{pod.metadata.name} lacks the rendered labels {missing}"
+        for c in pod.spec.containers:
+            spec = want[c.name]
+            for kind, live in (("readinessProbe", c.readiness_probe), ("livenessProbe", c.liveness_probe)):
+                assert live is not None, f"{pod.metadata.name}/{c.name} has no {kind}"
+                if "httpGet" in spec[kind]:
+                    assert (live.http_get.path, str(live.http_get.port)) == (
+                        spec[kind]["httpGet"]["path"], str(spec[kind]["httpGet"]["port"])), kind
+            res = spec.get("resources") or {}
+            assert res.get("limits") and res.get("requests"), f"{component}: the chart renders no limits/requests"
+            assert _same_quantities(c.resources.limits, res.get("limits")), (c.resources.limits, res.get("limits"))
+            assert _same_quantities(c.resources.requests, res.get("requests")), (c.resources.requests, res.get("requests"))
+
+
+@pytest.mark.requirement("US3-4", "FR-021")
+def test_every_sensitive_env_var_of_every_live_container_comes_from_a_secret(release):
+    core = release.cluster.core
+    wrong = []
+    for pod in release.pods():
+        for c in list(pod.spec.containers) + list(pod.spec.init_containers or []):
+            for var in c.env or []:
+                if contract.is_sensitive(var.name):
+                    ref = var.value_from.secret_key_ref if var.value_from else None
+                    if ref is None:
+                        wrong.append(f"{pod.metadata.name}/{c.name}: {var.name} is not a secretKeyRef")
+            for source in c.env_from or []:
+                if source.config_map_ref is not None:
+                    data = core.read_namespaced_config_map(source.config_map_ref.name, release.namespace).data or {}
+                    wrong += [f"{pod.metadata.name}/{c.name}: {k} comes from ConfigMap {source.config_map_ref.name}"
+                              for k in data if contract.is_sensitive((source.prefix or "") + k)]
+    assert not wrong, wrong
+
+
+@pytest.mark.requirement("FR-035", "US1-1")
+def test_helm_test_passes(release):
+    out = release.helm("test", release.name, "--timeout", "3m", "--logs")
+    assert "Phase:          Succeeded" in out or "Succeeded" in out, out
+
+
+@pytest.mark.requirement("FR-034")
+def test_rendered_manifests_pass_server_side_dry_run(release):
+    rendered = release.cluster.target.helm(
+        "template", release.name, str(CHART_DIR), "-n", release.namespace, "-f", str(release.values_file),
+        "--kube-version", release.cluster.server_version.lstrip("v").split("+")[0])
+    result = subprocess.run(
+        release.cluster.target.kubectl_argv("apply", "--dry-run=server", "-n", release.namespace, "-f", "-"),
+        input=rendered, capture_output=True, text=True, check=False, timeout=120)
+    assert result.returncode == 0, result.stderr

@@ -1,0 +1,135 @@
+"""--cluster parsing, provider flavours, image loading, namespaces and the explicit target."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from verification.lib import k8s
+from verification.lib.diagnose import Environment
+from verification.lib.providers import (
+    ClusterOptionError, ClusterSpec, flavour_of_context, image_load_argv, parse_cluster_option,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.requirement("FR-036")
+@pytest.mark.parametrize("value, spec", [
+    ("kind", ClusterSpec("kind", "todo-verify")),
+    ("kind:ci-1", ClusterSpec("kind", "ci-1")),
+    ("context:minikube", ClusterSpec("context", "minikube")),
+    ("context:docker-desktop", ClusterSpec("context", "docker-desktop")),
+    ("context:arn:aws:eks:eu-west-1:1:cluster/x", ClusterSpec("context", "arn:aws:eks:eu-west-1:1:cluster/x")),
+])
+def test_parse_cluster_option(value, spec):
+    assert parse_cluster_option(value) == spec
+
+
+@pytest.mark.requirement("FR-036", "FR-038")
+@pytest.mark.parametrize("value", ["", "minikube", "context:", "context", "kind:Bad_Name", "docker-desktop"])
+def test_bad_cluster_values_show_the_accepted_forms(value):
+    with pytest.raises(ClusterOptionError, match="--cluster="):
+        parse_cluster_option(value)
+
+
+@pytest.mark.requirement("FR-036")
+def test_flavour_from_context_name_and_node_labels():
+    assert flavour_of_context("minikube") == Environment("minikube", "minikube")
+    assert flavour_of_context("dev", {"minikube.k8s.io/name": "dev"}) == Environment("minikube", "dev")
+    assert flavour_of_context("kind-todo") == Environment("kind", "todo")
+    assert flavour_of_context("docker-desktop").provider == "docker-desktop"
+    assert flavour_of_context("gke_x").provider == "unknown"
+
+
+@pytest.mark.requirement("FR-036", "EC-5")
+def test_image_load_command_per_provider():
+    assert image_load_argv("todo-backend:0.1.0", Environment("kind", "t")) == [
+        "kind", "load", "docker-image", "todo-backend:0.1.0", "--name", "t"]
+    assert image_load_argv("todo-backend:0.1.0", Environment("minikube", "dev")) == [
+        "minikube", "-p", "dev", "image", "load", "todo-backend:0.1.0"]
+    assert image_load_argv("todo-backend:0.1.0", Environment("docker-desktop")) is None
+
+
+@pytest.mark.requirement("EC-7")
+def test_namespace_names_are_unique_dns_labels():
+    names = {k8s.namespace_name("todo-verify") for _ in range(200)}
+    assert len(names) == 200
+    for name in names:
+        assert len(name) <= 63 and name.startswith("todo-verify-")
+        assert all(c.islower() or c.isdigit() or c == "-" for c in name)
+    assert k8s.namespace_name("Todo_Verify!", suffix="abc") == "todo-verify-abc"
+
+
+@pytest.mark.requirement("EC-7", "FR-036")
+def test_target_always_names_kubeconfig_and_context(tmp_path):
+    target = k8s.Target(tmp_path / "kubeconfig", "minikube")
+    argv = target.kubectl_argv("get", "pods")
+    assert argv[:3] == ["kubectl", f"--kubeconfig={tmp_path / 'kubeconfig'}", "--context=minikube"]
+    helm = target.helm_argv("list")
+    assert f"--kube-context=minikube" in helm and f"--kubeconfig={tmp_path / 'kubeconfig'}" in helm
+
+
+KUBECONFIG = """apiVersion: v1
+kind: Config
+current-context: prod
+clusters:
+- {name: prod, cluster: {server: 'https://127.0.0.1:1'}}
+- {name: mk, cluster: {server: 'https://127.0.0.1:2'}}
+contexts:
+- {name: prod, context: {cluster: prod, user: u}}
+- {name: minikube, context: {cluster: mk, user: u}}
+users:
+- {name: u, user: {token: x}}
+"""
+
+
+@pytest.mark.requirement("FR-036", "EC-7")
+def test_context_provider_uses_only_the_named_context(tmp_path):
+    from verification.lib.providers.context import ContextProvider
+
+    path = tmp_path / "config"
+    path.write_text(KUBECONFIG)
+    provider = ContextProvider("minikube", str(path))
+    provider.create()
+    assert provider.environment == Environment("minikube", "minikube")
+    client = k8s.Target(provider.kubeconfig, provider.context).api_client()
+    assert client.configuration.host == "https://127.0.0.1:2"  # not the current context 'prod'
+    with pytest.raises(LookupError, match="context 'docker-desktop' not found.*known: prod, minikube"):
+        ContextProvider("docker-desktop", str(path)).create()
+
+
+@pytest.mark.requirement("FR-036")
+def test_kind_provider_keeps_its_kubeconfig_apart(tmp_path):
+    from verification.lib.providers.kind import KindProvider
+
+    provider = KindProvider("todo-verify", keep=True, workdir=tmp_path)
+    assert provider.context == "kind-todo-verify"
+    assert provider.kubeconfig == (tmp_path / "todo-verify" / "kubeconfig").resolve()
+    provider.close()  # never created: nothing to delete, no kind call
+
+
+@pytest.mark.requirement("FR-038")
+def test_cluster_tier_without_a_cluster_prints_one_clear_skip_reason():
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "verification/cluster", "-m", "cluster", "-q", "-rs", "-p", "no:cacheprovider"],
+        cwd=REPO, capture_output=True, text=True, timeout=300, env={**__import__("os").environ, "REQUIRE_TIERS": ""})
+    assert result.returncode == 0, result.stdout[-2000:]
+    skip_lines = [line for line in result.stdout.splitlines() if line.startswith("SKIPPED")]
+    assert len(skip_lines) == 1, skip_lines
+    assert "--cluster=kind" in skip_lines[0] and "--cluster=context:NAME" in skip_lines[0]
+
+
+@pytest.mark.requirement("FR-036")
+def test_context_provider_picks_the_kubeconfig_file_that_has_the_context(tmp_path, monkeypatch):
+    from verification.lib.providers.context import ContextProvider
+
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.write_text(KUBECONFIG.replace("name: minikube", "name: other"))
+    second.write_text(KUBECONFIG)
+    monkeypatch.setenv("KUBECONFIG", f"{first}:{second}")
+    assert ContextProvider("minikube").kubeconfig == second
+    assert ContextProvider("absent").kubeconfig == first
