@@ -1,0 +1,189 @@
+{{- /*
+provenance: generated-by=claude-code; reviewed-by=hand; reason=kubectl-ai was not available on this machine (no network beyond package registries) and it drafts manifests, not helper templates; written with Claude Code in the Bitnami helper style
+*/ -}}
+
+{{/* The chart name, or nameOverride. */}}
+{{- define "todo-chatbot.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* "<release>-<chart>", or the release name when it already contains the chart name, or fullnameOverride. */}}
+{{- define "todo-chatbot.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Names of the component resources (Deployment, Service, ConfigMap, PDB share them). */}}
+{{- define "todo-chatbot.backend.fullname" -}}
+{{- printf "%s-backend" (include "todo-chatbot.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- define "todo-chatbot.frontend.fullname" -}}
+{{- printf "%s-frontend" (include "todo-chatbot.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* "name-version" of the chart, for the helm.sh/chart label. */}}
+{{- define "todo-chatbot.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Selector labels: name + instance + component. Immutable once installed; a strict subset of the labels. */}}
+{{- define "todo-chatbot.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "todo-chatbot.name" .context }}
+app.kubernetes.io/instance: {{ .context.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{/* Every label of a resource. Usage: include "todo-chatbot.labels" (dict "context" $ "component" "backend") */}}
+{{- define "todo-chatbot.labels" -}}
+{{ include "todo-chatbot.selectorLabels" . }}
+app.kubernetes.io/version: {{ .context.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .context.Release.Service }}
+app.kubernetes.io/part-of: {{ include "todo-chatbot.name" .context }}
+helm.sh/chart: {{ include "todo-chatbot.chart" .context }}
+{{- with .context.Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* Metadata annotations shared by every resource (commonAnnotations), as a block or nothing. */}}
+{{- define "todo-chatbot.annotations" -}}
+{{- with .Values.commonAnnotations -}}
+annotations:
+  {{- toYaml . | nindent 2 }}
+{{- end -}}
+{{- end -}}
+
+{{/* The ServiceAccount the pods run as. */}}
+{{- define "todo-chatbot.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "todo-chatbot.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The Secret holding DATABASE_URL, JWT_SECRET and OPENAI_API_KEY. */}}
+{{- define "todo-chatbot.secretName" -}}
+{{- if .Values.secrets.existingSecret -}}
+{{- .Values.secrets.existingSecret -}}
+{{- else -}}
+{{- include "todo-chatbot.fullname" . -}}
+{{- end -}}
+{{- end -}}
+
+{{/* "repository:tag" of a component's image; the tag defaults to the chart's appVersion. Usage: include "todo-chatbot.image" (dict "image" .Values.backend.image "context" $) */}}
+{{- define "todo-chatbot.image" -}}
+{{- printf "%s:%s" .image.repository (default .context.Chart.AppVersion .image.tag | toString) -}}
+{{- end -}}
+
+{{/* The frontend's BACKEND_URL: config.backendUrl or the backend Service by its templated name. */}}
+{{- define "todo-chatbot.backendUrl" -}}
+{{- if .Values.config.backendUrl -}}
+{{- .Values.config.backendUrl -}}
+{{- else -}}
+{{- printf "http://%s:%v" (include "todo-chatbot.backend.fullname" .) .Values.backend.service.ports.http -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Feature flags as FEATURE_<NAME>: "true"|"false" lines for a ConfigMap. */}}
+{{- define "todo-chatbot.featureFlags" -}}
+{{- range $name, $on := .Values.config.featureFlags }}
+{{ printf "FEATURE_%s" ($name | snakecase | upper) }}: {{ $on | toString | quote }}
+{{- end }}
+{{- end -}}
+
+{{/*
+A probe block. Usage: include "todo-chatbot.probe" (dict "probe" .Values.backend.livenessProbe)
+The port is the container port's name, so the probe follows containerPorts.http.
+*/}}
+{{- define "todo-chatbot.probe" -}}
+httpGet:
+  path: {{ .probe.path }}
+  port: http
+initialDelaySeconds: {{ .probe.initialDelaySeconds }}
+periodSeconds: {{ .probe.periodSeconds }}
+timeoutSeconds: {{ .probe.timeoutSeconds }}
+failureThreshold: {{ .probe.failureThreshold }}
+successThreshold: {{ .probe.successThreshold }}
+{{- end -}}
+
+{{/*
+The preStop hook: keep serving while the endpoints controller and kube-proxy drop the pod,
+then let SIGTERM start the application's graceful shutdown. The `sleep` action (beta and on by
+default since Kubernetes 1.30) needs nothing in the image; on 1.29 fall back to exec `sleep`,
+which the Debian-based images carry.
+Usage: include "todo-chatbot.preStop" (dict "seconds" .Values.backend.preStopSleepSeconds "context" $)
+*/}}
+{{- define "todo-chatbot.preStop" -}}
+{{- if gt (int .seconds) 0 }}
+lifecycle:
+  preStop:
+    {{- if semverCompare ">=1.30.0-0" .context.Capabilities.KubeVersion.Version }}
+    sleep:
+      seconds: {{ int .seconds }}
+    {{- else }}
+    exec:
+      command: ["sleep", "{{ int .seconds }}"]
+    {{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* Volumes and mounts for the writable paths: one emptyDir per path, named after it. */}}
+{{- define "todo-chatbot.writableVolumes" -}}
+{{- $limit := .sizeLimit -}}
+{{- range .paths }}
+- name: {{ printf "rw%s" (. | replace "/" "-" | replace "." "" | replace "_" "-" | lower) | trunc 63 | trimSuffix "-" }}
+  emptyDir:
+    sizeLimit: {{ $limit }}
+{{- end }}
+{{- end -}}
+{{- define "todo-chatbot.writableMounts" -}}
+{{- range .paths }}
+- name: {{ printf "rw%s" (. | replace "/" "-" | replace "." "" | replace "_" "-" | lower) | trunc 63 | trimSuffix "-" }}
+  mountPath: {{ . }}
+{{- end }}
+{{- end -}}
+
+{{/*
+Every problem with the values, collected into one message (Bitnami's validateValues).
+The schema (values.schema.json) checks types; this checks what a schema cannot say well.
+*/}}
+{{- define "todo-chatbot.validateValues" -}}
+{{- $problems := list -}}
+{{- if not .Values.secrets.existingSecret -}}
+{{- if not .Values.secrets.databaseUrl -}}
+{{- $problems = append $problems "secrets.databaseUrl is required: --set secrets.databaseUrl='postgresql://USER:PASSWORD@HOST:5432/DB' (or create a Secret with DATABASE_URL, JWT_SECRET[, OPENAI_API_KEY] and --set secrets.existingSecret=NAME)" -}}
+{{- end -}}
+{{- if not .Values.secrets.jwtSecret -}}
+{{- $problems = append $problems "secrets.jwtSecret is required: --set secrets.jwtSecret=\"$(openssl rand -hex 32)\" (or --set secrets.existingSecret=NAME)" -}}
+{{- else if lt (len .Values.secrets.jwtSecret) 32 -}}
+{{- $problems = append $problems (printf "secrets.jwtSecret is %d characters; it must be at least 32: --set secrets.jwtSecret=\"$(openssl rand -hex 32)\"" (len .Values.secrets.jwtSecret)) -}}
+{{- end -}}
+{{- if and (eq .Values.config.chatProvider "openai") (not .Values.secrets.openaiApiKey) -}}
+{{- $problems = append $problems "config.chatProvider=openai needs secrets.openaiApiKey: --set secrets.openaiApiKey=sk-... (or use config.chatProvider=rules)" -}}
+{{- end -}}
+{{- end -}}
+{{- range $component := list "backend" "frontend" -}}
+{{- $c := index $.Values $component -}}
+{{- if eq (toString $c.image.tag) "latest" -}}
+{{- $problems = append $problems (printf "%s.image.tag=latest is refused: pin a version, e.g. --set %s.image.tag=%s" $component $component $.Chart.AppVersion) -}}
+{{- end -}}
+{{- if ge (int $c.preStopSleepSeconds) (int $c.terminationGracePeriodSeconds) -}}
+{{- $problems = append $problems (printf "%s.preStopSleepSeconds (%v) must be less than %s.terminationGracePeriodSeconds (%v), or the application gets no time to shut down gracefully" $component $c.preStopSleepSeconds $component $c.terminationGracePeriodSeconds) -}}
+{{- end -}}
+{{- end -}}
+{{- if and .Values.frontend.service.nodePorts.http (eq .Values.frontend.service.type "ClusterIP") -}}
+{{- $problems = append $problems "frontend.service.nodePorts.http is set but frontend.service.type is ClusterIP: use type NodePort or LoadBalancer, or unset the node port" -}}
+{{- end -}}
+{{- if $problems -}}
+{{- fail (printf "\n\nVALUES ERROR (todo-chatbot):\n  - %s\n" (join "\n  - " $problems)) -}}
+{{- end -}}
+{{- end -}}

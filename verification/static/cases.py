@@ -1,0 +1,45 @@
+"""Render cases of the static tier: the default values, every values-*.yaml and a matrix of --set overrides.
+
+Renders are cached per combination (verification.lib.render), so the whole tier renders each
+combination once, in well under a second each.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from verification.lib import render as r
+
+SECRETS = r.TEST_SECRETS_VALUES
+
+# name -> (values files, --set values). Every case must render and pass every policy.
+RENDER_CASES: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {
+    "defaults": ((SECRETS,), {}),
+    **{path.stem: ((SECRETS, path), {}) for path in r.ENVIRONMENT_VALUES},
+    "single-replica": ((SECRETS,), {"backend.replicaCount": 1, "frontend.replicaCount": 1}),
+    "frontend-loadbalancer": ((SECRETS,), {"frontend.service.type": "LoadBalancer"}),
+    "frontend-clusterip": ((SECRETS,), {"frontend.service.type": "ClusterIP"}),
+    "fixed-nodeport": ((SECRETS,), {"frontend.service.nodePorts.http": 30080}),
+    "existing-secret": ((), {"secrets.existingSecret": "todo-credentials"}),
+    "openai-provider": (
+        (SECRETS,),
+        {
+            "config.chatProvider": "openai",
+            "secrets.openaiApiKey": "sk-fake-for-tests",
+            "config.openaiModel": "gpt-4o-mini",
+        },
+    ),
+    "pinned-tags": ((SECRETS,), {"backend.image.tag": "1.2.3", "frontend.image.tag": "2.0.0-rc.1"}),
+    "feature-flags": ((SECRETS,), {"config.featureFlags": {"chatHistory": True, "darkMode": False}}),
+    "no-prestop-no-tests": (
+        (SECRETS,),
+        {"backend.preStopSleepSeconds": 0, "frontend.preStopSleepSeconds": 0, "tests.enabled": False},
+    ),
+    "release-named-like-chart": ((SECRETS,), {"fullnameOverride": "tc"}),
+}
+CASE_IDS = list(RENDER_CASES)
+
+
+def rendered(case: str, **kwargs: Any) -> list[dict[str, Any]]:
+    files, set_values = RENDER_CASES[case]
+    return r.render(files, set_values, **kwargs)
