@@ -1,2 +1,97 @@
+"""``todo-api`` / ``python -m todo_api``: validate the environment, then serve on 0.0.0.0:$PORT."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from todo_api.settings import ConfigError, load_settings
+
+# In-flight requests get this long to finish after SIGTERM (the chart's grace period is longer).
+GRACEFUL_SHUTDOWN_SECONDS = 20
+# Idle keep-alive connections stay open longer than any client or proxy keeps them (Node's
+# undici: 4 s, load balancers: 60 s), so a client never reuses a connection the server is closing.
+KEEP_ALIVE_SECONDS = 65
+
+
+def _graceful_server_class() -> type:
+    import signal
+    import threading
+    from contextlib import contextmanager
+
+    import uvicorn
+
+    class GracefulServer(uvicorn.Server):
+        """uvicorn's server, but a SIGTERM/SIGINT stop is a success: exit status 0.
+
+        uvicorn already stops accepting, finishes in-flight requests (bounded by
+        timeout_graceful_shutdown) and runs the lifespan shutdown; stock uvicorn then re-raises the
+        signal, which would make the exit status 143 / -15 instead of 0.
+        """
+
+        @contextmanager
+        def capture_signals(self):  # type: ignore[override]
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            handled = (signal.SIGINT, signal.SIGTERM)
+            original = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
+            try:
+                yield
+            finally:
+                for sig, handler in original.items():
+                    signal.signal(sig, handler)
+
+    return GracefulServer
+
+
 def main() -> None:
-    raise SystemExit("not yet")
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"todo-api: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+    # Imported only now, so a configuration error is reported before the heavy imports.
+    import uvicorn
+
+    from todo_api import logs
+    from todo_api.app import create_app
+
+    for secret in (settings.database_url, settings.jwt_secret, settings.openai_api_key):
+        if secret is not None:
+            logs.register_secret(secret.get_secret_value())
+    from urllib.parse import urlsplit
+
+    password = urlsplit(settings.database_url.get_secret_value()).password
+    logs.register_secret(password)
+    logs.configure(settings.log_level)
+    logging.getLogger("todo_api").info(
+        "starting",
+        extra={
+            "port": settings.port,
+            "database": logs.mask_url(settings.database_url.get_secret_value()),
+            "chat_provider": settings.chat_provider,
+        },
+    )
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
+        host="0.0.0.0",
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        lifespan="on",
+    )
+    server = _graceful_server_class()(config)
+    server.run()
+    if not server.started:
+        raise SystemExit(1)
+    # uvicorn exits non-zero only when it could not start (for example the port is taken).
+
+
+if __name__ == "__main__":
+    main()

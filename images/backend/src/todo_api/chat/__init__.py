@@ -1,0 +1,25 @@
+"""The chat agent: providers that turn a user's message into task-tool calls and a reply."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from todo_api.tools import TaskTools
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One stored message of the conversation (history is loaded from the database every turn)."""
+
+    role: str
+    content: str
+    tool_calls: list[dict[str, Any]] | None = field(default=None)
+
+
+class ChatProviderError(Exception):
+    """The provider could not produce a reply (for example the model endpoint failed)."""
+
+
+class Provider(Protocol):
+    def reply(self, message: str, history: list[Turn], tools: TaskTools) -> str: ...

@@ -1,0 +1,62 @@
+"""The chat endpoint and stored conversations: /api/{user_id}/chat, /api/{user_id}/conversations."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Request, status
+from sqlalchemy import select
+
+from todo_api.chat import ChatProviderError
+from todo_api.chat.service import ConversationNotFound, run_turn
+from todo_api.deps import OwnerDep, SessionDep
+from todo_api.models import Conversation, Message
+from todo_api.routers.tasks import AUTH_RESPONSES
+from todo_api.schemas import ChatRequest, ChatResponse, ConversationOut, MessageOut, Problem
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/api/{user_id}", tags=["chat"], responses=AUTH_RESPONSES)
+
+
+@router.post(
+    "/chat",
+    response_model=ChatResponse,
+    summary="Send a message; the agent manages tasks and answers",
+    responses={502: {"model": Problem, "description": "The model endpoint failed (openai provider)"}},
+)
+def chat(body: ChatRequest, user_id: OwnerDep, session: SessionDep, request: Request) -> ChatResponse:
+    provider = request.app.state.provider
+    try:
+        conversation_id, response, calls = run_turn(session, provider, user_id, body.conversation_id, body.message)
+    except ConversationNotFound:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "conversation not found") from None
+    except ChatProviderError as exc:
+        session.rollback()
+        log.warning("chat provider failed", extra={"reason": str(exc)})
+        raise HTTPException(status.HTTP_502_BAD_GATEWAY, f"chat provider failed: {exc}") from None
+    return ChatResponse.model_validate({"conversation_id": conversation_id, "response": response, "tool_calls": calls})
+
+
+@router.get(
+    "/conversations/{conversation_id}",
+    response_model=ConversationOut,
+    summary="A stored conversation with its messages, oldest first",
+)
+def get_conversation(
+    conversation_id: Annotated[int, Path(ge=1, le=2**31 - 1)], user_id: OwnerDep, session: SessionDep
+) -> ConversationOut:
+    conversation = session.scalar(
+        select(Conversation).where(Conversation.id == conversation_id, Conversation.user_id == user_id)
+    )
+    if conversation is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "conversation not found")
+    messages = session.scalars(
+        select(Message).where(Message.conversation_id == conversation.id).order_by(Message.id)
+    ).all()
+    return ConversationOut(
+        id=conversation.id,
+        created_at=conversation.created_at,
+        updated_at=conversation.updated_at,
+        messages=[MessageOut.model_validate(m) for m in messages],
+    )

@@ -1,0 +1,133 @@
+"""The one place that reads the environment.
+
+Every variable is validated before the process serves anything; a problem becomes
+:class:`ConfigError`, whose message names the variable and what is wrong with it,
+never the value.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+JWT_SECRET_MIN_BYTES = 32  # equals verification.contract.JWT_SECRET_MIN_BYTES (a test checks it)
+DEFAULT_PORT = 8000  # equals verification.contract.BACKEND_PORT (a test checks it)
+POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
+
+
+class ConfigError(Exception):
+    """The environment cannot configure the service; str() is one line for people."""
+
+
+class Settings(BaseSettings):
+    """The backend's configuration; field names are the environment variables (upper-cased)."""
+
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+
+    database_url: SecretStr
+    jwt_secret: SecretStr
+    port: int = Field(default=DEFAULT_PORT, ge=1, le=65535)
+    log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
+    cors_origins: str = ""
+    chat_provider: Literal["rules", "openai"] = "rules"
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str = "https://api.openai.com/v1"
+    openai_model: str = "gpt-4o-mini"
+
+    @field_validator("log_level", "chat_provider", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: SecretStr) -> SecretStr:
+        raw = value.get_secret_value().strip()
+        try:
+            parts = urlsplit(raw)
+            port = parts.port
+        except ValueError:
+            raise ValueError("is not a valid URL (expected postgresql://user:password@host:port/dbname)") from None
+        if parts.scheme not in POSTGRES_SCHEMES:
+            raise ValueError(
+                "must start with postgresql:// (expected postgresql://user:password@host:port/dbname)"
+            )
+        if not parts.hostname:
+            raise ValueError("has no host (expected postgresql://user:password@host:port/dbname)")
+        if not parts.path.strip("/"):
+            raise ValueError("has no database name (expected postgresql://user:password@host:port/dbname)")
+        if port == 0:
+            raise ValueError("has port 0")
+        return SecretStr(raw)
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _jwt_secret(cls, value: SecretStr) -> SecretStr:
+        length = len(value.get_secret_value().encode())
+        if length < JWT_SECRET_MIN_BYTES:
+            raise ValueError(f"must be at least {JWT_SECRET_MIN_BYTES} bytes long (it has {length})")
+        return value
+
+    @field_validator("openai_base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an http:// or https:// URL, for example https://api.openai.com/v1")
+        return value.strip().rstrip("/")
+
+    @field_validator("openai_model")
+    @classmethod
+    def _model(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value.strip()
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _cors(cls, value: str) -> str:
+        for origin in (o.strip() for o in value.split(",") if o.strip()):
+            if origin != "*" and urlsplit(origin).scheme not in ("http", "https"):
+                raise ValueError("must be a comma-separated list of origins such as https://todo.example.com, or *")
+        return value
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip()]
+
+    def check_consistency(self) -> None:
+        if self.chat_provider == "openai" and self.openai_api_key is None:
+            raise ConfigError("configuration error: OPENAI_API_KEY: is required when CHAT_PROVIDER=openai")
+
+
+_MESSAGES = {
+    "missing": "is required but not set",
+    "literal_error": None,  # pydantic's own text lists the allowed values
+    "int_parsing": "must be a whole number",
+}
+
+
+def describe(error: ValidationError) -> str:
+    """One line naming every bad variable and why, without any value."""
+    problems = []
+    for item in error.errors(include_input=False, include_url=False):
+        name = str(item["loc"][0]).upper() if item["loc"] else "environment"
+        message = _MESSAGES.get(item["type"]) or item["msg"]
+        message = message.removeprefix("Value error, ")
+        if item["type"] == "literal_error":
+            message = "must be " + item["msg"].removeprefix("Input should be ")
+        problems.append(f"{name}: {message}")
+    return "configuration error: " + "; ".join(problems)
+
+
+def load_settings() -> Settings:
+    """Read and validate the environment, or raise :class:`ConfigError`."""
+    try:
+        settings = Settings()  # type: ignore[call-arg]  # values come from the environment
+    except ValidationError as exc:
+        raise ConfigError(describe(exc)) from None
+    settings.check_consistency()
+    return settings

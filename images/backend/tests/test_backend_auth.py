@@ -1,0 +1,71 @@
+"""Registration and login: argon2 hashes, HS256 tokens signed with JWT_SECRET, honest status codes."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import jwt
+from backend_support import JWT_SECRET, ApiUser
+
+from verification.lib.postgres import LocalPostgres
+from verification.lib.server_process import ServerProcess
+
+
+def test_register_then_login_returns_a_bearer_token_for_the_user(client: httpx.Client) -> None:
+    email = f"Ada-{secrets.token_hex(4)}@Example.com"
+    created = client.post("/api/auth/register", json={"email": email, "password": "correct horse", "name": "Ada"})
+    assert created.status_code == 201
+    assert created.json() == {"id": created.json()["id"], "email": email.lower()}
+    login = client.post("/api/auth/login", json={"email": email, "password": "correct horse"})
+    assert login.status_code == 200
+    body = login.json()
+    assert body["token_type"] == "bearer" and body["user_id"] == created.json()["id"]
+    claims = jwt.decode(body["access_token"], JWT_SECRET, algorithms=["HS256"])
+    assert claims["sub"] == body["user_id"] and claims["exp"] > claims["iat"]
+
+
+def test_taken_email_is_409_whatever_its_case(client: httpx.Client, user: ApiUser) -> None:
+    again = client.post("/api/auth/register", json={"email": user.email.upper(), "password": "another password"})
+    assert again.status_code == 409 and again.json() == {"detail": "email already registered"}
+
+
+def test_wrong_password_and_unknown_email_are_the_same_401(client: httpx.Client, user: ApiUser) -> None:
+    wrong = client.post("/api/auth/login", json={"email": user.email, "password": "not-the-password"})
+    unknown = client.post("/api/auth/login", json={"email": "nobody-" + user.email, "password": user.password})
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.json() == unknown.json() == {"detail": "invalid email or password"}
+
+
+def test_invalid_registration_is_422_naming_the_field_without_echoing_it(client: httpx.Client) -> None:
+    bad_email = client.post("/api/auth/register", json={"email": "not-an-email", "password": "long enough"})
+    assert bad_email.status_code == 422
+    assert bad_email.json()["detail"][0]["loc"] == ["body", "email"]
+    assert "email address" in bad_email.json()["detail"][0]["msg"]
+    short = client.post("/api/auth/register", json={"email": "x@example.com", "password": "sh0rt!"})
+    assert short.status_code == 422 and short.json()["detail"][0]["loc"] == ["body", "password"]
+    assert "sh0rt!" not in short.text
+    missing = client.post("/api/auth/register", json={"password": "long enough"})
+    assert missing.status_code == 422 and missing.json()["detail"][0]["loc"] == ["body", "email"]
+
+
+def test_passwords_are_stored_as_argon2_hashes(api: ServerProcess, postgres_server: LocalPostgres,
+                                                user: ApiUser) -> None:
+    database = api.env["DATABASE_URL"].rsplit("/", 1)[1].split("?")[0]
+    stored = postgres_server.psql(f"SELECT password_hash FROM users WHERE id = '{user.id}'", database=database)
+    assert stored.startswith("$argon2id$") and user.password not in stored
+
+
+def test_task_routes_need_a_valid_token(client: httpx.Client, user: ApiUser) -> None:
+    path = f"/api/{user.id}/tasks"
+    assert client.get(path).status_code == 401
+    assert client.get(path, headers={"Authorization": "Bearer not.a.jwt"}).status_code == 401
+    now = datetime.now(UTC)
+    forged = jwt.encode({"sub": user.id, "iat": now, "exp": now + timedelta(hours=1)}, "x" * 40, algorithm="HS256")
+    assert client.get(path, headers={"Authorization": f"Bearer {forged}"}).status_code == 401
+    expired = jwt.encode({"sub": user.id, "iat": now - timedelta(hours=2), "exp": now - timedelta(hours=1)},
+                         JWT_SECRET, algorithm="HS256")
+    response = client.get(path, headers={"Authorization": f"Bearer {expired}"})
+    assert response.status_code == 401 and response.headers["www-authenticate"] == "Bearer"
+    assert client.get(path, headers=user.headers).status_code == 200

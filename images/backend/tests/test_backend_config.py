@@ -1,0 +1,76 @@
+"""Configuration: the environment is validated before serving; errors are one line, name the variable, never the value."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+from backend_support import PYTHON_M, TODO_API
+
+from todo_api.settings import DEFAULT_PORT, JWT_SECRET_MIN_BYTES, Settings
+from verification import contract
+
+GOOD_URL = "postgresql://todo:hunter2-db-password@127.0.0.1:5432/todo?sslmode=disable"
+GOOD_SECRET = "k" * 40
+
+
+def test_settings_variables_equal_the_contract() -> None:
+    names = {name.upper() for name in Settings.model_fields}
+    required = {name.upper() for name, f in Settings.model_fields.items() if f.is_required()}
+    assert names == set(contract.BACKEND_REQUIRED_ENV) | set(contract.BACKEND_OPTIONAL_ENV)
+    assert required == set(contract.BACKEND_REQUIRED_ENV)
+
+
+def test_settings_constants_equal_the_contract() -> None:
+    assert JWT_SECRET_MIN_BYTES == contract.JWT_SECRET_MIN_BYTES
+    assert DEFAULT_PORT == contract.BACKEND_PORT
+    assert all(contract.is_sensitive(n) for n in ("DATABASE_URL", "JWT_SECRET", "OPENAI_API_KEY"))
+
+
+def run(env: dict[str, str], argv: list[str] = TODO_API) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, env={"PATH": "/usr/bin:/bin", **env}, capture_output=True, text=True, timeout=60)
+
+
+CASES = [
+    ("missing DATABASE_URL", {"JWT_SECRET": GOOD_SECRET}, "DATABASE_URL", "is required"),
+    ("missing JWT_SECRET", {"DATABASE_URL": GOOD_URL}, "JWT_SECRET", "is required"),
+    ("short JWT_SECRET", {"DATABASE_URL": GOOD_URL, "JWT_SECRET": "short-secret-value"}, "JWT_SECRET", "at least 32 bytes"),
+    ("wrong scheme", {"DATABASE_URL": "mysql://u:hunter2-db-password@h/db", "JWT_SECRET": GOOD_SECRET},
+     "DATABASE_URL", "postgresql://"),
+    ("no database name", {"DATABASE_URL": "postgresql://u:hunter2-db-password@h:5432", "JWT_SECRET": GOOD_SECRET},
+     "DATABASE_URL", "no database name"),
+    ("bad port in URL", {"DATABASE_URL": "postgresql://u:hunter2-db-password@h:99999/db", "JWT_SECRET": GOOD_SECRET},
+     "DATABASE_URL", "not a valid URL"),
+    ("bad PORT", {"DATABASE_URL": GOOD_URL, "JWT_SECRET": GOOD_SECRET, "PORT": "eighty"}, "PORT", "whole number"),
+    ("PORT out of range", {"DATABASE_URL": GOOD_URL, "JWT_SECRET": GOOD_SECRET, "PORT": "70000"}, "PORT", "65535"),
+    ("bad LOG_LEVEL", {"DATABASE_URL": GOOD_URL, "JWT_SECRET": GOOD_SECRET, "LOG_LEVEL": "loud"}, "LOG_LEVEL", "'debug'"),
+    ("bad CHAT_PROVIDER", {"DATABASE_URL": GOOD_URL, "JWT_SECRET": GOOD_SECRET, "CHAT_PROVIDER": "magic"},
+     "CHAT_PROVIDER", "'rules' or 'openai'"),
+    ("openai without key", {"DATABASE_URL": GOOD_URL, "JWT_SECRET": GOOD_SECRET, "CHAT_PROVIDER": "openai"},
+     "OPENAI_API_KEY", "required when CHAT_PROVIDER=openai"),
+    ("bad OPENAI_BASE_URL", {"DATABASE_URL": GOOD_URL, "JWT_SECRET": GOOD_SECRET, "OPENAI_BASE_URL": "ftp://x"},
+     "OPENAI_BASE_URL", "http"),
+    ("bad CORS_ORIGINS", {"DATABASE_URL": GOOD_URL, "JWT_SECRET": GOOD_SECRET, "CORS_ORIGINS": "not-an-origin"},
+     "CORS_ORIGINS", "origins"),
+]
+
+
+@pytest.mark.parametrize(("env", "variable", "reason"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_environment_stops_before_serving_with_one_line(env: dict[str, str], variable: str, reason: str) -> None:
+    result = run(env)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert variable in lines[0] and reason in lines[0], lines[0]
+    for value in env.values():
+        secretish = value not in ("", "openai") and len(value) > 6
+        if secretish:
+            assert value not in result.stderr, "a configuration error printed a value"
+    assert "hunter2-db-password" not in result.stderr + result.stdout
+    assert result.stdout == ""
+
+
+def test_python_m_reports_config_errors_too() -> None:
+    result = run({"JWT_SECRET": GOOD_SECRET}, PYTHON_M)
+    assert result.returncode != 0
+    assert "DATABASE_URL: is required but not set" in result.stderr
