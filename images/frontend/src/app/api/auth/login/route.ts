@@ -1,0 +1,40 @@
+import { NextResponse, type NextRequest } from "next/server";
+
+import { callBackend, relay, requestIsHttps } from "@/lib/proxy";
+import { SESSION_COOKIE, cookieOptions, encodeSession, tokenMaxAge } from "@/lib/session";
+
+export const dynamic = "force-dynamic";
+
+/**
+ * POST {email, password}. On success the backend's JWT goes into the httpOnly
+ * session cookie and the browser gets only {user_id, email}; the token never
+ * reaches page scripts.
+ */
+export async function POST(request: NextRequest) {
+  const body = await request.text();
+  const response = await callBackend({ method: "POST", path: "/api/auth/login", body });
+  const relayed = await relay(response);
+  if (relayed.status !== 200) return relayed;
+  const data = (await relayed.json()) as { access_token?: unknown; user_id?: unknown };
+  if (typeof data.access_token !== "string" || data.user_id === undefined || data.user_id === null) {
+    return NextResponse.json(
+      { error: "backend_error", message: "The task service gave an unexpected answer." },
+      { status: 502 },
+    );
+  }
+  let email = "";
+  try {
+    const parsed = JSON.parse(body) as { email?: unknown };
+    if (typeof parsed.email === "string") email = parsed.email.trim().toLowerCase();
+  } catch {
+    // the backend accepted it, so it was JSON; nothing to do
+  }
+  const userId = String(data.user_id);
+  const out = NextResponse.json({ user_id: userId, email }, { headers: { "cache-control": "no-store" } });
+  out.cookies.set(
+    SESSION_COOKIE,
+    encodeSession({ token: data.access_token, userId, email }),
+    cookieOptions(requestIsHttps(request), tokenMaxAge(data.access_token)),
+  );
+  return out;
+}

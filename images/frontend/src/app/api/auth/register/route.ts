@@ -1,0 +1,11 @@
+import type { NextRequest } from "next/server";
+
+import { callBackend, relay } from "@/lib/proxy";
+
+export const dynamic = "force-dynamic";
+
+/** POST {email, password, name?} -> the backend's answer: 201 {id, email}, 409, 422 {detail: [...]}. */
+export async function POST(request: NextRequest) {
+  const body = await request.text();
+  return relay(await callBackend({ method: "POST", path: "/api/auth/register", body }));
+}

@@ -1,0 +1,146 @@
+/**
+ * The same-origin proxy: route handlers under /api/... forward to the backend at
+ * BACKEND_URL (read at request time). Errors become small JSON bodies in plain
+ * words, never a stack trace:
+ *   - backend unreachable or too slow  -> 503 {error: "backend_unavailable", message}
+ *   - backend answered 5xx             -> 502 {error: "backend_error", message}
+ *   - frontend misconfigured           -> 503 {error: "frontend_misconfigured", message}
+ *   - no session                       -> 401 {error: "not_authenticated", message}
+ * Backend 2xx and 4xx answers are relayed as they are (status and JSON body).
+ */
+import { NextResponse, type NextRequest } from "next/server";
+
+import { ConfigError, backendUrl } from "./config";
+import { SESSION_COOKIE, cookieOptions, decodeSession, isHttps, type Session } from "./session";
+
+export const DEFAULT_TIMEOUT_MS = 15_000;
+export const CHAT_TIMEOUT_MS = 90_000;
+
+export const MESSAGES = {
+  unavailable: "The task service cannot be reached right now. Please try again in a moment.",
+  backendError: "The task service ran into a problem. Please try again in a moment.",
+  misconfigured: "The web app is not configured to reach the task service.",
+  notAuthenticated: "You are not signed in.",
+} as const;
+
+export function jsonError(status: number, error: string, message: string): NextResponse {
+  return NextResponse.json({ error, message }, { status, headers: { "cache-control": "no-store" } });
+}
+
+function log(event: string, fields: Record<string, unknown>): void {
+  // LOG_LEVEL=error (or critical) silences these warnings; anything else keeps them.
+  const level = (process.env.LOG_LEVEL ?? "").toLowerCase();
+  if (level === "error" || level === "critical") return;
+  console.error(JSON.stringify({ level: "warning", logger: "proxy", event, ...fields }));
+}
+
+export interface BackendCall {
+  method: string;
+  path: string;
+  search?: string;
+  body?: string;
+  token?: string;
+  timeoutMs?: number;
+}
+
+/** Call the backend; returns its Response, or a ready-made error NextResponse when it cannot be reached. */
+export async function callBackend(call: BackendCall): Promise<Response | NextResponse> {
+  let base: string;
+  try {
+    base = backendUrl();
+  } catch (exc) {
+    log("misconfigured", { reason: exc instanceof ConfigError ? exc.message : String(exc) });
+    return jsonError(503, "frontend_misconfigured", MESSAGES.misconfigured);
+  }
+  const headers: Record<string, string> = { accept: "application/json" };
+  if (call.body !== undefined) headers["content-type"] = "application/json";
+  if (call.token) headers.authorization = `Bearer ${call.token}`;
+  const target = `${base}${call.path}${call.search ?? ""}`;
+  try {
+    return await fetch(target, {
+      method: call.method,
+      headers,
+      body: call.body,
+      cache: "no-store",
+      redirect: "manual",
+      signal: AbortSignal.timeout(call.timeoutMs ?? DEFAULT_TIMEOUT_MS),
+    });
+  } catch (exc) {
+    const reason = exc instanceof Error ? `${exc.name}: ${exc.message}${causeOf(exc)}` : String(exc);
+    log("backend_unreachable", { method: call.method, path: call.path, reason });
+    return jsonError(503, "backend_unavailable", MESSAGES.unavailable);
+  }
+}
+
+function causeOf(exc: Error): string {
+  const cause = (exc as Error & { cause?: unknown }).cause;
+  if (cause instanceof Error) return ` (${cause.message})`;
+  return "";
+}
+
+/** Turn a backend Response into ours: 5xx -> 502 JSON, anything else relayed with its JSON body. */
+export async function relay(response: Response): Promise<NextResponse> {
+  if (response instanceof NextResponse) return response;
+  if (response.status >= 500) {
+    log("backend_error", { status: response.status });
+    return jsonError(502, "backend_error", MESSAGES.backendError);
+  }
+  if (response.status === 204 || response.status === 304) {
+    return new NextResponse(null, { status: response.status, headers: { "cache-control": "no-store" } });
+  }
+  const text = await response.text();
+  let body: unknown = null;
+  if (text) {
+    try {
+      body = JSON.parse(text);
+    } catch {
+      log("backend_non_json", { status: response.status });
+      return jsonError(502, "backend_error", MESSAGES.backendError);
+    }
+  }
+  return NextResponse.json(body, { status: response.status, headers: { "cache-control": "no-store" } });
+}
+
+export function sessionOf(request: NextRequest): Session | null {
+  return decodeSession(request.cookies.get(SESSION_COOKIE)?.value);
+}
+
+export function requestIsHttps(request: NextRequest): boolean {
+  return isHttps(request.url, request.headers.get("x-forwarded-proto"));
+}
+
+export function clearSession(response: NextResponse, request: NextRequest): NextResponse {
+  response.cookies.set(SESSION_COOKIE, "", { ...cookieOptions(requestIsHttps(request)), maxAge: 0 });
+  return response;
+}
+
+/**
+ * Forward an authenticated call: the user id and token come from the session cookie,
+ * so the browser never names another user's id. A backend 401 (expired token) clears the cookie.
+ */
+export async function forwardAuthed(
+  request: NextRequest,
+  method: string,
+  subpath: string,
+  options: { body?: boolean; search?: string; timeoutMs?: number } = {},
+): Promise<NextResponse> {
+  const session = sessionOf(request);
+  if (!session) return jsonError(401, "not_authenticated", MESSAGES.notAuthenticated);
+  const body = options.body ? await request.text() : undefined;
+  const response = await callBackend({
+    method,
+    path: `/api/${encodeURIComponent(session.userId)}${subpath}`,
+    search: options.search,
+    body: body === "" ? undefined : body,
+    token: session.token,
+    timeoutMs: options.timeoutMs,
+  });
+  const out = await relay(response);
+  if (out.status === 401) return clearSession(out, request);
+  return out;
+}
+
+/** A path segment that must be a positive integer id; null when it is not. */
+export function taskIdSegment(raw: string): string | null {
+  return /^[1-9][0-9]{0,9}$/.test(raw) ? raw : null;
+}

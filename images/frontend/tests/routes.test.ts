@@ -1,0 +1,234 @@
+// @vitest-environment node
+import { NextRequest } from "next/server";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+
+import { POST as chat } from "@/app/api/chat/route";
+import { POST as login } from "@/app/api/auth/login/route";
+import { POST as logout } from "@/app/api/auth/logout/route";
+import { POST as register } from "@/app/api/auth/register/route";
+import { GET as sessionRoute } from "@/app/api/auth/session/route";
+import { GET as conversation } from "@/app/api/conversations/[id]/route";
+import { GET as healthz } from "@/app/api/healthz/route";
+import { PATCH as complete } from "@/app/api/tasks/[id]/complete/route";
+import { DELETE as deleteTask } from "@/app/api/tasks/[id]/route";
+import { GET as listTasks } from "@/app/api/tasks/route";
+import { SESSION_COOKIE, decodeSession, encodeSession } from "@/lib/session";
+
+const fetchMock = vi.fn<typeof fetch>();
+const COOKIE = `${SESSION_COOKIE}=${encodeSession({ token: "tok-1", userId: "7", email: "ada@example.com" })}`;
+
+function req(path: string, init: { method?: string; body?: unknown; cookie?: string; headers?: Record<string, string> } = {}) {
+  const headers: Record<string, string> = { ...(init.headers ?? {}) };
+  if (init.cookie) headers.cookie = init.cookie;
+  if (init.body !== undefined) headers["content-type"] = "application/json";
+  return new NextRequest(`http://frontend.test${path}`, {
+    method: init.method ?? "GET",
+    headers,
+    body: init.body === undefined ? undefined : JSON.stringify(init.body),
+  });
+}
+
+function json(status: number, body: unknown) {
+  return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
+}
+
+function calledUrl(n = 0): string {
+  return String(fetchMock.mock.calls[n][0]);
+}
+
+function calledInit(n = 0): RequestInit {
+  return fetchMock.mock.calls[n][1] as RequestInit;
+}
+
+const params = (id: string) => ({ params: Promise.resolve({ id }) });
+
+beforeEach(() => {
+  fetchMock.mockReset();
+  vi.stubGlobal("fetch", fetchMock);
+  vi.stubEnv("BACKEND_URL", "http://backend-a:8000");
+  vi.spyOn(console, "error").mockImplementation(() => {});
+});
+
+afterEach(() => {
+  vi.unstubAllGlobals();
+  vi.unstubAllEnvs();
+  vi.restoreAllMocks();
+});
+
+describe("GET /api/healthz", () => {
+  it("answers 200 without calling the backend, even with no BACKEND_URL", async () => {
+    vi.stubEnv("BACKEND_URL", "");
+    const res = healthz();
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: "ok" });
+    expect(fetchMock).not.toHaveBeenCalled();
+  });
+});
+
+describe("login", () => {
+  it("stores the token in an httpOnly SameSite=Lax cookie and hides it from the body", async () => {
+    fetchMock.mockResolvedValue(json(200, { access_token: "jwt-token", token_type: "bearer", user_id: "7" }));
+    const res = await login(req("/api/auth/login", { method: "POST", body: { email: "Ada@Example.com", password: "pw12345678" } }));
+    expect(res.status).toBe(200);
+    const body = await res.json();
+    expect(body).toEqual({ user_id: "7", email: "ada@example.com" });
+    expect(JSON.stringify(body)).not.toContain("jwt-token");
+    expect(calledUrl()).toBe("http://backend-a:8000/api/auth/login");
+    const setCookie = res.headers.get("set-cookie") ?? "";
+    expect(setCookie).toMatch(new RegExp(`^${SESSION_COOKIE}=`));
+    expect(setCookie).toMatch(/HttpOnly/i);
+    expect(setCookie).toMatch(/SameSite=lax/i);
+    expect(setCookie).not.toMatch(/Secure/i);
+    const value = res.cookies.get(SESSION_COOKIE)?.value;
+    expect(decodeSession(value)).toEqual({ token: "jwt-token", userId: "7", email: "ada@example.com" });
+  });
+
+  it("marks the cookie Secure behind an HTTPS proxy", async () => {
+    fetchMock.mockResolvedValue(json(200, { access_token: "t", token_type: "bearer", user_id: "7" }));
+    const res = await login(
+      req("/api/auth/login", { method: "POST", body: { email: "a@b.cd", password: "x" }, headers: { "x-forwarded-proto": "https" } }),
+    );
+    expect(res.headers.get("set-cookie")).toMatch(/Secure/i);
+  });
+
+  it("relays 401 without setting a cookie", async () => {
+    fetchMock.mockResolvedValue(json(401, { detail: "invalid email or password" }));
+    const res = await login(req("/api/auth/login", { method: "POST", body: { email: "a@b.cd", password: "x" } }));
+    expect(res.status).toBe(401);
+    expect(await res.json()).toEqual({ detail: "invalid email or password" });
+    expect(res.headers.get("set-cookie")).toBeNull();
+  });
+});
+
+describe("register", () => {
+  it("relays 201, 409 and 422 with the backend's body", async () => {
+    fetchMock.mockResolvedValueOnce(json(201, { id: "1", email: "a@b.cd" }));
+    let res = await register(req("/api/auth/register", { method: "POST", body: { email: "a@b.cd", password: "longenough" } }));
+    expect(res.status).toBe(201);
+    expect(JSON.parse(String(calledInit().body))).toEqual({ email: "a@b.cd", password: "longenough" });
+
+    fetchMock.mockResolvedValueOnce(json(409, { detail: "email already registered" }));
+    res = await register(req("/api/auth/register", { method: "POST", body: { email: "a@b.cd", password: "longenough" } }));
+    expect(res.status).toBe(409);
+
+    const detail = [{ loc: ["body", "password"], msg: "too short", type: "string_too_short" }];
+    fetchMock.mockResolvedValueOnce(json(422, { detail }));
+    res = await register(req("/api/auth/register", { method: "POST", body: { email: "a@b.cd", password: "x" } }));
+    expect(res.status).toBe(422);
+    expect(await res.json()).toEqual({ detail });
+  });
+});
+
+describe("authenticated forwarding", () => {
+  it("refuses without a session and never calls the backend", async () => {
+    const res = await listTasks(req("/api/tasks"));
+    expect(res.status).toBe(401);
+    expect(fetchMock).not.toHaveBeenCalled();
+  });
+
+  it("forwards to /api/{user_id}/tasks with the bearer token from the cookie", async () => {
+    fetchMock.mockResolvedValue(json(200, []));
+    const res = await listTasks(req("/api/tasks?status=pending", { cookie: COOKIE }));
+    expect(res.status).toBe(200);
+    expect(calledUrl()).toBe("http://backend-a:8000/api/7/tasks?status=pending");
+    expect((calledInit().headers as Record<string, string>).authorization).toBe("Bearer tok-1");
+  });
+
+  it("rejects an unknown status filter", async () => {
+    const res = await listTasks(req("/api/tasks?status=everything", { cookie: COOKIE }));
+    expect(res.status).toBe(422);
+    expect(fetchMock).not.toHaveBeenCalled();
+  });
+
+  it("reads BACKEND_URL at request time", async () => {
+    fetchMock.mockImplementation(async () => json(200, []));
+    await listTasks(req("/api/tasks", { cookie: COOKIE }));
+    vi.stubEnv("BACKEND_URL", "http://backend-b:9000/");
+    await listTasks(req("/api/tasks", { cookie: COOKIE }));
+    expect(calledUrl(0)).toBe("http://backend-a:8000/api/7/tasks?status=all");
+    expect(calledUrl(1)).toBe("http://backend-b:9000/api/7/tasks?status=all");
+  });
+
+  it("forwards chat, complete and delete", async () => {
+    fetchMock.mockResolvedValueOnce(json(200, { conversation_id: 3, response: "Added", tool_calls: [] }));
+    const c = await chat(req("/api/chat", { method: "POST", body: { message: "hi" }, cookie: COOKIE }));
+    expect(c.status).toBe(200);
+    expect(calledUrl(0)).toBe("http://backend-a:8000/api/7/chat");
+    expect(JSON.parse(String(calledInit(0).body))).toEqual({ message: "hi" });
+
+    fetchMock.mockResolvedValueOnce(json(200, { id: 5, completed: true }));
+    const p = await complete(req("/api/tasks/5/complete", { method: "PATCH", body: { completed: true }, cookie: COOKIE }), params("5"));
+    expect(p.status).toBe(200);
+    expect(calledUrl(1)).toBe("http://backend-a:8000/api/7/tasks/5/complete");
+    expect(calledInit(1).method).toBe("PATCH");
+
+    fetchMock.mockResolvedValueOnce(new Response(null, { status: 204 }));
+    const d = await deleteTask(req("/api/tasks/5", { method: "DELETE", cookie: COOKIE }), params("5"));
+    expect(d.status).toBe(204);
+    expect(calledInit(2).method).toBe("DELETE");
+  });
+
+  it("forwards a stored conversation by id", async () => {
+    fetchMock.mockResolvedValue(json(200, { id: 3, messages: [] }));
+    const res = await conversation(req("/api/conversations/3", { cookie: COOKIE }), params("3"));
+    expect(res.status).toBe(200);
+    expect(calledUrl()).toBe("http://backend-a:8000/api/7/conversations/3");
+  });
+
+  it("refuses a task id that is not a number without calling the backend", async () => {
+    const res = await deleteTask(req("/api/tasks/..%2F..%2Fauth", { method: "DELETE", cookie: COOKIE }), params("../../auth"));
+    expect(res.status).toBe(404);
+    expect(fetchMock).not.toHaveBeenCalled();
+  });
+
+  it("clears the cookie when the backend says the token is no longer valid", async () => {
+    fetchMock.mockResolvedValue(json(401, { detail: "token expired" }));
+    const res = await listTasks(req("/api/tasks", { cookie: COOKIE }));
+    expect(res.status).toBe(401);
+    expect(res.headers.get("set-cookie")).toMatch(new RegExp(`${SESSION_COOKIE}=;.*Max-Age=0`, "i"));
+  });
+});
+
+describe("backend failures", () => {
+  it("answers 503 JSON in plain words when the backend is unreachable", async () => {
+    fetchMock.mockRejectedValue(Object.assign(new TypeError("fetch failed"), { cause: new Error("connect ECONNREFUSED") }));
+    const res = await listTasks(req("/api/tasks", { cookie: COOKIE }));
+    expect(res.status).toBe(503);
+    const body = await res.json();
+    expect(body).toEqual({ error: "backend_unavailable", message: expect.stringMatching(/cannot be reached/) });
+    expect(JSON.stringify(body)).not.toMatch(/ECONNREFUSED|at .*\.ts|TypeError/);
+  });
+
+  it("answers 502 JSON when the backend answers 5xx, without its body", async () => {
+    fetchMock.mockResolvedValue(new Response("Traceback (most recent call last): boom", { status: 500 }));
+    const res = await chat(req("/api/chat", { method: "POST", body: { message: "hi" }, cookie: COOKIE }));
+    expect(res.status).toBe(502);
+    const body = await res.json();
+    expect(body.error).toBe("backend_error");
+    expect(JSON.stringify(body)).not.toContain("Traceback");
+  });
+
+  it("answers 503 when BACKEND_URL has gone bad, naming no internals", async () => {
+    vi.stubEnv("BACKEND_URL", "nonsense");
+    const res = await register(req("/api/auth/register", { method: "POST", body: {} }));
+    expect(res.status).toBe(503);
+    expect((await res.json()).error).toBe("frontend_misconfigured");
+    expect(fetchMock).not.toHaveBeenCalled();
+  });
+});
+
+describe("session and logout", () => {
+  it("reports who is signed in without the token", async () => {
+    const res = sessionRoute(req("/api/auth/session", { cookie: COOKIE }));
+    expect(res.status).toBe(200);
+    const body = await res.json();
+    expect(body).toEqual({ user_id: "7", email: "ada@example.com" });
+    expect(sessionRoute(req("/api/auth/session")).status).toBe(401);
+  });
+
+  it("logout expires the cookie", () => {
+    const res = logout(req("/api/auth/logout", { method: "POST", cookie: COOKIE }));
+    expect(res.status).toBe(204);
+    expect(res.headers.get("set-cookie")).toMatch(/Max-Age=0/i);
+  });
+});
