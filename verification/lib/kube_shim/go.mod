@@ -1,0 +1,3 @@
+module todo-chatbot/kube-shim
+
+go 1.22
