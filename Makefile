@@ -56,6 +56,26 @@ test-runtime: setup ## Only the runtime tier: the chart's rendered pods on Docke
 	@scripts/ensure-docker.sh
 	$(PYTEST) verification/runtime
 
+# --- images (verification/lib/images.py: bases, BuildKit, CA secret, tags) ------------
+# BASE_IMAGES=official|local forces the base images (default: official when pullable);
+# CA_BUNDLE=path hands a CA bundle to the install steps as a BuildKit secret ('' for none).
+.PHONY: base-images test-images
+images: $(VENV)/.installed ## Build todo-backend:$(IMAGE_TAG) and todo-frontend:$(IMAGE_TAG) (local base images when none can be pulled); prints tags and sizes
+	@scripts/ensure-docker.sh
+	$(PY) -m verification.lib.images build
+
+base-images: $(VENV)/.installed ## Build (or reuse, cached by recipe hash) the local base images from Debian packages, incl. PostgreSQL
+	@scripts/ensure-docker.sh
+	$(PY) -m verification.lib.images bases --mode local --postgres
+
+test-images: $(VENV)/.installed ## Only the image tier: build both images, then size, user, ports, labels, secrets, health, bad env
+	@scripts/ensure-docker.sh
+	$(PYTEST) verification/images
+
+bench-images: $(VENV)/.installed ## Cold (no cache) and warm (source-only change) build time and size of each image (CPU heavy)
+	@scripts/ensure-docker.sh
+	$(PY) -m verification.lib.images bench $(if $(WITH_BASES),--with-bases)
+
 # --- the local stack (runtime tier) for people and Locust ---------------------------
 UI_PORT ?= 8080
 export UI_PORT
@@ -83,6 +103,13 @@ undeploy: ## helm uninstall the release from KUBE_CONTEXT
 
 test-cluster: setup ## The cluster tier: CLUSTER=kind (throwaway, KEEP_CLUSTER=1 keeps it) or CLUSTER=context:minikube
 	$(PYTEST) verification/cluster $(if $(CLUSTER),--cluster=$(CLUSTER)) $(if $(KEEP_CLUSTER),--keep-cluster)
+
+.PHONY: cluster-up cluster-down
+cluster-up: setup ## Start the single-node cluster built here from upstream sources (host processes); prints its kubeconfig
+	@$(PY) -m verification.lib.local_cluster up
+
+cluster-down: setup ## Stop the local cluster; removes its processes, mounts, cni0, iptables chains and state
+	@$(PY) -m verification.lib.local_cluster down
 
 diagnose: ## Pods' states, events, last logs, cause and fix (read-only; KUBE_CONTEXT=… NAMESPACE=… to choose)
 	$(PY) -m verification.lib.diagnose $(if $(KUBE_CONTEXT),--context $(KUBE_CONTEXT)) $(if $(NAMESPACE),-n $(NAMESPACE))

@@ -105,6 +105,10 @@ def _make_provider(option: str, keep: bool):
         from verification.lib.providers.kind import KindProvider
 
         return spec, KindProvider(spec.name, keep=keep, workdir=REPO_ROOT / ".pytest-kind")
+    if spec.kind == "local":
+        from verification.lib.providers.local import LocalProvider
+
+        return spec, LocalProvider(keep=keep)
     from verification.lib.providers.context import ContextProvider
 
     return spec, ContextProvider(spec.name)

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 from verification.lib.diagnose import Environment
 
-USAGE = "--cluster=kind (throwaway kind cluster) or --cluster=context:NAME (e.g. context:minikube)"
+USAGE = ("--cluster=kind (throwaway kind cluster), --cluster=local (the cluster built here from upstream "
+         "sources) or --cluster=context:NAME (e.g. context:minikube)")
 CONTEXT_NAME = re.compile(r"^[A-Za-z0-9@._:/-]+$")
 
 
@@ -29,7 +30,7 @@ class ClusterOptionError(ValueError):
 class ClusterSpec:
     """What --cluster asked for: ``kind`` (with a cluster name) or ``context`` (with its name)."""
 
-    kind: str  # "kind" | "context"
+    kind: str  # "kind" | "local" | "context"
     name: str
 
 
@@ -42,6 +43,8 @@ def parse_cluster_option(value: str, kind_cluster_name: str = "todo-verify") -> 
         if not re.fullmatch(r"[a-z0-9][a-z0-9.-]*", name):
             raise ClusterOptionError(f"--cluster={raw}: a kind cluster name is lowercase letters, digits, '-', '.'")
         return ClusterSpec("kind", name)
+    if head == "local" and not sep:
+        return ClusterSpec("local", "todo-local")
     if head == "context" and sep:
         if not tail or not CONTEXT_NAME.match(tail):
             raise ClusterOptionError(f"--cluster={raw}: name the kubeconfig context, e.g. --cluster=context:minikube")
