@@ -86,6 +86,14 @@ up: setup ## The whole app on Docker from the rendered chart; prints "UI: http:/
 down: ## Remove everything `make up` created (containers, network, volumes), also after a failed run
 	$(PY) -m verification.stack down
 
+# --- load (load/: Locust scenario and budget gate, SC-004/SC-010) -----------------------
+# LOAD_ARGS passes Locust flags, e.g. LOAD_ARGS="--users 200 --run-time 1m"; the web UI:
+# `.venv/bin/locust -f load/ --host http://127.0.0.1:$(UI_PORT)`.
+load: setup ## 100 users for 3 min against the stack (brings it up if it is down); gate in the exit code, figures in reports/load/
+	@scripts/ensure-docker.sh
+	@$(PY) -m verification.stack status >/dev/null 2>&1 || $(PY) -m verification.stack up --ui-port $(UI_PORT)
+	$(VENV)/bin/locust --config load/locust.conf --host "$$($(PY) -m verification.stack url)" $(LOAD_ARGS)
+
 # --- sign-off -------------------------------------------------------------------
 acceptance: setup ## Every stage (images, apps, static, image, runtime, cluster when CLUSTER=…, load), then reports/acceptance.md
 	@scripts/ensure-docker.sh || echo "acceptance: no Docker engine: the image, runtime and load stages will be NOT RUN"

@@ -9,6 +9,7 @@ during the run" rather than "none ever".
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,7 +34,11 @@ class ContainerState:
 
 @dataclass
 class ResourceSampler:
-    """Samples every container matching ``label`` (``key=value``) every ``interval`` seconds."""
+    """Samples every container matching ``label`` every ``interval`` seconds.
+
+    ``label`` is ``key=value``, or several joined by commas, all of which must match
+    (the runtime tier's app containers of one run: ``…/run=ID,…/role=container``).
+    """
 
     label: str
     interval: float = 2.0
@@ -48,7 +53,8 @@ class ResourceSampler:
 
     # -- lifecycle ----------------------------------------------------------------
     def start(self) -> None:
-        found = self.client.containers.list(filters={"label": self.label})
+        labels = [part.strip() for part in self.label.split(",") if part.strip()]
+        found = self.client.containers.list(filters={"label": labels})
         self.containers = [c.name for c in found]
         self._start_state = self.states()
         self._started = time.monotonic()
@@ -95,17 +101,21 @@ class ResourceSampler:
 
     # -- sampling -------------------------------------------------------------------------
     def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            memory = 0
-            cpu = 0.0
-            for name in self.containers:
-                try:
-                    stats = self.client.api.stats(name, stream=False)
-                except docker.errors.APIError:
-                    continue
-                memory += memory_in_use(stats)
-                cpu += cpu_cores(stats)
-            self.samples.append(Sample(time.monotonic() - self._started, memory, round(cpu, 3)))
+        # One stats call blocks about a second (Docker takes two readings), so the
+        # containers are read in parallel: each sample is one moment for all of them.
+        with ThreadPoolExecutor(max_workers=max(1, len(self.containers))) as pool:
+            while not self._stop.wait(self.interval):
+                readings = [r for r in pool.map(self._read, self.containers) if r is not None]
+                memory = sum(m for m, _ in readings)
+                cpu = sum(c for _, c in readings)
+                self.samples.append(Sample(time.monotonic() - self._started, memory, round(cpu, 3)))
+
+    def _read(self, name: str) -> tuple[int, float] | None:
+        try:
+            stats = self.client.api.stats(name, stream=False)
+        except docker.errors.APIError:
+            return None  # gone: restarts_and_ooms() counts it
+        return memory_in_use(stats), cpu_cores(stats)
 
 
 def memory_in_use(stats: dict[str, Any]) -> int:

@@ -6,7 +6,10 @@ and p95 over time; when Locust quits it writes ``summary.json`` and a PNG chart 
 ``--results-dir`` and sets the exit code. The same file gates CI and serves the
 web UI.
 
-Criteria: zero failed requests; p95 below ``--p95-threshold-ms``; no container
+Criteria: zero failed requests; p95 below ``--p95-threshold-ms`` for everything a
+signed-in user does, and below ``--signup-p95-threshold-ms`` for the once-per-user
+register and log in (password hashing is slow on purpose, and 100 users arriving in
+10 s all hash at once, so it gets its own threshold); no container
 restart and no OOM kill during the run (SC-004); peak total memory < 2 GiB and peak
 total CPU < 2 cores (SC-010).
 """
@@ -22,6 +25,7 @@ import gevent
 from locust import events
 from locust.env import Environment
 from locust.runners import WorkerRunner
+from locust.stats import StatsEntry
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _resources import ResourceSampler  # noqa: E402  (locust loads this file by path)
@@ -37,9 +41,14 @@ _state: dict = {}
 def _options(parser) -> None:
     parser.add_argument("--p95-threshold-ms", type=float, default=1000.0, env_var="LOAD_P95_THRESHOLD_MS",
                         help="fail the run when the p95 response time is at or above this")
-    parser.add_argument("--stack-label", default="app.kubernetes.io/part-of=todo-chatbot",
+    parser.add_argument("--signup-p95-threshold-ms", type=float, default=5000.0,
+                        env_var="LOAD_SIGNUP_P95_THRESHOLD_MS",
+                        help="fail the run when the p95 of register and log in is at or above this")
+    parser.add_argument("--stack-label", default="todo-chatbot.runtime/role=container",
                         env_var="LOAD_STACK_LABEL",
-                        help="Docker label (key=value) of the application containers to sample")
+                        help="Docker label(s) of the application containers to sample: key=value[,key=value…] "
+                             "(default: every app container of the runtime stack; PostgreSQL is external and "
+                             "not counted)")
     parser.add_argument("--results-dir", default="reports/load", env_var="LOAD_RESULTS_DIR",
                         help="where summary.json and the chart go")
 
@@ -86,19 +95,49 @@ def _gate(environment: Environment, **_kwargs) -> None:
     if isinstance(environment.runner, WorkerRunner) or "started" not in _state:
         return
     options = environment.parsed_options
-    summary = summarise(environment, options.p95_threshold_ms)
+    summary = summarise(environment, options.p95_threshold_ms, options.signup_p95_threshold_ms)
     out = Path(options.results_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     _draw(out / "timeline.png")
     failed = [name for name, ok in summary["criteria"].items() if not ok]
     verdict = "PASS" if summary["passed"] else f"FAIL ({', '.join(failed)})"
-    print(f"load gate: {verdict}; summary: {out / 'summary.json'}", file=sys.stderr)
+    print(f"load gate: {verdict}; summary: {out / 'summary.json'}, chart: {out / 'timeline.png'}", file=sys.stderr)
+    print("load figures: " + figures_line(summary), file=sys.stderr)
     environment.process_exit_code = 0 if summary["passed"] else 1
 
 
-def summarise(environment: Environment, p95_threshold_ms: float) -> dict:
+def figures_line(summary: dict) -> str:
+    memory = summary["peak_memory_bytes"]
+    cpu = summary["peak_cpu_cores"]
+    return (f"{summary['users']} users, {summary['duration_s']} s, {summary['requests']} requests "
+            f"({summary['rps']} req/s), {summary['failures']} failed; p50/p95/p99 {summary['p50_ms']:.0f}/"
+            f"{summary['p95_ms']:.0f}/{summary['p99_ms']:.0f} ms; p95 signed-in {summary['signed_in_p95_ms']:.0f} ms "
+            f"(threshold {summary['p95_threshold_ms']:.0f}), sign-up {summary['signup_p95_ms']:.0f} ms "
+            f"(threshold {summary['signup_p95_threshold_ms']:.0f}); "
+            f"restarts {summary['restarts']}, OOM kills {summary['oom_kills']}; peak memory "
+            f"{'unmeasured' if memory is None else f'{memory / 2**20:.0f} MiB'} of "
+            f"{summary['budget']['memory_bytes'] / 2**20:.0f}; peak CPU "
+            f"{'unmeasured' if cpu is None else f'{cpu:.2f}'} of {summary['budget']['cpu_cores']:.0f} cores "
+            f"({len(summary['containers'])} containers)")
+
+
+# Request names (load/todo_user.py) that each user sends once, on arrival.
+SIGN_UP = frozenset({"register", "login"})
+
+
+def _merged(environment: Environment, name: str, keep) -> StatsEntry:
+    merged = StatsEntry(environment.stats, name, "")
+    for (entry_name, _method), entry in environment.stats.entries.items():
+        if keep(entry_name):
+            merged.extend(entry)
+    return merged
+
+
+def summarise(environment: Environment, p95_threshold_ms: float, signup_p95_threshold_ms: float) -> dict:
     total = environment.stats.total
+    use = _merged(environment, "signed-in use", lambda name: name not in SIGN_UP)
+    signup = _merged(environment, "sign-up", lambda name: name in SIGN_UP)
     sampler: ResourceSampler | None = _state.get("sampler")
     duration = time.monotonic() - _state["started"]
     peak_memory = sampler.peak_memory_bytes if sampler else None
@@ -107,7 +146,9 @@ def summarise(environment: Environment, p95_threshold_ms: float) -> dict:
     ooms = _state.get("oom_kills")
     criteria = {
         "zero_failures": total.num_failures == 0 and total.num_requests > 0,
-        "p95_below_threshold": total.num_requests > 0 and total.get_response_time_percentile(0.95) < p95_threshold_ms,
+        "p95_below_threshold": use.num_requests > 0 and use.get_response_time_percentile(0.95) < p95_threshold_ms,
+        "signup_p95_below_threshold": (signup.num_requests > 0
+                                       and signup.get_response_time_percentile(0.95) < signup_p95_threshold_ms),
         "no_restarts": restarts == 0,
         "no_oom_kills": ooms == 0,
         "memory_within_budget": peak_memory is not None and 0 < peak_memory < BUDGET_MEMORY_BYTES,
@@ -123,6 +164,9 @@ def summarise(environment: Environment, p95_threshold_ms: float) -> dict:
         "p95_ms": total.get_response_time_percentile(0.95),
         "p99_ms": total.get_response_time_percentile(0.99),
         "p95_threshold_ms": p95_threshold_ms,
+        "signed_in_p95_ms": use.get_response_time_percentile(0.95),
+        "signup_p95_ms": signup.get_response_time_percentile(0.95),
+        "signup_p95_threshold_ms": signup_p95_threshold_ms,
         "restarts": restarts,
         "oom_kills": ooms,
         "peak_memory_bytes": peak_memory,

@@ -60,6 +60,10 @@ def requirement_ids(item: pytest.Item) -> list[str]:
     return list(dict.fromkeys(ids))
 
 
+# Folders named in the plural hold the tier named in the singular.
+FOLDER_TIERS = {"images": "image"}
+
+
 def tier_of(item: pytest.Item) -> str | None:
     for tier in TIERS:
         if item.get_closest_marker(tier) is not None:
@@ -78,8 +82,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         path = Path(str(item.path))
         if _is_verification_test(item):
             folder = path.relative_to(VERIFICATION_DIR).parts[0]
-            if folder in TIERS and tier_of(item) is None:
-                item.add_marker(getattr(pytest.mark, folder))
+            tier = FOLDER_TIERS.get(folder, folder)
+            if tier in TIERS and tier_of(item) is None:
+                item.add_marker(getattr(pytest.mark, tier))
         ids = requirement_ids(item)
         if bad := unknown_ids(ids):
             problems.append(f"{item.nodeid}: unknown requirement ID(s) {', '.join(bad)}")

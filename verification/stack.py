@@ -426,6 +426,16 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0 if alive and state["status"] == "ready" else 1
 
 
+def cmd_url(args: argparse.Namespace) -> int:
+    """Print the UI address of the running stack (for scripts: `make load`)."""
+    state = _read_state()
+    if not state or state.get("status") != "ready" or not _alive(int(state.get("pid", 0))):
+        print("the stack is not up: run 'make up'", file=sys.stderr)
+        return 1
+    print(state["ui_url"])
+    return 0
+
+
 def _parse_sets(items: list[str]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for item in items:
@@ -451,6 +461,7 @@ def main(argv: list[str] | None = None) -> int:
                       help="also remove what interrupted runtime-tier test sessions left behind "
                            "(every run labelled todo-chatbot.runtime/run; do not use while tests run)")
     sub.add_parser("status", help="show the stack's state")
+    sub.add_parser("url", help="print the UI address of the running stack")
     sup = sub.add_parser("supervise", help="internal: the detached supervisor behind up")
     sup.add_argument("--run-id", required=True)
     sup.add_argument("--ui-port", type=int, required=True)
@@ -460,7 +471,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "supervise":
             return supervise(args.run_id, args.ui_port, args.timeout, _parse_sets(args.set))
-        return {"up": cmd_up, "down": cmd_down, "status": cmd_status}[args.command](args)
+        return {"up": cmd_up, "down": cmd_down, "status": cmd_status, "url": cmd_url}[args.command](args)
     except docker.errors.DockerException as exc:
         print(f"no Docker engine answers ({exc}): run scripts/ensure-docker.sh", file=sys.stderr)
         return 2

@@ -15,10 +15,6 @@ from verification.images import scan
 from verification.images.conftest import PORTS, WRITABLE, image_attrs, pretty, run_once
 from verification.lib import dockerfile, images
 
-# The plugin marks tests by folder name == tier name; this folder is "images" and the tier
-# "image", so the marker is explicit here (it skips the tier, with its reason, without Docker).
-pytestmark = pytest.mark.image
-
 APPS = ("backend", "frontend")
 SIZE_LIMITS = {"backend": contract.BACKEND_IMAGE_MAX_BYTES, "frontend": contract.FRONTEND_IMAGE_MAX_BYTES}
 # The project's own, stricter targets (the spec's limits above are the requirement).

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import jwt
-from backend_support import JWT_SECRET, ApiUser
+from backend_support import JWT_SECRET, ApiUser, backend
 
 from verification.lib.postgres import LocalPostgres
 from verification.lib.server_process import ServerProcess
@@ -69,3 +69,33 @@ def test_task_routes_need_a_valid_token(client: httpx.Client, user: ApiUser) -> 
     response = client.get(path, headers={"Authorization": f"Bearer {expired}"})
     assert response.status_code == 401 and response.headers["www-authenticate"] == "Bearer"
     assert client.get(path, headers=user.headers).status_code == 200
+
+
+def test_a_burst_of_sign_ups_stays_within_the_charts_memory_limit(postgres_server: LocalPostgres) -> None:
+    """40 registrations at once (FastAPI's whole thread pool) must not need more memory than the
+    pod may use: with argon2's default 64 MiB per hash this process peaked past a gigabyte and the
+    load test's backend pods were OOM-killed."""
+    from concurrent.futures import ThreadPoolExecutor
+    from pathlib import Path
+
+    import yaml
+
+    values = Path(__file__).resolve().parents[3] / "chart" / "todo-chatbot" / "values.yaml"
+    limit = yaml.safe_load(values.read_text())["backend"]["resources"]["limits"]["memory"]
+    assert limit.endswith("Mi"), f"{values}: backend.resources.limits.memory {limit!r} is not in Mi"
+    limit_bytes = int(limit[:-2]) * 2**20
+
+    def sign_up(base_url: str) -> int:
+        with httpx.Client(base_url=base_url, timeout=120) as http:
+            body = {"email": f"burst-{secrets.token_hex(5)}@example.com", "password": secrets.token_urlsafe(12)}
+            return http.post("/api/auth/register", json=body).status_code
+
+    with backend(postgres_server.create_database().url) as server:
+        assert server.process is not None
+        with ThreadPoolExecutor(max_workers=40) as pool:
+            codes = list(pool.map(sign_up, [server.url] * 40))
+        status = Path(f"/proc/{server.process.pid}/status").read_text()
+        peak_kib = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")))
+    assert codes == [201] * 40
+    assert peak_kib * 1024 < limit_bytes * 0.75, (
+        f"peak RSS {peak_kib // 1024} MiB for 40 concurrent sign-ups; the pod's limit is {limit}")

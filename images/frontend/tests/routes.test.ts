@@ -199,6 +199,40 @@ describe("backend failures", () => {
     expect(JSON.stringify(body)).not.toMatch(/ECONNREFUSED|at .*\.ts|TypeError/);
   });
 
+  const socketClosed = () =>
+    Object.assign(new TypeError("fetch failed"), {
+      cause: Object.assign(new Error("other side closed"), { code: "UND_ERR_SOCKET" }),
+    });
+
+  it("retries a GET once on a new connection when the pooled one was closed (rolling update)", async () => {
+    fetchMock.mockRejectedValueOnce(socketClosed()).mockResolvedValueOnce(json(200, [{ id: 1 }]));
+    const res = await listTasks(req("/api/tasks", { cookie: COOKIE }));
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual([{ id: 1 }]);
+    expect(fetchMock).toHaveBeenCalledTimes(2);
+  });
+
+  it("gives up after one retry with the usual 503", async () => {
+    fetchMock.mockRejectedValue(socketClosed());
+    const res = await listTasks(req("/api/tasks", { cookie: COOKIE }));
+    expect(res.status).toBe(503);
+    expect(fetchMock).toHaveBeenCalledTimes(2);
+  });
+
+  it("never retries a POST, which may have reached the backend", async () => {
+    fetchMock.mockRejectedValue(socketClosed());
+    const res = await chat(req("/api/chat", { method: "POST", body: { message: "hi" }, cookie: COOKIE }));
+    expect(res.status).toBe(503);
+    expect(fetchMock).toHaveBeenCalledTimes(1);
+  });
+
+  it("does not retry a timeout", async () => {
+    fetchMock.mockRejectedValue(new DOMException("The operation timed out.", "TimeoutError"));
+    const res = await listTasks(req("/api/tasks", { cookie: COOKIE }));
+    expect(res.status).toBe(503);
+    expect(fetchMock).toHaveBeenCalledTimes(1);
+  });
+
   it("answers 502 JSON when the backend answers 5xx, without its body", async () => {
     fetchMock.mockResolvedValue(new Response("Traceback (most recent call last): boom", { status: 500 }));
     const res = await chat(req("/api/chat", { method: "POST", body: { message: "hi" }, cookie: COOKIE }));

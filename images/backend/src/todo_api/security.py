@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -11,18 +12,31 @@ from argon2.exceptions import InvalidHashError, VerificationError
 TOKEN_ALGORITHM = "HS256"
 TOKEN_LIFETIME = timedelta(hours=24)
 
-_hasher = PasswordHasher()
+# argon2id at OWASP's recommended minimum (19 MiB, 2 passes, 1 lane). The library's
+# default takes 64 MiB per hash, and FastAPI runs sync handlers on up to 40 threads: a
+# burst of sign-ups (the load test's 100 users) needed gigabytes and the pods were
+# OOM-killed at their 384Mi limit. Hashes made with other parameters still verify
+# (the parameters are stored in the hash).
+#
+# Hashing runs on two dedicated threads, not on the request's thread: glibc gives each
+# thread its own malloc arena and keeps freed 19 MiB buffers in it, so 40 hashing
+# threads would still hold ~400 MiB after the burst; two threads hold at most 38 MiB.
+HASH_MEMORY_KIB = 19 * 1024
+HASH_THREADS = 2  # also plenty of CPU: the backend's limit is 0.4 core
+_hasher = PasswordHasher(time_cost=2, memory_cost=HASH_MEMORY_KIB, parallelism=1)
+_hashing = ThreadPoolExecutor(max_workers=HASH_THREADS, thread_name_prefix="argon2")
 # Verified against when the email is unknown, so both failures take the same time.
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _hashing.submit(_hasher.hash, password).result()
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        matches = _hashing.submit(_hasher.verify, password_hash or _DUMMY_HASH, password).result()
+        return matches and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 

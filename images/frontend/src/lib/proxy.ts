@@ -56,8 +56,8 @@ export async function callBackend(call: BackendCall): Promise<Response | NextRes
   if (call.body !== undefined) headers["content-type"] = "application/json";
   if (call.token) headers.authorization = `Bearer ${call.token}`;
   const target = `${base}${call.path}${call.search ?? ""}`;
-  try {
-    return await fetch(target, {
+  const send = () =>
+    fetch(target, {
       method: call.method,
       headers,
       body: call.body,
@@ -65,11 +65,38 @@ export async function callBackend(call: BackendCall): Promise<Response | NextRes
       redirect: "manual",
       signal: AbortSignal.timeout(call.timeoutMs ?? DEFAULT_TIMEOUT_MS),
     });
+  try {
+    try {
+      return await send();
+    } catch (exc) {
+      // A pooled keep-alive connection to a backend pod that is shutting down (rolling
+      // update) fails at once; a safe request is worth one more try on a new connection,
+      // which the Service sends to a pod still serving. Timeouts are not retried.
+      if (!isRetryable(call.method, exc)) throw exc;
+      log("backend_retry", { method: call.method, path: call.path, reason: describe(exc) });
+      await new Promise((resolve) => setTimeout(resolve, RETRY_DELAY_MS));
+      return await send();
+    }
   } catch (exc) {
-    const reason = exc instanceof Error ? `${exc.name}: ${exc.message}${causeOf(exc)}` : String(exc);
-    log("backend_unreachable", { method: call.method, path: call.path, reason });
+    log("backend_unreachable", { method: call.method, path: call.path, reason: describe(exc) });
     return jsonError(503, "backend_unavailable", MESSAGES.unavailable);
   }
+}
+
+export const RETRY_DELAY_MS = 100;
+/** Connection-level failures (undici's codes) after which nothing reached the backend's handler. */
+const RETRYABLE_CODES = new Set(["UND_ERR_SOCKET", "ECONNRESET", "ECONNREFUSED", "EPIPE"]);
+
+/** Only idempotent methods, and only when the connection failed (never on a timeout). */
+export function isRetryable(method: string, exc: unknown): boolean {
+  if (method !== "GET" && method !== "HEAD") return false;
+  const cause = exc instanceof Error ? (exc as Error & { cause?: unknown }).cause : undefined;
+  const code = cause && typeof cause === "object" ? (cause as { code?: unknown }).code : undefined;
+  return typeof code === "string" && RETRYABLE_CODES.has(code);
+}
+
+function describe(exc: unknown): string {
+  return exc instanceof Error ? `${exc.name}: ${exc.message}${causeOf(exc)}` : String(exc);
 }
 
 function causeOf(exc: Error): string {

@@ -1,0 +1,88 @@
+"""The load scenario, bounded: 100 users for 60 s against a fresh stack (SC-004, SC-010).
+
+The same files as `make load` (``load/`` and ``load/locust.conf``), run by Locust in a
+subprocess so its exit code (the budget gate's verdict) is part of what is checked; the
+criteria are then asserted one by one from ``summary.json`` so a failure names which.
+The acceptance run (`make load`) is the longer, 3-minute version.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from verification.lib.pods_on_docker import LABEL_PREFIX
+
+REPO = Path(__file__).resolve().parents[2]
+USERS = 100
+RUN_TIME_S = 60
+SPAWN_RATE = 10  # as load/locust.conf: all 100 users within 10 s, the rest of the minute at full load
+SUMMARY_KEYS = {"users", "duration_s", "requests", "failures", "rps", "p50_ms", "p95_ms", "p99_ms",
+                "restarts", "oom_kills", "peak_memory_bytes", "peak_cpu_cores", "passed", "criteria"}
+
+
+@pytest.fixture(scope="module")
+def load_run(app_images, tmp_path_factory) -> dict:
+    from verification.stack import LocalStack
+
+    out = tmp_path_factory.mktemp("load")
+    with LocalStack() as stack:
+        labels = f"{LABEL_PREFIX}/run={stack.runtime.run_id},{LABEL_PREFIX}/role=container"
+        argv = [sys.executable, "-m", "locust", "--config", str(REPO / "load" / "locust.conf"),
+                "-f", str(REPO / "load"), "--host", stack.ui_url,
+                "--users", str(USERS), "--spawn-rate", str(SPAWN_RATE), "--run-time", f"{RUN_TIME_S}s",
+                "--csv", str(out / "locust"), "--html", str(out / "report.html"),
+                "--results-dir", str(out), "--stack-label", labels]
+        result = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=RUN_TIME_S + 120)
+    summary_file = out / "summary.json"
+    assert summary_file.exists(), f"Locust wrote no summary.json (exit {result.returncode}):\n{result.stderr[-3000:]}"
+    summary = json.loads(summary_file.read_text())
+    return {"summary": summary, "returncode": result.returncode, "stderr": result.stderr, "out": out}
+
+
+def _figures(run: dict) -> str:
+    lines = [line for line in run["stderr"].splitlines() if line.startswith(("load gate:", "load figures:"))]
+    return "\n".join(lines) or run["stderr"][-2000:]
+
+
+@pytest.mark.requirement("SC-004", "SC-010")
+def test_summary_has_every_figure_and_a_chart(load_run, record_property):
+    summary = load_run["summary"]
+    assert SUMMARY_KEYS <= summary.keys(), f"summary.json lacks {sorted(SUMMARY_KEYS - summary.keys())}"
+    assert (load_run["out"] / "timeline.png").stat().st_size > 0
+    record_property("load_figures", _figures(load_run))
+
+
+@pytest.mark.requirement("SC-004")
+def test_100_users_reached_and_no_request_failed(load_run):
+    summary = load_run["summary"]
+    assert summary["users"] >= USERS, _figures(load_run)
+    assert summary["requests"] > USERS * 2, _figures(load_run)  # register and log in at least, each
+    assert summary["criteria"]["zero_failures"], _figures(load_run)
+    assert summary["criteria"]["p95_below_threshold"], _figures(load_run)
+    assert summary["criteria"]["signup_p95_below_threshold"], _figures(load_run)
+
+
+@pytest.mark.requirement("SC-004")
+def test_no_pod_restarted_or_was_oom_killed(load_run):
+    summary = load_run["summary"]
+    assert summary["restarts"] == 0 and summary["oom_kills"] == 0, _figures(load_run)
+
+
+@pytest.mark.requirement("SC-010")
+def test_peak_memory_and_cpu_within_the_budget(load_run):
+    summary = load_run["summary"]
+    assert len(summary["containers"]) >= 3, f"sampled {summary['containers']}: expected every app container"
+    assert summary["criteria"]["memory_within_budget"], _figures(load_run)
+    assert summary["criteria"]["cpu_within_budget"], _figures(load_run)
+
+
+@pytest.mark.requirement("SC-004", "SC-010")
+def test_the_gate_exit_code_agrees_with_the_criteria(load_run):
+    summary = load_run["summary"]
+    assert summary["passed"] == all(summary["criteria"].values())
+    assert load_run["returncode"] == (0 if summary["passed"] else 1), _figures(load_run)
