@@ -91,8 +91,9 @@ down: ## Remove everything `make up` created (containers, network, volumes), als
 # `.venv/bin/locust -f load/ --host http://127.0.0.1:$(UI_PORT)`.
 load: setup ## 100 users for 3 min against the stack (brings it up if it is down); gate in the exit code, figures in reports/load/
 	@scripts/ensure-docker.sh
-	@$(PY) -m verification.stack status >/dev/null 2>&1 || $(PY) -m verification.stack up --ui-port $(UI_PORT)
-	$(VENV)/bin/locust --config load/locust.conf --host "$$($(PY) -m verification.stack url)" $(LOAD_ARGS)
+	@$(PY) -m verification.stack url >/dev/null 2>&1 || $(PY) -m verification.stack up --ui-port $(UI_PORT)
+	@url=$$($(PY) -m verification.stack url) && set -x && \
+	  $(VENV)/bin/locust --config load/locust.conf --host "$$url" $(LOAD_ARGS)
 
 # --- sign-off -------------------------------------------------------------------
 acceptance: setup ## Every stage (images, apps, static, image, runtime, cluster when CLUSTER=…, load), then reports/acceptance.md

@@ -207,6 +207,7 @@ def _draw(path: Path) -> None:
         if budget is not None:
             ax.axhline(budget, color="red", linestyle="--", label="budget")
             ax.legend(loc="upper right")
+            ax.set_ylim(bottom=0)  # the distance to the budget, not a zoom on the noise
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
     axes[-1].set_xlabel("seconds")
