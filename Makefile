@@ -16,7 +16,7 @@ IMAGE_TAG ?= $(shell sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}/\1/p' $(C
 export IMAGE_TAG
 
 .PHONY: help setup test test-backend test-frontend static policy images bench-backend bench-images \
-        test-runtime test-cluster up down load acceptance report ai-manifests deploy undeploy diagnose clean
+        test-runtime test-cluster up down load bench-load acceptance report ai-manifests deploy undeploy diagnose clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -94,6 +94,11 @@ load: setup ## 100 users for 3 min against the stack (brings it up if it is down
 	@$(PY) -m verification.stack url >/dev/null 2>&1 || $(PY) -m verification.stack up --ui-port $(UI_PORT)
 	@url=$$($(PY) -m verification.stack url) && set -x && \
 	  $(VENV)/bin/locust --config load/locust.conf --host "$$url" $(LOAD_ARGS)
+
+bench-load: setup ## Stepped load (100, 150, 225 … users, 60 s at full load each) on the stack: the user count where p95 crosses 1 s or errors appear
+	@scripts/ensure-docker.sh
+	@$(PY) -m verification.stack url >/dev/null 2>&1 || $(PY) -m verification.stack up --ui-port $(UI_PORT)
+	$(PY) scripts/load_capacity.py $(LOAD_ARGS)
 
 # --- sign-off -------------------------------------------------------------------
 acceptance: setup ## Every stage (images, apps, static, image, runtime, cluster when CLUSTER=…, load), then reports/acceptance.md

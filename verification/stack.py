@@ -96,6 +96,12 @@ def app_images(objects: RenderedObjects) -> list[str]:
                    for c in d["spec"]["template"]["spec"]["containers"]})
 
 
+# The runtime tier's stacks run one frontend pod (the chart's default is two): its tests
+# follow one pod through restarts and rollouts, on a two-core machine. `make up` and the
+# load tier run the chart's defaults.
+ONE_FRONTEND = {"frontend.replicaCount": 1}
+
+
 class LocalStack:
     """PostgreSQL + the chart's Services and pods on one private Docker network.
 
@@ -108,7 +114,7 @@ class LocalStack:
                  run_id: str | None = None, extra_labels: Mapping[str, str] | None = None,
                  release: str = render.DEFAULT_RELEASE, client: docker.DockerClient | None = None) -> None:
         self.client = client or docker.from_env(timeout=120)
-        self.set_values = {"frontend.replicaCount": 1, **(set_values or {})}
+        self.set_values = dict(set_values or {})  # the chart's defaults unless told otherwise
         self.ui_port = ui_port
         self.release = release
         self.runtime = Runtime(self.client, run_id=run_id, namespace=render.DEFAULT_NAMESPACE,

@@ -83,10 +83,10 @@ def app_images() -> None:
 @pytest.fixture(scope="module")
 def stack(app_images: None) -> Iterator[Any]:
     """The whole application as the chart renders it (2 backend pods, 1 frontend, PostgreSQL)."""
-    from verification.stack import LocalStack
+    from verification.stack import ONE_FRONTEND, LocalStack
 
     started = time.monotonic()
-    with LocalStack() as local:
+    with LocalStack(set_values=ONE_FRONTEND) as local:
         local.seconds_to_ready = time.monotonic() - started
         yield local
 
@@ -94,13 +94,13 @@ def stack(app_images: None) -> Iterator[Any]:
 @pytest.fixture
 def make_stack(app_images: None, request: pytest.FixtureRequest) -> Iterator[Callable[..., Any]]:
     """A factory of fresh stacks for tests that change or break things; all removed at teardown."""
-    from verification.stack import LocalStack
+    from verification.stack import ONE_FRONTEND, LocalStack
 
     made: list[LocalStack] = []
     request.node.made_stacks = made  # for the diagnosis hook below
 
     def make(*, apps: bool = True, set_values: dict | None = None, timeout: float = STACK_TIMEOUT) -> LocalStack:
-        local = LocalStack(set_values=set_values)
+        local = LocalStack(set_values={**ONE_FRONTEND, **(set_values or {})})
         made.append(local)
         local.start(apps=apps, timeout=timeout)
         return local

@@ -64,9 +64,9 @@ CASES = {
 @pytest.fixture(scope="module")
 def bare_stack(app_images):
     """Network, database and Services only: these tests start single pods themselves."""
-    from verification.stack import LocalStack
+    from verification.stack import ONE_FRONTEND, LocalStack
 
-    local = LocalStack(set_values={"backend.replicaCount": 1})
+    local = LocalStack(set_values={**ONE_FRONTEND, "backend.replicaCount": 1})
     try:
         yield local.start(apps=False)
     finally:
