@@ -41,6 +41,7 @@ import docker.errors  # noqa: E402
 import yaml  # noqa: E402
 
 from verification import contract  # noqa: E402
+from verification.lib import images as images_lib  # noqa: E402
 from verification.lib import render  # noqa: E402
 from verification.lib.pod_runtime import (  # noqa: E402
     LABEL_PREFIX,
@@ -61,7 +62,8 @@ LABEL_OWNER = f"{LABEL_PREFIX}/owner"
 OWNER_MAKE_UP = "make-up"
 DEFAULT_UI_PORT = 8080
 # The official image first; the local one from images/base/ where no registry is reachable.
-POSTGRES_IMAGES = ("postgres:15.14-bookworm", "postgres:16", "localhost/todo-base/postgres:15-bookworm")
+# The official image the images module pins, then the local one `make base-images` builds.
+POSTGRES_IMAGES = (images_lib.OFFICIAL_POSTGRES, images_lib.LOCAL_POSTGRES)
 DB_ALIAS, DB_USER, DB_NAME = "postgres", "todo", "todo"
 
 
@@ -70,24 +72,15 @@ class StackError(RuntimeError):
 
 
 def postgres_image(client: docker.DockerClient) -> str:
-    """``$TODO_POSTGRES_IMAGE``, else the first of :data:`POSTGRES_IMAGES` present locally."""
-    if os.environ.get("TODO_POSTGRES_IMAGE"):
-        candidates: tuple[str, ...] = (os.environ["TODO_POSTGRES_IMAGE"],)
-    else:
-        candidates = POSTGRES_IMAGES
-        try:  # the image engineer's names first; only what is present locally counts (never pull)
-            from verification.lib import images as images_lib
-
-            candidates = tuple(dict.fromkeys((images_lib.OFFICIAL_POSTGRES, images_lib.LOCAL_POSTGRES, *candidates)))
-        except (ImportError, AttributeError):
-            pass
+    """``$TODO_POSTGRES_IMAGE``, else the first of :data:`POSTGRES_IMAGES` present locally (never pulled)."""
+    candidates = (os.environ["TODO_POSTGRES_IMAGE"],) if os.environ.get("TODO_POSTGRES_IMAGE") else POSTGRES_IMAGES
     for image in candidates:
         if image_present(client, image):
             return image
     raise StackError(
         f"no PostgreSQL image in the local Docker engine (looked for {', '.join(candidates)}): "
-        "run 'make images' (builds localhost/todo-base/postgres:15-bookworm with images/base/build.sh postgres) "
-        "or 'docker pull postgres:16' where a registry is reachable"
+        f"run 'make base-images' (builds {images_lib.LOCAL_POSTGRES} from Debian's packages) "
+        f"or 'docker pull {images_lib.OFFICIAL_POSTGRES}' where a registry is reachable"
     )
 
 
@@ -321,18 +314,13 @@ def cmd_up(args: argparse.Namespace) -> int:
     for run_id in leftovers:
         remove_run(client, run_id)
     if args.build and not args.set:
+        print("making sure the images are built (verification.lib.images, layer cache) ...", flush=True)
         try:
-            from verification.lib import images as images_lib
-        except ImportError:
-            images_lib = None
-        if images_lib is not None:
-            print("making sure the images are built (verification.lib.images, layer cache) ...", flush=True)
-            try:
-                images_lib.ensure_images()
-            except Exception as exc:  # noqa: BLE001 - one line for people, then stop
-                print(f"make up: the images could not be built: {str(exc).splitlines()[0]}\n"
-                      "run 'make images' to see the whole build", file=sys.stderr)
-                return 1
+            images_lib.ensure_images()
+        except Exception as exc:  # noqa: BLE001 - one line for people, then stop
+            print(f"make up: the images could not be built: {str(exc).splitlines()[0]}\n"
+                  "run 'make images' to see the whole build", file=sys.stderr)
+            return 1
     run_id = f"up{secrets.token_hex(3)}"
     STATE_DIR.mkdir(parents=True, exist_ok=True)
     log_path = STATE_DIR / f"{run_id}.log"

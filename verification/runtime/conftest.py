@@ -32,18 +32,15 @@ def _images_or_skip() -> None:
     from verification.stack import StackError, postgres_image
 
     client = docker.from_env(timeout=30)
+    from verification.lib import images as images_lib  # the one place that builds images
+
     try:
-        from verification.lib import images as images_lib  # the one place that builds images
-    except ImportError:
-        images_lib = None
-    if images_lib is not None:
-        try:
-            images_lib.ensure_images()  # once per session, with the layer cache
-        except Exception as exc:  # noqa: BLE001 - the image tier reports the build itself
-            text = str(exc).strip() or type(exc).__name__
-            first = re.split(r"(?<=\))[: ]", text.splitlines()[0], maxsplit=1)[0][:200]
-            skip_or_fail("runtime", f"the application images could not be built ({first}); "
-                                    "see the image tier or run 'make images'")
+        images_lib.ensure_images()  # once per session, with the layer cache
+    except Exception as exc:  # noqa: BLE001 - the image tier reports the build itself
+        text = str(exc).strip() or type(exc).__name__
+        first = re.split(r"(?<=\))[: ]", text.splitlines()[0], maxsplit=1)[0][:200]
+        skip_or_fail("runtime", f"the application images could not be built ({first}); "
+                                "see the image tier or run 'make images'")
     from verification import contract
     from verification.lib import render
 
