@@ -36,8 +36,8 @@ setup: $(VENV)/.installed $(FRONTEND)/node_modules/.installed ## Create .venv, i
 	@scripts/install-helm.sh >/dev/null
 
 # --- tests ----------------------------------------------------------------------
-test: setup test-frontend ## Run every test: frontend checks, then the pytest suite (tiers skip with a reason when their prerequisite is missing)
-	$(PYTEST)
+test: setup test-frontend ## Run every test: frontend checks, then the pytest suite (tiers skip with a reason when their prerequisite is missing; CLUSTER=… adds the cluster tier)
+	$(PYTEST) $(if $(CLUSTER),--cluster=$(CLUSTER))
 
 test-backend: setup ## Only the backend's own tests
 	$(PYTEST) images/backend/tests

@@ -76,8 +76,8 @@ def _cluster_missing(config: pytest.Config) -> str | None:
     if config.getoption("cluster", default=None):
         return None
     return (
-        "no cluster named: pass --cluster=kind (throwaway kind cluster) or "
-        "--cluster=context:NAME (an existing context such as minikube or docker-desktop)"
+        "no cluster named: pass --cluster=kind (throwaway kind cluster), --cluster=context:NAME (an existing "
+        "context such as minikube or docker-desktop) or --cluster=local (built here; make test CLUSTER=… too)"
     )
 
 
