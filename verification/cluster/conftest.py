@@ -32,9 +32,11 @@ import pytest
 import yaml
 
 from verification import contract
+from verification.cluster import app_flow
 from verification.lib import diagnose as dx
 from verification.lib import k8s, preflight
 from verification.lib.providers import ClusterOptionError, parse_cluster_option
+from verification.lib.wait import wait_for
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHART_DIR = REPO_ROOT / "chart" / "todo-chatbot"
@@ -42,6 +44,7 @@ RELEASE_NAME = "todo"
 INSTANCE_LABEL = "app.kubernetes.io/instance"
 COMPONENT_LABEL = "app.kubernetes.io/component"
 READY_BUDGET_S = 120  # SC-003, US1-1
+ROUTABLE_BUDGET_S = 60  # pods Ready → their Services route to them (kube-proxy programming, typically 1-4 s)
 DEPLOY_BUDGET_S = 300  # SC-001, FR-037 (image load included)
 # The throwaway database: $CLUSTER_POSTGRES_IMAGE, else the local Debian-built one when the
 # Docker engine has it, else the official image (pulled by the cluster).
@@ -294,6 +297,7 @@ class Release:
     images: Images
     install_seconds: float = 0.0  # helm install until every pod Ready
     ready_seconds: float = 0.0  # pods Ready after helm install returned
+    routable_seconds: float = 0.0  # pods Ready until the frontend reached the backend through the Services
 
     @property
     def selector(self) -> str:
@@ -332,18 +336,75 @@ class Release:
         return k8s.wait_pods_ready(self.cluster.core, self.namespace, self.selector + f",{COMPONENT_LABEL} in (backend,frontend)",
                                    timeout=timeout)
 
+    def wait_routable(self, timeout: float = ROUTABLE_BUDGET_S) -> float:
+        """After a fresh install: the Services route to the Ready pods (returns seconds).
+
+        A Ready pod is not yet reachable through its Service: the EndpointSlice is updated, then
+        kube-proxy programs the node (1-4 s here). A first request inside that gap fails
+        (connection refused, or worse), so a test must not start before it is closed. Waits
+        until both Services' EndpointSlices list exactly the Ready pods, then until a request
+        through the frontend's outside address reaches the backend through the backend Service.
+        """
+        start = time.monotonic()
+        deadline = start + timeout
+        for component in ("backend", "frontend"):
+            self._wait_endpoints(component, timeout=max(1.0, deadline - time.monotonic()))
+        last = "no attempt"
+
+        def backend_answers() -> bool:
+            nonlocal last
+            with self.frontend_access() as url:
+                ok, last = app_flow.backend_reached(url)
+            return ok
+
+        wait_for(backend_answers, what="the backend to answer through the frontend and both Services",
+                 timeout=max(1.0, deadline - time.monotonic()), interval=0.5, describe=lambda: last)
+        self.routable_seconds = time.monotonic() - start
+        return self.routable_seconds
+
+    def _wait_endpoints(self, component: str, timeout: float) -> None:
+        name = self.service(component).metadata.name
+        wait_for(lambda: service_routes_to_ready_pods(self.cluster, self.namespace, name),
+                 what=f"Service {self.namespace}/{name} to list exactly its Ready pods as ready endpoints",
+                 timeout=timeout, interval=0.5)
+
+    def wait_settled(self, component: str, timeout: float = 120) -> float:
+        """After a rollout: the old pods are gone and the Service lists exactly the new Ready pods.
+
+        A Deployment counts as rolled out as soon as its old pods are *marked* for deletion; they
+        keep serving through their preStop pause while kube-proxy catches up (1-4 s here), so a
+        request right after the rollout may still reach an old pod, with the old configuration
+        and credentials. Returns seconds.
+        """
+        start = time.monotonic()
+        selector = self.component_selector(component)
+
+        def terminating() -> list[str]:
+            return [p.metadata.name for p in self.cluster.core.list_namespaced_pod(
+                self.namespace, label_selector=selector).items if p.metadata.deletion_timestamp]
+
+        wait_for(lambda: not terminating(), what=f"the old {component} pods in {self.namespace} to be gone",
+                 timeout=timeout, interval=0.5, describe=lambda: f"terminating: {terminating()}")
+        self._wait_endpoints(component, timeout=max(1.0, timeout - (time.monotonic() - start)))
+        return time.monotonic() - start
+
     def wait_rolled_out(self, timeout: float = 300) -> None:
-        """After a ``helm upgrade``: both Deployments finished their rollout (no old pods left)."""
+        """After a ``helm upgrade``: both Deployments finished their rollout and no old pod is left."""
         for component in ("backend", "frontend"):
             k8s.wait_rolled_out(self.cluster.apps, self.namespace, self.deployment_name(component), timeout=timeout)
+        for component in ("backend", "frontend"):
+            self.wait_settled(component)
 
     def restart(self, component: str, timeout: float = 180) -> float:
-        """``kubectl rollout restart`` of the component, waited until rolled out; returns seconds."""
+        """``kubectl rollout restart`` of the component, waited until rolled out and the old pods
+        gone (``wait_settled``); returns the seconds until rolled out."""
         start = time.monotonic()
         name = self.deployment_name(component)
         k8s.rollout_restart(self.cluster.apps, self.namespace, name)
         k8s.wait_rolled_out(self.cluster.apps, self.namespace, name, timeout=timeout)
-        return time.monotonic() - start
+        rolled_out = time.monotonic() - start
+        self.wait_settled(component)
+        return rolled_out
 
     def manifests(self) -> list[dict]:
         """What the chart rendered for this release (``helm get manifest``)."""
@@ -353,6 +414,22 @@ class Release:
         """A context manager yielding the frontend's base URL: the NodePort when the host reaches it,
         else a ``kubectl port-forward`` of the Service."""
         return FrontendAccess(self)
+
+
+def service_routes_to_ready_pods(cluster: Cluster, namespace: str, service: str) -> bool:
+    """The Service's EndpointSlices list exactly the Ready pods it selects as ready endpoints."""
+    from kubernetes import client
+
+    svc = cluster.core.read_namespaced_service(service, namespace)
+    selector = ",".join(f"{k}={v}" for k, v in (svc.spec.selector or {}).items())
+    ready_ips = {p.status.pod_ip for p in cluster.core.list_namespaced_pod(namespace, label_selector=selector).items
+                 if p.metadata.deletion_timestamp is None and p.status.pod_ip
+                 and any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or [])}
+    slices = client.DiscoveryV1Api(cluster.core.api_client).list_namespaced_endpoint_slice(
+        namespace, label_selector=f"kubernetes.io/service-name={service}").items
+    listed = {address for s in slices for e in s.endpoints or []
+              if e.conditions is None or e.conditions.ready is not False for address in e.addresses or []}
+    return bool(ready_ips) and ready_ips == listed
 
 
 class FrontendAccess:
@@ -406,6 +483,7 @@ def install_release(cluster: Cluster, images: Images, tmp: Path, prefix: str = "
     release.helm("install", name, str(CHART_DIR), "-f", str(values), timeout=DEPLOY_BUDGET_S)
     release.ready_seconds = release.wait_ready(timeout=READY_BUDGET_S)
     release.install_seconds = time.monotonic() - start
+    release.wait_routable()
     return release
 
 

@@ -23,6 +23,8 @@ the kubelet's cgroups.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import io
 import json
@@ -58,6 +60,7 @@ CNI_BIN_DIRS = ("/usr/lib/cni", "/opt/cni/bin")
 PAUSE_IMAGE = f"localhost/todo-local/pause:{PAUSE_VERSION}"
 COREDNS_IMAGE = f"localhost/todo-local/coredns:{COREDNS_VERSION}"
 CHAIN_PREFIXES = ("KUBE-", "CNI-")
+FORWARD_CHAIN = "CNI-TODO-LOCAL-FORWARD"  # pod traffic through FORWARD (forward_rules); CNI- so down() removes it
 # Order of start; stop is the reverse.
 COMPONENTS = ("etcd", "containerd", "kube-apiserver", "kube-controller-manager", "kube-scheduler",
               "kubelet", "kube-proxy")
@@ -146,11 +149,29 @@ def cni_config(layout: Layout) -> dict:
              "ipam": {"type": "host-local", "ranges": [[{"subnet": NODE_POD_CIDR}]],
                       "routes": [{"dst": "0.0.0.0/0"}], "dataDir": str(layout.run / "cni" / "ipam")}},
             {"type": "portmap", "capabilities": {"portMappings": True}},
-            # Docker sets the FORWARD policy to DROP and br_netfilter sends bridged pod-to-pod
-            # traffic through it: the firewall plugin accepts the pods' traffic (CNI-FORWARD).
-            {"type": "firewall", "backend": "iptables"},
+            # No "firewall" plugin: it puts its ACCEPT of all pod traffic at the top of FORWARD,
+            # ahead of kube-proxy's rules (see forward_rules).
         ],
     }
+
+
+def forward_rules() -> list[list[str]]:
+    """The rules of FORWARD_CHAIN, which lets pod traffic through the host's FORWARD chain.
+
+    Docker sets the FORWARD policy to DROP, and br_netfilter sends even bridged pod-to-pod
+    traffic through it, so the pods' traffic needs an ACCEPT. It must come *after* kube-proxy's
+    jumps (which kube-proxy prepends): its REJECT of a Service without endpoints and its DROP of
+    INVALID packets apply to pods too. A packet from a pod to the Service range that no DNAT
+    rule rewrote (kube-proxy has not programmed that Service yet) is refused here: let through,
+    it would leave by the default route, and behind a transparent egress proxy a connection to a
+    Service that is not routable yet would be answered by that proxy (HTTP 404, empty body)
+    instead of failing, and a client's keep-alive pool would keep talking to the proxy.
+    """
+    return [
+        ["-i", BRIDGE, "-d", SERVICE_CIDR, "-j", "REJECT", "--reject-with", "icmp-port-unreachable"],
+        ["-i", BRIDGE, "-j", "ACCEPT"],
+        ["-o", BRIDGE, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"],
+    ]
 
 
 def kubelet_config(layout: Layout) -> dict:
@@ -409,6 +430,17 @@ def write_pki(layout: Layout, ip: str) -> None:
         f.chmod(0o600)
 
 
+def install_forward_rules() -> None:
+    """FORWARD_CHAIN with forward_rules, jumped to from the end of FORWARD (idempotent)."""
+    ipt = ["iptables", "-w", "-t", "filter"]
+    run([*ipt, "-N", FORWARD_CHAIN], check=False)  # exists already: fine
+    run([*ipt, "-F", FORWARD_CHAIN])
+    for rule in forward_rules():
+        run([*ipt, "-A", FORWARD_CHAIN, *rule])
+    if run([*ipt, "-C", "FORWARD", "-j", FORWARD_CHAIN], check=False).returncode != 0:
+        run([*ipt, "-A", "FORWARD", "-j", FORWARD_CHAIN])
+
+
 def write_configs(layout: Layout, ip: str) -> None:
     import yaml
 
@@ -502,12 +534,37 @@ def http_ok(url: str) -> bool:
         return r.status == 200
 
 
+@contextlib.contextmanager
+def _exclusive(layout: Layout):
+    """One ``up`` or ``down`` at a time per cluster, across processes (a CI run and a developer, or
+    two pytest sessions): otherwise a second ``up`` sees the first one's half-started cluster as
+    crashed and tears it down under it. The lock file sits beside the run directory (``down``
+    removes that)."""
+    lock = layout.run.with_name(layout.run.name + ".lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log(f"waiting for another start or stop of the cluster to finish ({lock})")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def up(layout: Layout | None = None, build: bool = True) -> Path:
     layout = layout or Layout()
+    with _exclusive(layout):
+        return _up(layout, build)
+
+
+def _up(layout: Layout, build: bool) -> Path:
     if status(layout)["running"]:
         log("already running")
         return layout.kubeconfig
-    down(layout, quiet=True)  # a half-started or crashed cluster from before
+    _down(layout, quiet=True)  # a half-started or crashed cluster from before
     t0 = time.monotonic()
     if build:
         build_binaries()
@@ -527,6 +584,7 @@ def up(layout: Layout | None = None, build: bool = True) -> Path:
     start("kube-apiserver", layout, ip)
     wait_for("kube-apiserver /readyz", lambda: kubectl(layout, "get", "--raw=/readyz").strip() == "ok", 120, layout,
              "kube-apiserver")
+    install_forward_rules()  # before the first pod; kube-proxy prepends its own jumps ahead of it
     for name in ("kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy"):
         start(name, layout, ip)
     wait_for("node Ready", lambda: "True" in kubectl(
@@ -540,6 +598,52 @@ def up(layout: Layout | None = None, build: bool = True) -> Path:
                                               "--timeout=2s", check=False).find("successfully") >= 0, 120, layout)
     log(f"node Ready after {node_ready:.1f}s, CoreDNS Ready after {time.monotonic() - t0:.1f}s")
     return layout.kubeconfig
+
+
+# --- test sessions sharing the cluster (``--cluster=local``) ---------------------------------------
+#
+# A pytest session that finds no cluster starts one and stops it at its end; one that finds a
+# cluster running uses it and leaves it. With several sessions at once (a CI run and a developer)
+# the cluster must not be stopped under a session still using it: each session holds a lease
+# (users/<pid>), and the cluster is stopped by the last session out, and only when a session
+# started it (a cluster from ``make cluster-up`` is left running).
+
+
+def _leases(layout: Layout) -> Path:
+    return layout.run / "users"
+
+
+def _started_by_session(layout: Layout) -> Path:
+    return layout.run / "started-by-test-session"
+
+
+def begin_session(layout: Layout, build: bool = True) -> bool:
+    """Start the cluster unless running; lease it for this process. True when this call started it."""
+    with _exclusive(layout):
+        started = not status(layout)["running"]
+        if started:
+            _up(layout, build)
+            _started_by_session(layout).touch()
+        _leases(layout).mkdir(parents=True, exist_ok=True)
+        (_leases(layout) / str(os.getpid())).touch()
+        return started
+
+
+def end_session(layout: Layout, keep: bool = False) -> bool:
+    """Give this process's lease back; stop the cluster when a session started it and no other
+    live session holds it (unless ``keep``). True when it was stopped."""
+    with _exclusive(layout):
+        (_leases(layout) / str(os.getpid())).unlink(missing_ok=True)
+        others = [p for p in (_leases(layout).iterdir() if _leases(layout).is_dir() else [])
+                  if p.name.isdigit() and alive(int(p.name))]
+        if keep:
+            _started_by_session(layout).unlink(missing_ok=True)  # kept: left like a `make cluster-up` cluster
+        if others or not _started_by_session(layout).exists():
+            if others and _started_by_session(layout).exists():
+                log(f"left running for the test session(s) still using it: {', '.join(p.name for p in others)}")
+            return False
+        _down(layout, quiet=False)
+        return True
 
 
 def status(layout: Layout | None = None) -> dict:
@@ -609,6 +713,11 @@ def cleanup_iptables() -> None:
 def down(layout: Layout | None = None, quiet: bool = False) -> list[str]:
     """Stop every component and remove every trace; returns what was left behind (empty = clean)."""
     layout = layout or Layout()
+    with _exclusive(layout):
+        return _down(layout, quiet)
+
+
+def _down(layout: Layout, quiet: bool) -> list[str]:
     if not layout.run.exists():
         return []
     kubelet_pid = pid_of("kubelet", layout)

@@ -3,7 +3,8 @@
 Starts the cluster of host processes when it is not running (binaries from the caches under
 ~/.cache/todo-chatbot, built from pinned upstream sources when missing) and stops it at the end
 unless ``--keep-cluster``. A cluster that was already running (``make cluster-up``) is reused and
-left running. Images reach the node with ``docker save | ctr images import`` into the cluster's
+left running. Several sessions may share it at once: each holds a lease, and a cluster a session
+started is stopped only by the last session out (``local_cluster.begin_session``). Images reach the node with ``docker save | ctr images import`` into the cluster's
 own containerd (no registry).
 """
 
@@ -21,19 +22,19 @@ class LocalProvider:
         self.kubeconfig = self.layout.kubeconfig
         self.environment = Environment("local", local_cluster.NODE_NAME)
         self._started = False
+        self._leased = False
 
     def create(self) -> None:
-        if local_cluster.status(self.layout)["running"]:
-            return
-        local_cluster.up(self.layout)
-        self._started = True
+        self._started = local_cluster.begin_session(self.layout)
+        self._leased = True
 
     def load_image(self, image: str) -> None:
         local_cluster.load_docker_image(self.layout, image)
 
     def close(self) -> None:
-        if self._started and not self.keep:
-            local_cluster.down(self.layout)
+        if self._leased:
+            self._leased = False
+            local_cluster.end_session(self.layout, keep=self.keep)
 
     def describe(self) -> str:
         return f"local cluster {self.context} (host processes, kubeconfig {self.kubeconfig})"
