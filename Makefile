@@ -16,7 +16,7 @@ IMAGE_TAG ?= $(shell sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}/\1/p' $(C
 export IMAGE_TAG
 
 .PHONY: help setup test test-backend test-frontend static policy images bench-backend bench-images \
-        test-runtime test-cluster up down load bench-load acceptance report ai-manifests deploy undeploy diagnose clean
+        test-runtime test-cluster up status down load bench-load acceptance report ai-manifests deploy undeploy diagnose clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -83,21 +83,25 @@ up: setup ## The whole app on Docker from the rendered chart; prints "UI: http:/
 	@scripts/ensure-docker.sh
 	$(PY) -m verification.stack up --ui-port $(UI_PORT)
 
+status: ## The `make up` stack's pods, their readiness and restarts, and the UI address
+	@$(PY) -m verification.stack status
+
 down: ## Remove everything `make up` created (containers, network, volumes), also after a failed run
 	$(PY) -m verification.stack down
 
 # --- load (load/: Locust scenario and budget gate, SC-004/SC-010) -----------------------
+STACK_UP_IF_DOWN = $(PY) -m verification.stack url >/dev/null 2>&1 || $(PY) -m verification.stack up --ui-port $(UI_PORT)
 # LOAD_ARGS passes Locust flags, e.g. LOAD_ARGS="--users 200 --run-time 1m"; the web UI:
 # `.venv/bin/locust -f load/ --host http://127.0.0.1:$(UI_PORT)`.
 load: setup ## 100 users for 3 min against the stack (brings it up if it is down); gate in the exit code, figures in reports/load/
 	@scripts/ensure-docker.sh
-	@$(PY) -m verification.stack url >/dev/null 2>&1 || $(PY) -m verification.stack up --ui-port $(UI_PORT)
+	@$(STACK_UP_IF_DOWN)
 	@url=$$($(PY) -m verification.stack url) && set -x && \
 	  $(VENV)/bin/locust --config load/locust.conf --host "$$url" $(LOAD_ARGS)
 
 bench-load: setup ## Stepped load (100, 150, 225 … users, 60 s at full load each) on the stack: the user count where p95 crosses 1 s or errors appear
 	@scripts/ensure-docker.sh
-	@$(PY) -m verification.stack url >/dev/null 2>&1 || $(PY) -m verification.stack up --ui-port $(UI_PORT)
+	@$(STACK_UP_IF_DOWN)
 	$(PY) scripts/load_capacity.py $(LOAD_ARGS)
 
 # --- sign-off -------------------------------------------------------------------

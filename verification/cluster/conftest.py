@@ -364,7 +364,7 @@ class Release:
 
     def _wait_endpoints(self, component: str, timeout: float) -> None:
         name = self.service(component).metadata.name
-        wait_for(lambda: service_routes_to_ready_pods(self.cluster, self.namespace, name),
+        wait_for(lambda: k8s.service_routes_to_ready_pods(self.cluster.core, self.namespace, name),
                  what=f"Service {self.namespace}/{name} to list exactly its Ready pods as ready endpoints",
                  timeout=timeout, interval=0.5)
 
@@ -414,22 +414,6 @@ class Release:
         """A context manager yielding the frontend's base URL: the NodePort when the host reaches it,
         else a ``kubectl port-forward`` of the Service."""
         return FrontendAccess(self)
-
-
-def service_routes_to_ready_pods(cluster: Cluster, namespace: str, service: str) -> bool:
-    """The Service's EndpointSlices list exactly the Ready pods it selects as ready endpoints."""
-    from kubernetes import client
-
-    svc = cluster.core.read_namespaced_service(service, namespace)
-    selector = ",".join(f"{k}={v}" for k, v in (svc.spec.selector or {}).items())
-    ready_ips = {p.status.pod_ip for p in cluster.core.list_namespaced_pod(namespace, label_selector=selector).items
-                 if p.metadata.deletion_timestamp is None and p.status.pod_ip
-                 and any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or [])}
-    slices = client.DiscoveryV1Api(cluster.core.api_client).list_namespaced_endpoint_slice(
-        namespace, label_selector=f"kubernetes.io/service-name={service}").items
-    listed = {address for s in slices for e in s.endpoints or []
-              if e.conditions is None or e.conditions.ready is not False for address in e.addresses or []}
-    return bool(ready_ips) and ready_ips == listed
 
 
 class FrontendAccess:

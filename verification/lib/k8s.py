@@ -127,16 +127,32 @@ def pod_states(core, namespace: str, selector: str = "") -> str:
     return "; ".join(lines) or "no pods"
 
 
+def pod_is_ready(pod) -> bool:
+    ready = next((c for c in pod.status.conditions or [] if c.type == "Ready"), None)
+    return ready is not None and ready.status == "True"
+
+
 def pods_ready(core, namespace: str, selector: str = "", expected: int | None = None) -> bool:
     pods = [p for p in core.list_namespaced_pod(namespace, label_selector=selector).items
             if p.metadata.deletion_timestamp is None]
     if not pods or (expected is not None and len(pods) != expected):
         return False
-    for pod in pods:
-        ready = next((c for c in pod.status.conditions or [] if c.type == "Ready"), None)
-        if ready is None or ready.status != "True":
-            return False
-    return True
+    return all(pod_is_ready(pod) for pod in pods)
+
+
+def service_routes_to_ready_pods(core, namespace: str, service: str) -> bool:
+    """The Service's EndpointSlices list exactly the Ready pods it selects as ready endpoints."""
+    from kubernetes import client
+
+    svc = core.read_namespaced_service(service, namespace)
+    selector = ",".join(f"{k}={v}" for k, v in (svc.spec.selector or {}).items())
+    ready_ips = {p.status.pod_ip for p in core.list_namespaced_pod(namespace, label_selector=selector).items
+                 if p.metadata.deletion_timestamp is None and p.status.pod_ip and pod_is_ready(p)}
+    slices = client.DiscoveryV1Api(core.api_client).list_namespaced_endpoint_slice(
+        namespace, label_selector=f"kubernetes.io/service-name={service}").items
+    listed = {address for s in slices for e in s.endpoints or []
+              if e.conditions is None or e.conditions.ready is not False for address in e.addresses or []}
+    return bool(ready_ips) and ready_ips == listed
 
 
 def wait_pods_ready(core, namespace: str, selector: str = "", timeout: float = 120,
