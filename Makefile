@@ -11,11 +11,19 @@ PYTEST   := $(VENV)/bin/pytest
 CHART    := chart/todo-chatbot
 FRONTEND := images/frontend
 HELM      = $(shell scripts/install-helm.sh)
+# Go's own installer puts it in /usr/local/go/bin, which is not always on PATH (Helm, the pod shim
+# and the local cluster are built with it).
+ifeq ($(shell command -v go),)
+  export PATH := $(PATH):/usr/local/go/bin
+endif
+# The cluster tier's target: auto (kind, else the local cluster built here, when this machine can
+# run one), kind, local, context:NAME (a context of yours, used only when named) or none.
+CLUSTER ?= auto
 # The image tag defaults to the chart's appVersion so `helm install` finds the images.
 IMAGE_TAG ?= $(shell sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}/\1/p' $(CHART)/Chart.yaml 2>/dev/null)
 export IMAGE_TAG
 
-.PHONY: help setup test test-backend test-frontend static policy images bench-backend bench-images \
+.PHONY: help system setup test test-backend test-frontend static policy images bench-backend bench-images \
         test-runtime test-cluster up status down load bench-load acceptance report ai-manifests deploy undeploy diagnose clean
 
 help: ## List the targets
@@ -32,12 +40,15 @@ $(FRONTEND)/node_modules/.installed: $(FRONTEND)/package-lock.json
 	cd $(FRONTEND) && npm ci --no-audit --no-fund
 	@touch $@
 
-setup: $(VENV)/.installed $(FRONTEND)/node_modules/.installed ## Create .venv, install Python and npm packages, build Helm (idempotent)
+system: ## System packages the tiers need (Docker engine, PostgreSQL, Chromium, …; installed as root with apt, else listed) and start Docker
+	@scripts/setup-system.sh
+
+setup: system $(VENV)/.installed $(FRONTEND)/node_modules/.installed ## Everything: system packages, .venv, Python and npm packages, Helm (idempotent; SYSTEM_SETUP=skip to go on without system packages)
 	@scripts/install-helm.sh >/dev/null
 
 # --- tests ----------------------------------------------------------------------
-test: setup test-frontend ## Run every test: frontend checks, then the pytest suite (tiers skip with a reason when their prerequisite is missing; CLUSTER=… adds the cluster tier)
-	$(PYTEST) $(if $(CLUSTER),--cluster=$(CLUSTER))
+test: setup test-frontend ## Run every test: frontend checks, then the pytest suite, every tier this machine can run (CLUSTER=auto|kind|local|context:NAME|none)
+	$(PYTEST) --cluster=$(CLUSTER)
 
 test-backend: setup ## Only the backend's own tests
 	$(PYTEST) images/backend/tests
@@ -105,9 +116,9 @@ bench-load: setup ## Stepped load (100, 150, 225 … users, 60 s at full load ea
 	$(PY) scripts/load_capacity.py $(LOAD_ARGS)
 
 # --- sign-off -------------------------------------------------------------------
-acceptance: setup ## Every stage (images, apps, static, image, runtime, cluster when CLUSTER=…, load), then reports/acceptance.md
+acceptance: setup ## Every stage (images, apps, static, image, runtime, cluster on CLUSTER=auto, load), then reports/acceptance.md
 	@scripts/ensure-docker.sh || echo "acceptance: no Docker engine: the image, runtime and load stages will be NOT RUN"
-	$(PY) -m verification.acceptance $(if $(CLUSTER),--cluster=$(CLUSTER))
+	$(PY) -m verification.acceptance --cluster=$(CLUSTER)
 
 report: ## Rebuild reports/acceptance.md from the last acceptance run
 	$(PY) -m verification.acceptance --only-report
@@ -119,8 +130,8 @@ deploy: ## Load the images into KUBE_CONTEXT and helm install there (DATABASE_UR
 undeploy: ## helm uninstall the release from KUBE_CONTEXT
 	scripts/undeploy.sh
 
-test-cluster: setup ## The cluster tier: CLUSTER=kind (throwaway, KEEP_CLUSTER=1 keeps it) or CLUSTER=context:minikube
-	$(PYTEST) verification/cluster $(if $(CLUSTER),--cluster=$(CLUSTER)) $(if $(KEEP_CLUSTER),--keep-cluster)
+test-cluster: setup ## The cluster tier: CLUSTER=auto (default), kind (throwaway; KEEP_CLUSTER=1 keeps it), local or context:minikube
+	$(PYTEST) verification/cluster --cluster=$(CLUSTER) $(if $(KEEP_CLUSTER),--keep-cluster)
 
 .PHONY: cluster-up cluster-down
 cluster-up: setup ## Start the single-node cluster built here from upstream sources (host processes); prints its kubeconfig

@@ -20,7 +20,7 @@ command -v go >/dev/null || { echo "build-kubernetes: Go is missing: install Go 
 mkdir -p "$module" "$K8S_OUT"
 
 if [ ! -f "$module/go.mod" ]; then
-  echo "build-kubernetes: preparing the build module for k8s.io/kubernetes $K8S_VERSION" >&2
+  echo "build-kubernetes: preparing the build module for k8s.io/kubernetes $K8S_VERSION (downloads its modules from the Go module proxy)" >&2
   modfile=$(cd /tmp && go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])')
   {
     echo "module todo-chatbot.local/kubernetes-build"
@@ -41,11 +41,16 @@ fi
 
 ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$K8S_VERSION -X k8s.io/component-base/version.gitTreeState=clean"
 ldflags="$ldflags -X k8s.io/client-go/pkg/version.gitVersion=$K8S_VERSION"
+# Progress on stderr: a cold build compiles five large programs (minutes each on 2 cores).
+todo=()
 for c in $K8S_COMPONENTS; do
-  if [ -x "$K8S_OUT/$c" ] && "$K8S_OUT/$c" --version 2>/dev/null | grep -q "$K8S_VERSION"; then
-    continue
-  fi
-  echo "build-kubernetes: building $c $K8S_VERSION" >&2
+  [ -x "$K8S_OUT/$c" ] && "$K8S_OUT/$c" --version 2>/dev/null | grep -q "$K8S_VERSION" || todo+=("$c")
+done
+started=$SECONDS i=0
+for c in "${todo[@]}"; do
+  i=$((i + 1))
+  echo "build-kubernetes: [$i/${#todo[@]}] building $c $K8S_VERSION ($((SECONDS - started)) s so far; cached after)" >&2
   (cd "$module" && CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$K8S_OUT/$c" "k8s.io/kubernetes/cmd/$c")
 done
+[ "${#todo[@]}" -eq 0 ] || echo "build-kubernetes: built ${#todo[@]} component(s) in $((SECONDS - started)) s into $K8S_OUT" >&2
 echo "$K8S_OUT"

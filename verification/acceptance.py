@@ -6,7 +6,7 @@ the later ones, so the report shows everything at once. The report is written to
 ``reports/acceptance.md``, ``reports/acceptance.html`` and ``reports/junit.xml``;
 the exit code is non-zero when any requirement FAILs or is UNCOVERED.
 
-    python -m verification.acceptance [--only-report] [--cluster kind|context:NAME]
+    python -m verification.acceptance [--only-report] [--cluster auto|kind|local|context:NAME|none]
 """
 
 from __future__ import annotations
@@ -69,6 +69,9 @@ def run_stages(selected: list[Stage]) -> dict[str, int]:
     for stage in selected:
         started = time.monotonic()
         log = RAW / f"{stage.name}.log"
+        # Said before the stage starts: some take minutes (a cold Kubernetes build, the load run).
+        print(f"[acceptance] {stage.name:<16} started {time.strftime('%H:%M:%S')} "
+              f"(progress: tail -f {log.relative_to(ROOT)})", flush=True)
         with log.open("w") as out:
             code = subprocess.call(stage.argv, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
         # pytest's 5 means "no test selected": a stage with nothing to run is not a failure.
@@ -225,8 +228,9 @@ def report() -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cluster", default=os.environ.get("CLUSTER") or None,
-                        help="cluster tier target (kind or context:NAME); default $CLUSTER, else the tier is NOT RUN")
+    parser.add_argument("--cluster", default=os.environ.get("CLUSTER") or "auto",
+                        help="cluster tier target: auto (default: kind, else the local cluster, when this machine "
+                             "can run one), kind, local, context:NAME, or none; $CLUSTER sets the default")
     parser.add_argument("--only-report", action="store_true", help="rebuild the report from the last run's results")
     args = parser.parse_args(argv)
     if not args.only_report:

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from verification.lib.providers import AUTO, choose_automatically
 from verification.requirements import registry, unknown_ids
-from verification.tiers import TIERS, missing_prerequisite, required_tiers, skip_or_fail
+from verification.tiers import CLUSTER_CHOICE, TIERS, missing_prerequisite, required_tiers, skip_or_fail
 
 VERIFICATION_DIR = Path(__file__).parent
 
@@ -29,7 +30,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--cluster",
         default=None,
         metavar="PROVIDER",
-        help="cluster tier target: 'kind' (throwaway cluster) or 'context:NAME' (existing kubeconfig context)",
+        help="cluster tier target: 'none', 'auto' (kind, else the local cluster, when this machine can run one), "
+             "'kind' (throwaway cluster), 'local' (built here from sources) or 'context:NAME' (an existing "
+             "kubeconfig context, used only when named)",
     )
     try:
         group.addoption(
@@ -50,6 +53,20 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     required_tiers()  # fail fast on a misspelt REQUIRE_TIERS
     registry()  # fail fast on a malformed registry
+    option = config.getoption("cluster", default=None)
+    if option == AUTO:
+        chosen, why = choose_automatically()
+        config.option.cluster = chosen
+        config.stash[CLUSTER_CHOICE] = why
+    elif option == "none":
+        config.option.cluster = None
+        config.stash[CLUSTER_CHOICE] = "the cluster tier was switched off (--cluster=none, CLUSTER=none)"
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    if why := config.stash.get(CLUSTER_CHOICE, None):
+        return f"cluster tier: {config.getoption('cluster') or 'not run'} ({why})"
+    return None
 
 
 def requirement_ids(item: pytest.Item) -> list[str]:

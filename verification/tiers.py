@@ -19,7 +19,7 @@ TIERS = {
     "static": "the chart renders with the real Helm engine and passes policy; Dockerfiles are checked",
     "image": "both images build and behave (needs a Docker engine)",
     "runtime": "the chart's rendered pod templates run as containers on Docker",
-    "cluster": "helm install into a real cluster (--cluster=kind or --cluster=context:NAME)",
+    "cluster": "helm install into a real cluster (--cluster=auto|kind|local|context:NAME)",
     "load": "100 concurrent users against the resource budget (needs the runtime stack)",
 }
 EXTRA_REQUIRABLE = {"app"}
@@ -72,12 +72,19 @@ def _docker_missing() -> str | None:
     return None
 
 
+# Why --cluster=auto (or none) chose what it chose: set by the plugin, shown in the header and skip reason.
+CLUSTER_CHOICE = pytest.StashKey[str]()
+
+
 def _cluster_missing(config: pytest.Config) -> str | None:
     if config.getoption("cluster", default=None):
         return None
+    if why := config.stash.get(CLUSTER_CHOICE, None):
+        return why
     return (
-        "no cluster named: pass --cluster=kind (throwaway kind cluster), --cluster=context:NAME (an existing "
-        "context such as minikube or docker-desktop) or --cluster=local (built here; make test CLUSTER=… too)"
+        "no cluster named: pass --cluster=auto (kind, else the local cluster built here), --cluster=kind, "
+        "--cluster=local or --cluster=context:NAME (an existing context such as minikube or docker-desktop); "
+        "make test CLUSTER=… too"
     )
 
 

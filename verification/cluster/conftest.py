@@ -16,9 +16,9 @@ Nothing here touches a cluster at import time, so the module imports cleanly wit
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import secrets
-import shutil
 import signal
 import subprocess
 import threading
@@ -46,10 +46,6 @@ COMPONENT_LABEL = "app.kubernetes.io/component"
 READY_BUDGET_S = 120  # SC-003, US1-1
 ROUTABLE_BUDGET_S = 60  # pods Ready → their Services route to them (kube-proxy programming, typically 1-4 s)
 DEPLOY_BUDGET_S = 300  # SC-001, FR-037 (image load included)
-# The throwaway database: $CLUSTER_POSTGRES_IMAGE, else the local Debian-built one when the
-# Docker engine has it, else the official image (pulled by the cluster).
-LOCAL_POSTGRES_IMAGE = "localhost/todo-base/postgres:15-bookworm"
-OFFICIAL_POSTGRES_IMAGE = "postgres:16"
 
 
 # --- the environment ---------------------------------------------------------------------------
@@ -102,6 +98,52 @@ def _terminate_as_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+# --- preparation, before any test's deadline starts ---------------------------------------------
+#
+# What the tier builds (cached, but minutes when cold: Kubernetes from source for the local cluster,
+# the base and application images) is built once after collection, outside pytest-timeout's
+# per-test deadline, with its progress shown as it happens. A failure is kept and reported by the
+# fixture that needed it, so the other tiers still run.
+PREPARE_DEADLINE_S = 45 * 60
+_PREPARED: dict[str, str] = {}  # what -> the error, when preparing it failed
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    option = session.config.getoption("cluster", default=None)
+    if not option or session.config.getoption("collectonly"):
+        return
+    if not any(item.get_closest_marker("cluster") for item in session.items):
+        return
+    try:
+        spec = parse_cluster_option(option)
+    except ClusterOptionError:
+        return  # the cluster fixture reports it
+    with _uncaptured(session.config):
+        if spec.kind == "local" and not _local_missing():
+            from verification.lib import local_cluster
+
+            print(f"\ncluster tier: building (or reusing) Kubernetes {local_cluster.K8S_VERSION} for the local "
+                  "cluster; a cold build takes 10-15 minutes on 2 cores", flush=True)
+            try:
+                local_cluster.build_binaries(timeout=PREPARE_DEADLINE_S)
+            except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
+                _PREPARED["binaries"] = f"building the local cluster's binaries failed: {exc}"
+        if not preflight.check_docker():
+            from verification.lib import images as images_lib
+
+            print("cluster tier: building (or reusing) the images", flush=True)
+            try:
+                images_lib.ensure_images()
+            except (images_lib.ImageBuildError, OSError, subprocess.CalledProcessError) as exc:
+                _PREPARED["images"] = f"the images for the cluster tier could not be built: {exc}"
+
+
+def _local_missing() -> list:
+    from verification.lib import local_cluster
+
+    return local_cluster.missing_prerequisites()
+
+
 def _make_provider(option: str, keep: bool):
     spec = parse_cluster_option(option)
     if spec.kind == "kind":
@@ -130,8 +172,13 @@ def cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
         failure = str(exc)
     if failure:
         pytest.fail(failure, pytrace=False)
+    if failure := _PREPARED.get("binaries"):
+        pytest.fail(failure, pytrace=False)
     try:
-        provider.create()
+        # Shown as it happens, not captured: a cold local cluster builds Kubernetes first (minutes).
+        with _uncaptured(request.config):
+            print(f"\ncluster tier: setting up {provider.describe()}", flush=True)
+            provider.create()
     except Exception as exc:  # noqa: BLE001 - report any provider failure as a preflight failure
         provider.close()
         failure = f"cannot set up {provider.describe()}: {exc}"
@@ -179,6 +226,11 @@ def cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
         provider.close()
 
 
+def _uncaptured(config: pytest.Config):
+    capture = config.pluginmanager.getplugin("capturemanager")
+    return capture.global_and_fixture_disabled() if capture else contextlib.nullcontext()
+
+
 def _chart_requests() -> preflight.Resources:
     from verification.lib import render
 
@@ -186,19 +238,6 @@ def _chart_requests() -> preflight.Resources:
 
 
 # --- images ---------------------------------------------------------------------------------------
-
-
-def image_tag() -> str:
-    if tag := os.environ.get("IMAGE_TAG"):
-        return tag
-    chart = yaml.safe_load((CHART_DIR / "Chart.yaml").read_text())
-    return str(chart["appVersion"])
-
-
-def _docker_has(image: str) -> bool:
-    docker = shutil.which("docker")
-    return bool(docker) and subprocess.run([docker, "image", "inspect", image], capture_output=True,
-                                           check=False).returncode == 0
 
 
 @dataclass(frozen=True)
@@ -212,24 +251,29 @@ class Images:
 
 @pytest.fixture(scope="session")
 def images(cluster: Cluster) -> Images:
-    """The application images, made available to the cluster the way it needs (timed, for SC-001)."""
-    tag = image_tag()
-    backend, frontend = f"{contract.BACKEND_IMAGE}:{tag}", f"{contract.FRONTEND_IMAGE}:{tag}"
-    postgres = os.environ.get("CLUSTER_POSTGRES_IMAGE") or (
-        LOCAL_POSTGRES_IMAGE if _docker_has(LOCAL_POSTGRES_IMAGE) else OFFICIAL_POSTGRES_IMAGE
-    )
-    missing = [i for i in (backend, frontend) if not _docker_has(i)]
-    if missing and cluster.env.provider in ("kind", "minikube", "docker-desktop"):
-        pytest.fail(f"images {missing} are not in the local Docker engine: build them with 'make images' "
-                    f"(IMAGE_TAG={tag})", pytrace=False)
+    """The application images, built here (or reused: BuildKit's layer cache, SKIP_IMAGE_BUILD=1)
+    whatever the provider, then made available to the cluster the way it needs (timed, for SC-001).
+    The tier never depends on another tier having built them first."""
+    from verification.lib import images as images_lib
+
+    if failure := _PREPARED.get("images"):
+        pytest.fail(failure, pytrace=False)
+    try:
+        built = images_lib.ensure_images()  # the PostgreSQL image too: official when pullable, else built locally
+        postgres = os.environ.get("CLUSTER_POSTGRES_IMAGE") or images_lib.postgres_image()
+    except (images_lib.ImageBuildError, OSError, subprocess.CalledProcessError) as exc:
+        pytest.fail(f"the images for the cluster tier could not be built: {exc}", pytrace=False)
+    backend, frontend = built["backend"].ref, built["frontend"].ref
     start = time.monotonic()
-    for image in (backend, frontend) + ((postgres,) if _docker_has(postgres) else ()):
+    for image in (backend, frontend) + ((postgres,) if images_lib.image_exists(postgres) else ()):
         try:
             cluster.provider.load_image(image)
         except subprocess.CalledProcessError as exc:
-            pytest.fail(f"loading {image} into {cluster.provider.describe()} failed: {exc.stderr or exc}",
-                        pytrace=False)
-    return Images(backend, frontend, postgres, tag, time.monotonic() - start)
+            pytest.fail(f"loading {image} into {cluster.provider.describe()} failed: '{' '.join(exc.cmd)}' "
+                        f"exited {exc.returncode}: {(exc.stderr or '').strip()}", pytrace=False)
+        except RuntimeError as exc:
+            pytest.fail(f"loading {image} into {cluster.provider.describe()} failed: {exc}", pytrace=False)
+    return Images(backend, frontend, postgres, images_lib.image_tag(), time.monotonic() - start)
 
 
 # --- per-module deployment -------------------------------------------------------------------------

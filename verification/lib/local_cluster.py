@@ -36,6 +36,7 @@ import signal
 import subprocess
 import sys
 import tarfile
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -394,10 +395,54 @@ def cni_bin_dir() -> str:
     raise RuntimeError("CNI plugins missing: apt-get install containernetworking-plugins")
 
 
-def build_binaries() -> None:
-    """The cached builds (instant when the pinned versions are already built)."""
+GO_FALLBACK = Path("/usr/local/go/bin/go")  # where Go's own installer (and these machines) put it
+# Host tools the cluster runs or calls, with the Debian package that brings each (make setup installs them).
+HOST_TOOLS = {"containerd": "docker.io (containerd)", "ctr": "docker.io (containerd)", "runc": "docker.io (runc)",
+              "iptables": "iptables", "conntrack": "conntrack", "ip": "iproute2", "openssl": "openssl",
+              "gcc": "gcc libc6-dev", "kubectl": "kubectl"}
+
+
+def go_binary() -> str | None:
+    return shutil.which("go") or (str(GO_FALLBACK) if GO_FALLBACK.exists() else None)
+
+
+def missing_prerequisites(which=shutil.which, platform: str = sys.platform, euid: int | None = None) -> list[tuple[str, str]]:
+    """What this machine lacks to build and run the local cluster, as (what, fix) pairs; [] when it can."""
+    euid = os.geteuid() if euid is None else euid
+    if not platform.startswith("linux"):
+        return [("the local cluster runs only on Linux", "use --cluster=kind or a Minikube/Docker Desktop context")]
+    problems = []
+    if euid != 0:
+        problems.append(("the local cluster needs root (it runs a kubelet, containerd and iptables rules)",
+                         "run as root, or use --cluster=kind"))
+    if not (which("go") or GO_FALLBACK.exists()):
+        problems.append(("Go not found (the cluster's binaries are built from source)",
+                         "install Go >= 1.24: https://go.dev/doc/install"))
+    for tool, package in HOST_TOOLS.items():
+        if not which(tool):
+            problems.append((f"{tool} not found on PATH", f"make setup, or apt-get install {package.split(' (')[0]}"))
+    if not any(Path(d, "bridge").exists() for d in CNI_BIN_DIRS):
+        problems.append(("CNI plugins not found", "make setup, or apt-get install containernetworking-plugins"))
+    return problems
+
+
+def build_binaries(timeout: float | None = None) -> None:
+    """The cached builds (instant when the pinned versions are already built). Their progress lines
+    go to stderr: a cold build takes minutes. ``timeout`` bounds each of the two build scripts."""
+    env = dict(os.environ)
+    if (go := go_binary()) and not shutil.which("go"):
+        env["PATH"] = f"{env.get('PATH', '')}{os.pathsep}{Path(go).parent}"
     for script in ("build-kubernetes.sh", "build-cluster-tools.sh"):
-        subprocess.run(["nice", "-n", "10", str(REPO_ROOT / "scripts" / script)], check=True, stdout=subprocess.DEVNULL)
+        argv = ["nice", "-n", "10", str(REPO_ROOT / "scripts" / script)]
+        # A group of its own, so that a deadline (or Ctrl-C) stops the Go compilers too, not only the script.
+        with subprocess.Popen(argv, stdout=subprocess.DEVNULL, env=env, start_new_session=True) as proc:
+            try:
+                code = proc.wait(timeout=timeout)
+            except BaseException:
+                os.killpg(proc.pid, signal.SIGKILL)
+                raise
+        if code:
+            raise subprocess.CalledProcessError(code, argv)
 
 
 def write_pki(layout: Layout, ip: str) -> None:
@@ -515,13 +560,19 @@ def import_tar(layout: Layout, data: bytes) -> None:
 
 
 def load_docker_image(layout: Layout, image: str) -> None:
-    """``docker save IMAGE | ctr images import -`` into the cluster's containerd."""
+    """``docker save IMAGE | ctr images import -`` into the cluster's containerd. A failure names the
+    command that failed first and its own message (a missing image is docker's error, not ctr's)."""
     docker = shutil.which("docker") or "docker"
-    with subprocess.Popen([docker, "save", image], stdout=subprocess.PIPE) as save:
-        result = ctr(layout, "images", "import", "-", stdin=save.stdout, capture_output=True, text=True)
-        save.stdout.close()
-    if save.returncode or result.returncode:
-        raise RuntimeError(f"loading {image} failed: {result.stderr.strip()}")
+    with tempfile.TemporaryFile() as save_err:
+        with subprocess.Popen([docker, "save", image], stdout=subprocess.PIPE, stderr=save_err) as save:
+            result = ctr(layout, "images", "import", "-", stdin=save.stdout, capture_output=True, text=True)
+            save.stdout.close()
+        if save.returncode:
+            save_err.seek(0)
+            message = save_err.read().decode(errors="replace").strip()
+            raise RuntimeError(f"'{docker} save {image}' failed (exit {save.returncode}): {message}")
+    if result.returncode:
+        raise RuntimeError(f"'ctr images import' of {image} failed (exit {result.returncode}): {result.stderr.strip()}")
 
 
 def http_ok(url: str) -> bool:

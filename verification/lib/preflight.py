@@ -78,14 +78,17 @@ def parse_memory(value: str | int | None) -> int:
 
 
 def required_tools(spec: ClusterSpec) -> list[str]:
+    """Every provider needs Docker: the cluster tier builds (or reuses) the images there first."""
     if spec.kind == "kind":
         return ["docker", "kind", "kubectl", "helm"]
+    if spec.kind == "local":
+        return ["docker", "kubectl", "helm"]
     env = flavour_of_context(spec.name)
-    tools = ["kubectl", "helm"]
+    tools = ["docker", "kubectl", "helm"]
     if env.provider == "minikube":
         tools.append("minikube")
-    if env.provider in ("kind", "docker-desktop"):
-        tools = ["docker", *tools] + (["kind"] if env.provider == "kind" else [])
+    if env.provider == "kind":
+        tools.append("kind")
     return tools
 
 
@@ -199,6 +202,10 @@ def run(spec: ClusterSpec, which: Callable[[str], str | None] = shutil.which) ->
     problems = check_tools(tools, which)
     if "docker" in tools and not any(p.what.startswith("docker ") for p in problems):
         problems += check_docker()
+    if spec.kind == "local":
+        from verification.lib import local_cluster
+
+        problems += [Problem(what, fix) for what, fix in local_cluster.missing_prerequisites()]
     if problems:
         raise PreflightError(problems)
 

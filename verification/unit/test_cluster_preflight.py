@@ -28,9 +28,11 @@ def test_missing_tools_each_come_with_how_to_install():
 @pytest.mark.requirement("FR-038", "FR-036")
 def test_required_tools_per_provider():
     assert pf.required_tools(ClusterSpec("kind", "x")) == ["docker", "kind", "kubectl", "helm"]
-    assert pf.required_tools(ClusterSpec("context", "minikube")) == ["kubectl", "helm", "minikube"]
+    assert pf.required_tools(ClusterSpec("local", "todo-local")) == ["docker", "kubectl", "helm"]
+    assert pf.required_tools(ClusterSpec("context", "minikube")) == ["docker", "kubectl", "helm", "minikube"]
+    assert pf.required_tools(ClusterSpec("context", "kind-dev")) == ["docker", "kubectl", "helm", "kind"]
     assert pf.required_tools(ClusterSpec("context", "docker-desktop")) == ["docker", "kubectl", "helm"]
-    assert pf.required_tools(ClusterSpec("context", "prod")) == ["kubectl", "helm"]
+    assert pf.required_tools(ClusterSpec("context", "prod")) == ["docker", "kubectl", "helm"]
 
 
 @pytest.mark.requirement("FR-038")

@@ -11,7 +11,7 @@ import pytest
 from verification.lib import k8s
 from verification.lib.diagnose import Environment
 from verification.lib.providers import (
-    ClusterOptionError, ClusterSpec, flavour_of_context, image_load_argv, parse_cluster_option,
+    ClusterOptionError, ClusterSpec, choose_automatically, flavour_of_context, image_load_argv, parse_cluster_option,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -120,7 +120,7 @@ def test_cluster_tier_without_a_cluster_prints_one_clear_skip_reason():
     assert result.returncode == 0, result.stdout[-2000:]
     skip_lines = [line for line in result.stdout.splitlines() if line.startswith("SKIPPED")]
     assert len(skip_lines) == 1, skip_lines
-    assert "--cluster=kind" in skip_lines[0] and "--cluster=context:NAME" in skip_lines[0]
+    assert "--cluster=auto" in skip_lines[0] and "--cluster=context:NAME" in skip_lines[0]
 
 
 @pytest.mark.requirement("FR-036")
@@ -133,3 +133,53 @@ def test_context_provider_picks_the_kubeconfig_file_that_has_the_context(tmp_pat
     monkeypatch.setenv("KUBECONFIG", f"{first}:{second}")
     assert ContextProvider("minikube").kubeconfig == second
     assert ContextProvider("absent").kubeconfig == first
+
+
+# --- --cluster=auto (the Makefile's default) ------------------------------------------------------
+ALL_TOOLS = lambda tool: f"/usr/bin/{tool}"  # noqa: E731 - a PATH that has every tool
+
+
+@pytest.mark.harness
+def test_auto_prefers_kind_when_kind_and_docker_are_here():
+    chosen, why = choose_automatically(which=ALL_TOOLS, docker_answers=lambda: True, local_missing=lambda: [])
+    assert chosen == "kind" and "throwaway kind cluster" in why
+
+
+@pytest.mark.harness
+def test_auto_takes_the_local_cluster_without_kind_or_without_docker():
+    no_kind = lambda tool: None if tool == "kind" else f"/usr/bin/{tool}"  # noqa: E731
+    assert choose_automatically(which=no_kind, docker_answers=lambda: True, local_missing=lambda: [])[0] == "local"
+    assert choose_automatically(which=ALL_TOOLS, docker_answers=lambda: False, local_missing=lambda: [])[0] == "local"
+
+
+@pytest.mark.harness
+def test_auto_without_any_cluster_says_what_would_give_one():
+    missing = [("the local cluster needs root", "run as root"), ("conntrack not found on PATH", "make setup")]
+    chosen, why = choose_automatically(which=lambda tool: None, docker_answers=lambda: True,
+                                       local_missing=lambda: missing)
+    assert chosen is None
+    assert "go install sigs.k8s.io/kind@" in why and "needs root (run as root)" in why and "conntrack" in why
+    assert "CLUSTER=context:minikube" in why  # a context of the user's is only ever named, never picked
+
+
+@pytest.mark.harness
+def test_local_cluster_prerequisites_name_each_missing_piece():
+    from verification.lib.local_cluster import HOST_TOOLS, missing_prerequisites
+
+    assert [what for what, _ in missing_prerequisites(platform="darwin")] == ["the local cluster runs only on Linux"]
+    problems = dict(missing_prerequisites(which=lambda tool: None, platform="linux", euid=1000))
+    assert any("needs root" in what for what in problems)
+    for tool in HOST_TOOLS:
+        assert f"{tool} not found on PATH" in problems
+    assert "apt-get install conntrack" in problems["conntrack not found on PATH"]
+
+
+@pytest.mark.harness
+def test_cluster_none_switches_the_tier_off_with_that_reason():
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "verification/cluster/test_uninstall.py", "--cluster=none", "-rs",
+         "-p", "no:cacheprovider"],
+        cwd=REPO, capture_output=True, text=True, timeout=300, env={**__import__("os").environ, "REQUIRE_TIERS": ""})
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert "cluster tier: not run (the cluster tier was switched off" in result.stdout
+    assert all("switched off (--cluster=none" in line for line in result.stdout.splitlines() if line.startswith("SKIPPED"))

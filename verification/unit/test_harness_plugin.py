@@ -25,7 +25,7 @@ def test_required_tier_turns_skip_into_failure(pytester: pytest.Pytester, monkey
     monkeypatch.delenv("REQUIRE_TIERS", raising=False)  # CI's own setting would require the tier here
     skipped = pytester.runpytest_subprocess("-q", "-rs", "-p", "no:cacheprovider")
     skipped.assert_outcomes(skipped=1)
-    skipped.stdout.fnmatch_lines(["*no cluster named: pass --cluster=kind*"])
+    skipped.stdout.fnmatch_lines(["*no cluster named: pass --cluster=auto*"])
     monkeypatch.setenv("REQUIRE_TIERS", "cluster")
     failed = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider")
     failed.assert_outcomes(errors=1)  # failed in set-up, before the test body runs

@@ -1,4 +1,6 @@
-"""Cluster providers for the cluster tier: a throwaway kind cluster or a named kubeconfig context.
+"""Cluster providers for the cluster tier: a throwaway kind cluster, the local cluster built from
+sources, or a named kubeconfig context; ``--cluster=auto`` picks the first of the first two that
+this machine can have (:func:`choose_automatically`).
 
 ``--cluster=kind`` creates a cluster (pytest-kind-ng when installed, else the ``kind`` CLI)
 and deletes it at the end unless ``--keep-cluster``. ``--cluster=context:NAME`` attaches to an
@@ -13,11 +15,15 @@ shares the Docker engine) and says so to the diagnosis (:class:`Environment`).
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from verification.lib.diagnose import Environment
 
-USAGE = ("--cluster=kind (throwaway kind cluster), --cluster=local (the cluster built here from upstream "
+USAGE = ("--cluster=auto (kind, else the local cluster, when the machine can run one), "
+         "--cluster=kind (throwaway kind cluster), --cluster=local (the cluster built here from upstream "
          "sources) or --cluster=context:NAME (e.g. context:minikube)")
 CONTEXT_NAME = re.compile(r"^[A-Za-z0-9@._:/-]+$")
 
@@ -32,6 +38,46 @@ class ClusterSpec:
 
     kind: str  # "kind" | "local" | "context"
     name: str
+
+
+AUTO = "auto"
+
+
+def choose_automatically(
+    which: Callable[[str], str | None] = shutil.which,
+    docker_answers: Callable[[], bool] | None = None,
+    local_missing: Callable[[], list[tuple[str, str]]] | None = None,
+) -> tuple[str | None, str]:
+    """``--cluster=auto``: the best cluster this machine can have without touching the user's own.
+
+    kind (a throwaway cluster) when ``kind`` and a Docker engine are there, else the cluster built
+    here from sources when this machine can run it (Linux, root, Go, the host tools), else none.
+    Named contexts (minikube, docker-desktop) are never chosen: they are used only when asked.
+    Returns (the --cluster value or None, why: the choice, or what would give a cluster).
+    """
+    if docker_answers is None:
+        docker_answers = _docker_answers
+    if local_missing is None:
+        from verification.lib.local_cluster import missing_prerequisites as local_missing
+    if which("kind") and docker_answers():
+        return "kind", "kind and a Docker engine are here: a throwaway kind cluster"
+    problems = local_missing()
+    if not problems:
+        return "local", "no kind here; this machine can build and run the local cluster"
+    first = "; ".join(f"{what} ({fix})" for what, fix in problems[:3])
+    return None, (f"no cluster to use: install kind ('go install sigs.k8s.io/kind@v0.33.0') with a Docker engine, "
+                  f"or make the local cluster possible: {first}; or name one: make test CLUSTER=context:minikube")
+
+
+def _docker_answers() -> bool:
+    docker = shutil.which("docker")
+    if not docker:
+        return False
+    try:
+        return subprocess.run([docker, "info", "--format", "{{.ServerVersion}}"], capture_output=True,
+                              timeout=20, check=False).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
 
 
 def parse_cluster_option(value: str, kind_cluster_name: str = "todo-verify") -> ClusterSpec:
