@@ -60,24 +60,24 @@ static: setup ## Only the static tier (chart, policy, Dockerfiles): seconds
 	$(PYTEST) verification/static
 
 policy: setup ## Check any manifest against the chart's deployment policy: make policy FILES="draft.yaml ..."
-	@test -n "$(FILES)" || { echo 'usage: make policy FILES="a.yaml b.yaml"   (python -m verification.policy --rules lists the rules)'; exit 2; }
-	$(PY) -m verification.policy $(FILES)
+	@test -n "$(FILES)" || { echo 'usage: make policy FILES="a.yaml b.yaml"   (python -m harness.kube.policy --rules lists the rules)'; exit 2; }
+	$(PY) -m harness.kube.policy $(FILES)
 
 test-runtime: setup ## Only the runtime tier: the chart's rendered pods on Docker (builds the images once)
 	@scripts/ensure-docker.sh
 	$(PYTEST) verification/runtime
 
-# --- images (verification/lib/images.py: bases, BuildKit, CA secret, tags) ------------
+# --- images (harness/images/build.py: bases, BuildKit, CA secret, tags) ------------
 # BASE_IMAGES=official|local forces the base images (default: official when pullable);
 # CA_BUNDLE=path hands a CA bundle to the install steps as a BuildKit secret ('' for none).
 .PHONY: base-images test-images
 images: $(VENV)/.installed ## Build todo-backend:$(IMAGE_TAG) and todo-frontend:$(IMAGE_TAG) (local base images when none can be pulled); prints tags and sizes
 	@scripts/ensure-docker.sh
-	$(PY) -m verification.lib.images build
+	$(PY) -m harness.images build
 
 base-images: $(VENV)/.installed ## Build (or reuse, cached by recipe hash) the local base images from Debian packages, incl. PostgreSQL
 	@scripts/ensure-docker.sh
-	$(PY) -m verification.lib.images bases --mode local --postgres
+	$(PY) -m harness.images bases --mode local --postgres
 
 test-images: $(VENV)/.installed ## Only the image tier: build both images, then size, user, ports, labels, secrets, health, bad env
 	@scripts/ensure-docker.sh
@@ -85,29 +85,29 @@ test-images: $(VENV)/.installed ## Only the image tier: build both images, then 
 
 bench-images: $(VENV)/.installed ## Cold (no cache) and warm (source-only change) build time and size of each image (CPU heavy)
 	@scripts/ensure-docker.sh
-	$(PY) -m verification.lib.images bench $(if $(WITH_BASES),--with-bases)
+	$(PY) -m harness.images bench $(if $(WITH_BASES),--with-bases)
 
 # --- the local stack (runtime tier) for people and Locust ---------------------------
 UI_PORT ?= 8080
 export UI_PORT
 up: setup ## The whole app on Docker from the rendered chart; prints "UI: http://127.0.0.1:$(UI_PORT)"
 	@scripts/ensure-docker.sh
-	$(PY) -m verification.stack up --ui-port $(UI_PORT)
+	$(PY) -m harness.stack up --ui-port $(UI_PORT)
 
 status: ## The `make up` stack's pods, their readiness and restarts, and the UI address
-	@$(PY) -m verification.stack status
+	@$(PY) -m harness.stack status
 
 down: ## Remove everything `make up` created (containers, network, volumes), also after a failed run
-	$(PY) -m verification.stack down
+	$(PY) -m harness.stack down
 
 # --- load (load/: Locust scenario and budget gate, SC-004/SC-010) -----------------------
-STACK_UP_IF_DOWN = $(PY) -m verification.stack url >/dev/null 2>&1 || $(PY) -m verification.stack up --ui-port $(UI_PORT)
+STACK_UP_IF_DOWN = $(PY) -m harness.stack url >/dev/null 2>&1 || $(PY) -m harness.stack up --ui-port $(UI_PORT)
 # LOAD_ARGS passes Locust flags, e.g. LOAD_ARGS="--users 200 --run-time 1m"; the web UI:
 # `.venv/bin/locust -f load/ --host http://127.0.0.1:$(UI_PORT)`.
 load: setup ## 100 users for 3 min against the stack (brings it up if it is down); gate in the exit code, figures in reports/load/
 	@scripts/ensure-docker.sh
 	@$(STACK_UP_IF_DOWN)
-	@url=$$($(PY) -m verification.stack url) && set -x && \
+	@url=$$($(PY) -m harness.stack url) && set -x && \
 	  $(VENV)/bin/locust --config load/locust.conf --host "$$url" $(LOAD_ARGS)
 
 bench-load: setup ## Stepped load (100, 150, 225 … users, 60 s at full load each) on the stack: the user count where p95 crosses 1 s or errors appear
@@ -135,16 +135,16 @@ test-cluster: setup ## The cluster tier: CLUSTER=auto (default), kind (throwaway
 
 .PHONY: cluster-up cluster-down
 cluster-up: setup ## Start the single-node cluster built here from upstream sources (host processes); prints its kubeconfig
-	@$(PY) -m verification.lib.local_cluster up
+	@$(PY) -m harness.localk8s up
 
 cluster-down: setup ## Stop the local cluster; removes its processes, mounts, cni0, iptables chains and state
-	@$(PY) -m verification.lib.local_cluster down
+	@$(PY) -m harness.localk8s down
 
 diagnose: ## Pods' states, events, last logs, cause and fix (read-only; KUBE_CONTEXT=… NAMESPACE=… to choose)
-	$(PY) -m verification.lib.diagnose $(if $(KUBE_CONTEXT),--context $(KUBE_CONTEXT)) $(if $(NAMESPACE),-n $(NAMESPACE))
+	$(PY) -m harness.diagnose $(if $(KUBE_CONTEXT),--context $(KUBE_CONTEXT)) $(if $(NAMESPACE),-n $(NAMESPACE))
 
 ai-manifests: setup ## Ask kubectl-ai for the Deployments and compare its drafts with the chart (says how to install it when missing)
-	$(PY) -m verification.ai_manifests
+	$(PY) -m harness.ai_manifests
 
 # --- benchmarks -----------------------------------------------------------------
 bench-backend: setup ## Requests/s and latency of the backend at 50 concurrent clients

@@ -9,12 +9,14 @@ during the run" rather than "none ever".
 from __future__ import annotations
 
 import threading
-from concurrent.futures import ThreadPoolExecutor
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import docker
+
+from harness.core import docker as docker_engine
 
 
 @dataclass
@@ -49,7 +51,7 @@ class ResourceSampler:
     _thread: threading.Thread | None = None
 
     def __post_init__(self) -> None:
-        self.client = docker.from_env(timeout=10)
+        self.client = docker_engine.client(timeout=10)
 
     # -- lifecycle ----------------------------------------------------------------
     def start(self) -> None:

@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def ui_url() -> str:
-    result = subprocess.run([sys.executable, "-m", "verification.stack", "url"], cwd=REPO,
+    result = subprocess.run([sys.executable, "-m", "harness.stack", "url"], cwd=REPO,
                             capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise SystemExit("load_capacity: the stack is not up: run 'make up' first")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from verification.lib.providers import AUTO, choose_automatically
+from harness.providers import AUTO, choose_automatically
 from verification.requirements import registry, unknown_ids
 from verification.tiers import CLUSTER_CHOICE, TIERS, missing_prerequisite, required_tiers, skip_or_fail
 

@@ -15,6 +15,7 @@ import pytest
 
 from verification.plugin import requirement_ids, tier_of
 
+
 @dataclass
 class TestRecord:
     nodeid: str

@@ -46,7 +46,7 @@ def skip_or_fail(tier: str, reason: str) -> None:
 # --- prerequisite checks: each returns None when satisfied, else the one-line reason
 @cache
 def _helm_missing() -> str | None:
-    from verification.lib.helm import HelmNotFound, find_helm
+    from harness.kube.helm import HelmNotFound, find_helm
 
     try:
         find_helm()
@@ -57,19 +57,9 @@ def _helm_missing() -> str | None:
 
 @cache
 def _docker_missing() -> str | None:
-    try:
-        import docker
+    from harness.core.docker import engine_problem
 
-        client = docker.from_env(timeout=5)
-        client.ping()
-        client.close()
-    except Exception as exc:  # noqa: BLE001 - any failure means "no engine"
-        return (
-            "no Docker engine answers "
-            f"({type(exc).__name__}): start one with 'scripts/ensure-docker.sh' (Debian: apt-get install docker.io) "
-            "or start Docker Desktop"
-        )
-    return None
+    return engine_problem()
 
 
 # Why --cluster=auto (or none) chose what it chose: set by the plugin, shown in the header and skip reason.

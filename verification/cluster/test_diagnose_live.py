@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from verification.lib import diagnose as dx
-from verification.lib.wait import wait_for
+from harness.core.wait import wait_for
+from harness.diagnose import rules as dx
 
 
 @pytest.mark.requirement("EC-5", "US4-2")

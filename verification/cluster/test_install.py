@@ -10,19 +10,18 @@ import subprocess
 import pytest
 from kubernetes.utils import parse_quantity
 
-from verification import contract
-from verification.cluster import app_flow
-from verification.runtime.logcheck import error_lines
-from verification.cluster.conftest import CHART_DIR, DEPLOY_BUDGET_S, READY_BUDGET_S
-
+from harness import contract
+from harness.core.paths import CHART_DIR
+from harness.testkit import app_flow
+from harness.testkit.logcheck import error_lines
 
 
 @pytest.mark.requirement("US1-1", "SC-003", "FR-035", "FR-036")
 def test_one_helm_install_brings_every_pod_ready_within_two_minutes(release, record_property):
     record_property("pods_ready_after_install_s", round(release.ready_seconds, 1))
     record_property("install_to_ready_s", round(release.install_seconds, 1))
-    assert release.install_seconds <= READY_BUDGET_S, (
-        f"helm install → every pod Ready took {release.install_seconds:.0f}s (budget {READY_BUDGET_S}s)")
+    assert release.install_seconds <= contract.READY_BUDGET_S, (
+        f"helm install → every pod Ready took {release.install_seconds:.0f}s (budget {contract.READY_BUDGET_S}s)")
     pods = release.pods()
     assert {p.metadata.labels["app.kubernetes.io/component"] for p in pods} >= {"backend", "frontend"}
     assert all(p.status.phase == "Running" for p in pods), [(p.metadata.name, p.status.phase) for p in pods]
@@ -32,9 +31,9 @@ def test_one_helm_install_brings_every_pod_ready_within_two_minutes(release, rec
 def test_deploy_including_image_load_within_five_minutes(release, images, record_property):
     total = images.load_seconds + release.install_seconds
     record_property("image_load_s", round(images.load_seconds, 1))
-    assert total <= DEPLOY_BUDGET_S, (
+    assert total <= contract.DEPLOY_BUDGET_S, (
         f"image load {images.load_seconds:.0f}s + install to Ready {release.install_seconds:.0f}s = {total:.0f}s "
-        f"(budget {DEPLOY_BUDGET_S}s)")
+        f"(budget {contract.DEPLOY_BUDGET_S}s)")
 
 
 @pytest.mark.requirement("FR-011", "FR-012")

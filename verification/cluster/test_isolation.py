@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from verification.cluster import app_flow
-from verification.cluster.conftest import install_release, remove_release
+from harness.deploy.release import install_release, remove_release
+from harness.testkit import app_flow
 
 
 @pytest.mark.requirement("EC-7")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from verification.cluster.conftest import install_release, remove_release
-from verification.lib.wait import wait_for
+from harness.core.wait import wait_for
+from harness.deploy.release import install_release, remove_release
 
 
 def _leftovers(cluster, namespace: str, release: str) -> list[str]:

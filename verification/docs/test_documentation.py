@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from verification import contract
+from harness import contract
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "chart" / "todo-chatbot"
@@ -170,5 +170,5 @@ def test_every_variable_is_explained_by_a_comment():
 def test_ai_workflow_is_documented():
     text = (ROOT / "DEPLOYMENT.md").read_text()
     section = text.split("## AI-assisted workflow", 1)[1].split("\n## ", 1)[0]
-    for phrase in ("kubectl-ai", "Claude Code", "kagent", "make ai-manifests", "python -m verification.policy"):
+    for phrase in ("kubectl-ai", "Claude Code", "kagent", "make ai-manifests", "python -m harness.kube.policy"):
         assert phrase in section, f"AI-assisted workflow section does not mention {phrase}"

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from verification import contract
-from verification.images import scan
-from verification.images.conftest import PORTS, WRITABLE, image_attrs, pretty, run_once
-from verification.lib import dockerfile, images
+from harness import contract
+from harness.images import build as images
+from harness.images import dockerfile, scan
+from harness.images.containers import PORTS, WRITABLE, image_attrs, pretty, run_once
 
 APPS = ("backend", "frontend")
 SIZE_LIMITS = {"backend": contract.BACKEND_IMAGE_MAX_BYTES, "frontend": contract.FRONTEND_IMAGE_MAX_BYTES}
@@ -294,7 +294,7 @@ def test_backend_becomes_ready_with_postgres(
     image migrates the schema at start-up and /readyz answers 200."""
     import uuid
 
-    from verification.lib.wait import wait_for
+    from harness.core.wait import wait_for
 
     pg_image = images.postgres_image()
     password = runtime_secrets["DB_PASSWORD"]

@@ -1,7 +1,13 @@
-"""Load tier fixtures: the runtime tier's stack (the chart's pods on Docker), reused as is.
+"""Load tier fixtures: the runtime tier's stack (the chart's pods on Docker).
 
-The fixtures below are the runtime tier's; importing them here makes them available to
-this folder without a second copy (one place that builds images and the pod shim).
+``kube_shim`` and ``app_images`` come from ``verification/fixtures.py``, shared with the runtime
+tier (one place builds the images and the pod shim).
 """
 
-from verification.runtime.conftest import app_images, kube_shim  # noqa: F401  (pytest fixtures)
+import pytest
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _pod_sandbox(kube_shim: str) -> str:
+    """Every test here runs pods on Docker: the shim image first."""
+    return kube_shim

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from verification.lib.pods_on_docker import LABEL_PREFIX
+from harness.podrt.translate import LABEL_PREFIX
 
 REPO = Path(__file__).resolve().parents[2]
 USERS = 100
@@ -27,7 +27,7 @@ SUMMARY_KEYS = {"users", "duration_s", "requests", "failures", "rps", "p50_ms", 
 
 @pytest.fixture(scope="module")
 def load_run(app_images, tmp_path_factory) -> dict:
-    from verification.stack import LocalStack
+    from harness.stack import LocalStack
 
     out = tmp_path_factory.mktemp("load")
     with LocalStack() as stack:

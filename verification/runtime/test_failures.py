@@ -8,11 +8,11 @@ import time
 
 import pytest
 
-from verification.lib import render
-from verification.lib.pod_runtime import Runtime
-from verification.lib.pods_on_docker import EnvVar, RenderedObjects, deployment_named, pod_spec
-from verification.lib.wait import wait_for
-from verification.runtime import journey
+from harness.core.wait import wait_for
+from harness.kube import render
+from harness.podrt.runtime import Runtime
+from harness.podrt.translate import EnvVar, RenderedObjects, deployment_named, pod_spec
+from harness.testkit import journey
 
 
 def _history(container, kind: str, ok: bool) -> int:
@@ -64,7 +64,7 @@ CASES = {
 @pytest.fixture(scope="module")
 def bare_stack(app_images):
     """Network, database and Services only: these tests start single pods themselves."""
-    from verification.stack import ONE_FRONTEND, LocalStack
+    from harness.stack import ONE_FRONTEND, LocalStack
 
     local = LocalStack(set_values={**ONE_FRONTEND, "backend.replicaCount": 1})
     try:

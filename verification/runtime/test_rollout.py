@@ -13,8 +13,8 @@ import time
 
 import pytest
 
-from verification.lib.pods_on_docker import pod_spec
-from verification.runtime import journey
+from harness.podrt.translate import pod_spec
+from harness.testkit import journey
 
 
 @pytest.mark.requirement("SC-006", "FR-016")

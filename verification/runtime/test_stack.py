@@ -11,9 +11,9 @@ import time
 import httpx
 import pytest
 
-from verification import contract
-from verification.runtime import journey
-from verification.runtime.logcheck import error_lines
+from harness import contract
+from harness.testkit import journey
+from harness.testkit.logcheck import error_lines
 
 
 def _mib(value: int) -> str:

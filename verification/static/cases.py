@@ -1,6 +1,6 @@
 """Render cases of the static tier: the default values, every values-*.yaml and a matrix of --set overrides.
 
-Renders are cached per combination (verification.lib.render), so the whole tier renders each
+Renders are cached per combination (harness.kube.render), so the whole tier renders each
 combination once, in well under a second each.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from verification.lib import render as r
+from harness.kube import render as r
 
 SECRETS = r.TEST_SECRETS_VALUES
 

@@ -1,6 +1,6 @@
 """The chart and the applications agree: ports, health paths, variable names, writable paths, image names.
 
-The facts live in verification/contract.py; the chart cannot import Python, so its rendered
+The facts live in harness/contract.py; the chart cannot import Python, so its rendered
 output is compared with them here (the applications' own tests compare their settings).
 """
 
@@ -10,8 +10,8 @@ import re
 
 import pytest
 
-from verification import contract
-from verification.lib import render as r
+from harness import contract
+from harness.kube import render as r
 from verification.static.cases import CASE_IDS, rendered
 
 PORTS = {"backend": contract.BACKEND_PORT, "frontend": contract.FRONTEND_PORT}

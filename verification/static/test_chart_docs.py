@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from verification import policy
-from verification.lib import k8s_schema
-from verification.lib import render as r
+from harness.kube import policy
+from harness.kube import render as r
+from harness.kube import schema as k8s_schema
 
 CHART = r.CHART_DIR
 AUTHORED = sorted(p for p in [*CHART.glob("*.yaml"), *CHART.rglob("templates/**/*")] if p.is_file()) + [

@@ -1,4 +1,4 @@
-"""Every rendered combination of the chart passes each deployment policy (verification/policy.py).
+"""Every rendered combination of the chart passes each deployment policy (harness/kube/policy.py).
 
 One test per policy, over every render case (defaults, values-*.yaml, the --set matrix), plus
 the chart-specific facts a generic policy cannot know.
@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from verification import contract, policy
-from verification.lib import render as r
+from harness import contract
+from harness.kube import policy
+from harness.kube import render as r
 from verification.static.cases import CASE_IDS, rendered
 
 COMPONENTS = ("backend", "frontend")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from verification.lib import k8s_schema
-from verification.lib import render as r
+from harness.kube import render as r
+from harness.kube import schema as k8s_schema
 from verification.static.cases import CASE_IDS, RENDER_CASES, rendered
 
 pytestmark = pytest.mark.requirement("SC-008")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from verification.lib import render as r
+from harness.kube import render as r
 from verification.static.cases import RENDER_CASES, rendered
 
 SECRETS = (r.TEST_SECRETS_VALUES,)

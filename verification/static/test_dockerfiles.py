@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from verification import contract
-from verification.lib import dockerfile
-from verification.lib.images import APPS, LOCAL_PREFIX
+from harness import contract
+from harness.images import dockerfile
+from harness.images.build import APPS, LOCAL_PREFIX
 
 PORTS = {"backend": contract.BACKEND_PORT, "frontend": contract.FRONTEND_PORT}
 LOCKFILES = {"backend": "requirements.lock", "frontend": "package-lock.json"}
@@ -83,7 +83,7 @@ def test_base_images_are_pinned_official_defaults(app: str) -> None:
     # the local equivalents exist as recipes, one per base ARG
     assert set(df.base_args()) == set(APPS[app].local_bases), (
         f"{df.path.name}: base ARGs {sorted(df.base_args())} do not match the local bases "
-        f"known to verification/lib/images.py {sorted(APPS[app].local_bases)}"
+        f"known to harness/images/build.py {sorted(APPS[app].local_bases)}"
     )
 
 

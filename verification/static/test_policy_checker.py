@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from verification import policy
-from verification.lib import render as r
+from harness.kube import policy
+from harness.kube import render as r
 from verification.static.cases import rendered
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -156,7 +156,7 @@ def test_quantities_that_kubernetes_refuses_are_refused(bad: str) -> None:
 @pytest.mark.requirement("US4-1", "US4-4", "FR-034")
 def test_policy_command_passes_a_good_hand_written_manifest() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "verification.policy", str(GOOD)],
+        [sys.executable, "-m", "harness.kube.policy", str(GOOD)],
         capture_output=True,
         text=True,
         cwd=REPO_ROOT,
@@ -169,7 +169,7 @@ def test_policy_command_passes_a_good_hand_written_manifest() -> None:
 @pytest.mark.requirement("US4-1", "US4-4", "FR-033")
 def test_policy_command_reports_each_finding_with_rule_and_requirement_and_fails() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "verification.policy", str(GOOD), str(BAD)],
+        [sys.executable, "-m", "harness.kube.policy", str(GOOD), str(BAD)],
         capture_output=True,
         text=True,
         cwd=REPO_ROOT,
@@ -208,7 +208,7 @@ def test_policy_command_reports_each_finding_with_rule_and_requirement_and_fails
 
 @pytest.mark.requirement("US4-4")
 def test_policy_command_checks_helm_template_output_from_stdin() -> None:
-    from verification.lib.helm import find_helm
+    from harness.kube.helm import find_helm
 
     template = subprocess.run(
         [
@@ -227,7 +227,7 @@ def test_policy_command_checks_helm_template_output_from_stdin() -> None:
         check=True,
     )
     result = subprocess.run(
-        [sys.executable, "-m", "verification.policy", "-"],
+        [sys.executable, "-m", "harness.kube.policy", "-"],
         input=template.stdout,
         capture_output=True,
         text=True,
@@ -242,7 +242,7 @@ def test_policy_command_exits_2_on_an_unreadable_file(tmp_path: Path) -> None:
     broken = tmp_path / "broken.yaml"
     broken.write_text("kind: [unclosed\n")
     result = subprocess.run(
-        [sys.executable, "-m", "verification.policy", str(broken), str(tmp_path / "absent.yaml")],
+        [sys.executable, "-m", "harness.kube.policy", str(broken), str(tmp_path / "absent.yaml")],
         capture_output=True,
         text=True,
         cwd=REPO_ROOT,

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from verification import ai_manifests
-from verification.lib import render
+from harness import ai_manifests
+from harness.kube import render
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -66,7 +66,7 @@ def test_without_kubectl_ai_it_says_how_to_install_it_and_exits_cleanly(tmp_path
     env = {**os.environ, "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin"}
     if any((Path(p) / "kubectl-ai").exists() for p in env["PATH"].split(":")):
         pytest.skip("kubectl-ai is installed on this machine; the not-installed path cannot be shown")
-    result = subprocess.run([sys.executable, "-m", "verification.ai_manifests", "--out", str(tmp_path)],
+    result = subprocess.run([sys.executable, "-m", "harness.ai_manifests", "--out", str(tmp_path)],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0
     assert "kubectl-ai is not installed: install it with 'kubectl krew install ai'" in result.stdout

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from verification.lib import preflight as pf
-from verification.lib.diagnose import Environment
-from verification.lib.providers import ClusterSpec
+from harness.diagnose.rules import Environment
+from harness.providers import ClusterSpec
+from harness.providers import preflight as pf
 
 REPO = Path(__file__).resolve().parents[2]
 MINIKUBE = Environment("minikube", "minikube")
@@ -38,7 +38,7 @@ def test_required_tools_per_provider():
 @pytest.mark.requirement("FR-038")
 def test_preflight_cli_with_an_empty_path_names_every_missing_tool(tmp_path):
     """A real subprocess whose PATH holds nothing: kind, kubectl and docker are reported with hints."""
-    result = subprocess.run([sys.executable, "-m", "verification.lib.preflight", "--cluster", "kind"],
+    result = subprocess.run([sys.executable, "-m", "harness.providers.preflight", "--cluster", "kind"],
                             env={**os.environ, "PATH": str(tmp_path), "HELM": ""}, cwd=REPO,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
@@ -50,7 +50,7 @@ def test_preflight_cli_with_an_empty_path_names_every_missing_tool(tmp_path):
 
 @pytest.mark.requirement("FR-038", "FR-036")
 def test_preflight_cli_rejects_an_unknown_cluster_value():
-    result = subprocess.run([sys.executable, "-m", "verification.lib.preflight", "--cluster", "minikube"],
+    result = subprocess.run([sys.executable, "-m", "harness.providers.preflight", "--cluster", "minikube"],
                             cwd=REPO, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1 and "--cluster=context:NAME" in result.stderr
 
@@ -99,7 +99,7 @@ def test_chart_requests_sum_requests_times_replicas():
 
 @pytest.mark.requirement("EC-1", "FR-013")
 def test_chart_requests_of_the_real_chart_fit_a_two_cpu_minikube():
-    from verification.lib import render
+    from harness.kube import render
 
     total = pf.chart_requests(render.installed(render.render([render.TEST_SECRETS_VALUES])))
     assert 0 < total.cpu < 2 and 0 < total.memory < 2 * 1024**3

@@ -8,10 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from verification.lib import k8s
-from verification.lib.diagnose import Environment
-from verification.lib.providers import (
-    ClusterOptionError, ClusterSpec, choose_automatically, flavour_of_context, image_load_argv, parse_cluster_option,
+from harness.deploy import k8s
+from harness.diagnose.rules import Environment
+from harness.providers import (
+    ClusterOptionError,
+    ClusterSpec,
+    choose_automatically,
+    flavour_of_context,
+    image_load_argv,
+    parse_cluster_option,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -89,7 +94,7 @@ users:
 
 @pytest.mark.requirement("FR-036", "EC-7")
 def test_context_provider_uses_only_the_named_context(tmp_path):
-    from verification.lib.providers.context import ContextProvider
+    from harness.providers.context import ContextProvider
 
     path = tmp_path / "config"
     path.write_text(KUBECONFIG)
@@ -104,7 +109,7 @@ def test_context_provider_uses_only_the_named_context(tmp_path):
 
 @pytest.mark.requirement("FR-036")
 def test_kind_provider_keeps_its_kubeconfig_apart(tmp_path):
-    from verification.lib.providers.kind import KindProvider
+    from harness.providers.kind import KindProvider
 
     provider = KindProvider("todo-verify", keep=True, workdir=tmp_path)
     assert provider.context == "kind-todo-verify"
@@ -125,7 +130,7 @@ def test_cluster_tier_without_a_cluster_prints_one_clear_skip_reason():
 
 @pytest.mark.requirement("FR-036")
 def test_context_provider_picks_the_kubeconfig_file_that_has_the_context(tmp_path, monkeypatch):
-    from verification.lib.providers.context import ContextProvider
+    from harness.providers.context import ContextProvider
 
     first, second = tmp_path / "a", tmp_path / "b"
     first.write_text(KUBECONFIG.replace("name: minikube", "name: other"))
@@ -164,7 +169,7 @@ def test_auto_without_any_cluster_says_what_would_give_one():
 
 @pytest.mark.harness
 def test_local_cluster_prerequisites_name_each_missing_piece():
-    from verification.lib.local_cluster import HOST_TOOLS, missing_prerequisites
+    from harness.localk8s.cluster import HOST_TOOLS, missing_prerequisites
 
     assert [what for what, _ in missing_prerequisites(platform="darwin")] == ["the local cluster runs only on Linux"]
     problems = dict(missing_prerequisites(which=lambda tool: None, platform="linux", euid=1000))

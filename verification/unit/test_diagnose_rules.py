@@ -4,13 +4,28 @@ from __future__ import annotations
 
 import pytest
 from kubernetes.client import (
-    CoreV1Event, V1Container, V1ContainerState, V1ContainerStateRunning, V1ContainerStateTerminated,
-    V1ContainerStateWaiting, V1ContainerStatus, V1EnvVar, V1EnvVarSource, V1HTTPGetAction, V1ObjectMeta,
-    V1ObjectReference, V1Pod, V1PodCondition, V1PodSpec, V1PodStatus, V1Probe, V1ResourceRequirements,
+    CoreV1Event,
+    V1Container,
+    V1ContainerState,
+    V1ContainerStateRunning,
+    V1ContainerStateTerminated,
+    V1ContainerStateWaiting,
+    V1ContainerStatus,
+    V1EnvVar,
+    V1EnvVarSource,
+    V1HTTPGetAction,
+    V1ObjectMeta,
+    V1ObjectReference,
+    V1Pod,
+    V1PodCondition,
+    V1PodSpec,
+    V1PodStatus,
+    V1Probe,
+    V1ResourceRequirements,
     V1SecretKeySelector,
 )
 
-from verification.lib import diagnose as dx
+from harness.diagnose import rules as dx
 
 KIND = dx.Environment("kind", "todo-verify", "ns1", "todo")
 MINIKUBE = dx.Environment("minikube", "minikube", "ns1", "todo")

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from verification.lib import local_cluster as lc
-from verification.lib.providers import parse_cluster_option
+from harness.localk8s import cluster as lc
+from harness.providers import parse_cluster_option
 
 pytestmark = pytest.mark.requirement("FR-035", "FR-037")
 

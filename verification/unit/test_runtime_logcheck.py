@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from verification.runtime.logcheck import error_lines, is_error_line
+from harness.testkit.logcheck import error_lines, is_error_line
 
 pytestmark = pytest.mark.harness
 

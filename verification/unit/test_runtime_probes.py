@@ -1,4 +1,4 @@
-"""The kubelet stand-in's probe rules (verification/lib/probes.py) with a fake container."""
+"""The kubelet stand-in's probe rules (harness/podrt/probes.py) with a fake container."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import time
 
 import pytest
 
-from verification.lib.pod_runtime import restart_delay
-from verification.lib.pods_on_docker import ProbeSpec
-from verification.lib.probes import ProbeRunner, run_probe
-from verification.lib.wait import wait_for
+from harness.core.wait import wait_for
+from harness.podrt.probes import ProbeRunner, run_probe
+from harness.podrt.runtime import restart_delay
+from harness.podrt.translate import ProbeSpec
 
 pytestmark = pytest.mark.harness
 
@@ -96,7 +96,7 @@ def test_runtime_without_readiness_probe_a_running_container_is_ready():
 
 
 def test_runtime_http_probe_against_nothing_reports_the_connection_error():
-    from verification.lib.net import free_port
+    from harness.core.net import free_port
 
     port = free_port()
     ok, detail = run_probe(probe("readiness", port=8000), host="127.0.0.1", port_map=lambda p: port)

@@ -1,4 +1,4 @@
-"""Pod template → Docker settings (verification/lib/pods_on_docker.py), on hand-written manifests."""
+"""Pod template → Docker settings (harness/podrt/translate.py), on hand-written manifests."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from verification.lib.pods_on_docker import (
+from harness.podrt.translate import (
     RenderedObjects,
     UnresolvedReference,
     UnsupportedSpec,
@@ -159,10 +159,10 @@ def test_runtime_docker_kwargs():
 
 
 def test_runtime_translates_the_real_rendered_chart():
-    from verification import contract
-    from verification.lib import render
-    from verification.lib.helm import HelmNotFound, find_helm
-    from verification.lib.pods_on_docker import deployment_named
+    from harness import contract
+    from harness.kube import render
+    from harness.kube.helm import HelmNotFound, find_helm
+    from harness.podrt.translate import deployment_named
 
     try:
         find_helm()

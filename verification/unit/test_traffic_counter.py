@@ -10,8 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from verification.lib import k8s
-from verification.lib.net import free_port
+from harness.core.net import free_port
+from harness.deploy import k8s
 
 
 class Server:

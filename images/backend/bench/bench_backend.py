@@ -27,9 +27,9 @@ from pathlib import Path
 
 import httpx
 
-from verification.lib.net import free_port
-from verification.lib.postgres import LocalPostgres
-from verification.lib.server_process import ServerProcess
+from harness.core.net import free_port
+from harness.testkit.postgres import LocalPostgres
+from harness.testkit.server_process import ServerProcess
 
 CLIENTS = 50
 REQUESTS = 3000  # per scenario, at most

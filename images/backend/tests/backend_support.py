@@ -18,8 +18,8 @@ from typing import Any
 
 import httpx
 
-from verification.lib.net import free_port
-from verification.lib.server_process import ServerProcess
+from harness.core.net import free_port
+from harness.testkit.server_process import ServerProcess
 
 BIN = Path(sys.executable).parent
 TODO_API = [str(BIN / "todo-api")]

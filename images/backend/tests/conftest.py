@@ -16,8 +16,8 @@ import httpx
 import pytest
 from backend_support import ApiUser, FakeOpenAI, backend, register_and_login
 
-from verification.lib.postgres import LocalPostgres
-from verification.lib.server_process import ServerProcess
+from harness.testkit.postgres import LocalPostgres
+from harness.testkit.server_process import ServerProcess
 
 
 @pytest.fixture(scope="session")

@@ -9,8 +9,8 @@ import httpx
 import jwt
 from backend_support import JWT_SECRET, ApiUser, backend
 
-from verification.lib.postgres import LocalPostgres
-from verification.lib.server_process import ServerProcess
+from harness.testkit.postgres import LocalPostgres
+from harness.testkit.server_process import ServerProcess
 
 
 def test_register_then_login_returns_a_bearer_token_for_the_user(client: httpx.Client) -> None:

@@ -9,8 +9,8 @@ import httpx
 import pytest
 from backend_support import FakeOpenAI, backend, register_and_login
 
-from verification.lib.postgres import LocalPostgres
-from verification.lib.server_process import ServerProcess
+from harness.testkit.postgres import LocalPostgres
+from harness.testkit.server_process import ServerProcess
 
 API_KEY = "sk-test-key-for-the-fake-model"
 

@@ -6,7 +6,7 @@ import httpx
 import pytest
 from backend_support import ApiUser, backend
 
-from verification.lib.server_process import ServerProcess
+from harness.testkit.server_process import ServerProcess
 
 
 class Conversation:

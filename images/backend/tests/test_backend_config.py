@@ -6,9 +6,9 @@ import subprocess
 
 import pytest
 from backend_support import PYTHON_M, TODO_API
-
 from todo_api.settings import DEFAULT_PORT, JWT_SECRET_MIN_BYTES, Settings
-from verification import contract
+
+from harness import contract
 
 GOOD_URL = "postgresql://todo:hunter2-db-password@127.0.0.1:5432/todo?sslmode=disable"
 GOOD_SECRET = "k" * 40

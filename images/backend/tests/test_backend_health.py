@@ -8,10 +8,10 @@ import httpx
 import pytest
 from backend_support import JWT_SECRET, backend
 
-from verification import contract
-from verification.lib.postgres import LocalPostgres
-from verification.lib.server_process import ServerProcess
-from verification.lib.wait import wait_for
+from harness import contract
+from harness.core.wait import wait_for
+from harness.testkit.postgres import LocalPostgres
+from harness.testkit.server_process import ServerProcess
 
 
 def test_health_paths_answer(api: ServerProcess, client: httpx.Client) -> None:

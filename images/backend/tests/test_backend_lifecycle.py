@@ -7,10 +7,10 @@ import threading
 
 import httpx
 from backend_support import PYTHON_M, FakeOpenAI, backend, register_and_login
-
 from todo_api.migrate import head_revision
-from verification.lib.postgres import LocalPostgres
-from verification.lib.wait import wait_for
+
+from harness.core.wait import wait_for
+from harness.testkit.postgres import LocalPostgres
 
 
 def test_two_processes_migrating_at_once_both_become_ready(postgres_server: LocalPostgres) -> None:

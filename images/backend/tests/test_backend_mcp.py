@@ -10,7 +10,7 @@ from backend_support import ApiUser
 from mcp.client.client import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from verification.lib.server_process import ServerProcess
+from harness.testkit.server_process import ServerProcess
 
 TOOLS = {"add_task", "list_tasks", "complete_task", "delete_task", "update_task"}
 

@@ -9,7 +9,7 @@ from backend_support import ApiUser, register_and_login
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
-from verification.lib.server_process import ServerProcess
+from harness.testkit.server_process import ServerProcess
 
 
 @pytest.fixture(scope="module")

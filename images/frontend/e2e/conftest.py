@@ -8,28 +8,19 @@ REQUIRE_TIERS=app); a missing `next build` output is built once per session inst
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
-from verification.contract import FRONTEND_HEALTH_PATH
-from verification.lib.net import free_port
-from verification.lib.server_process import ServerProcess
+from harness.testkit.server_process import ServerProcess
 from verification.tiers import skip_or_fail
 
-FRONTEND_DIR = Path(__file__).resolve().parent.parent
-REPO_ROOT = FRONTEND_DIR.parent.parent
-STANDALONE_DIR = FRONTEND_DIR / ".next" / "standalone"
-SERVER_JS = STANDALONE_DIR / "server.js"
-SCREENSHOTS = REPO_ROOT / "reports" / "screenshots"
+from .support import FRONTEND_DIR, SERVER_JS, STANDALONE_DIR, Account, start_backend, start_frontend
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
@@ -40,22 +31,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-JWT_SECRET = "e2e-" + "x" * 40
-PASSWORD = "correct horse battery"
 
-
-def _todo_api() -> Path:
-    candidates = [Path(sys.executable).parent / "todo-api", REPO_ROOT / ".venv" / "bin" / "todo-api"]
-    found = shutil.which("todo-api")
-    if found:
-        candidates.append(Path(found))
-    for candidate in candidates:
-        if candidate.exists():
-            return candidate
-    skip_or_fail(
-        "app", "the backend's `todo-api` is not installed: run `make setup` (pip install -e images/backend)"
-    )
-    raise AssertionError("unreachable")
 
 
 def _run(argv: list[str], what: str) -> None:
@@ -84,50 +60,6 @@ def standalone_server() -> Path:
         )
     assert SERVER_JS.exists(), f"{SERVER_JS} is still missing after the build"
     return STANDALONE_DIR
-
-
-def start_frontend(backend_url: str | None, *, port: int | None = None, wait: bool = True) -> ServerProcess:
-    """Start `node server.js` from the standalone build with BACKEND_URL (None: unset)."""
-    port = port or free_port()
-    env = {k: v for k, v in os.environ.items() if k != "BACKEND_URL"}
-    env.update({"PORT": str(port), "NEXT_TELEMETRY_DISABLED": "1"})
-    if backend_url is not None:
-        env["BACKEND_URL"] = backend_url
-    server = ServerProcess(
-        "frontend",
-        ["node", "server.js"],
-        port=port,
-        env=env,
-        inherit_env=False,
-        cwd=STANDALONE_DIR,
-        health_path=FRONTEND_HEALTH_PATH,
-    )
-    try:
-        return server.start(wait=wait)
-    except BaseException:
-        server.stop()
-        raise
-
-
-def start_backend(database_url: str) -> ServerProcess:
-    port = free_port()
-    server = ServerProcess(
-        "backend",
-        [str(_todo_api())],
-        port=port,
-        env={
-            "PORT": str(port),
-            "DATABASE_URL": database_url,
-            "JWT_SECRET": JWT_SECRET,
-            "CHAT_PROVIDER": "rules",
-        },
-        health_path="/readyz",
-    )
-    try:
-        return server.start()
-    except BaseException:
-        server.stop()
-        raise
 
 
 @pytest.fixture(scope="session")
@@ -169,31 +101,9 @@ def page(browser, frontend: ServerProcess):
     context.close()
 
 
-@dataclass
-class Account:
-    email: str
-    password: str = PASSWORD
-
-
 @pytest.fixture
 def account() -> Account:
     return Account(email=f"e2e-{uuid.uuid4().hex[:10]}@example.com")
 
 
-def backend_token(backend: ServerProcess, account: Account) -> tuple[str, dict[str, str]]:
-    """Log in to the backend directly (for checking what the UI did): (user_id, auth headers)."""
-    response = httpx.post(
-        f"{backend.url}/api/auth/login",
-        json={"email": account.email, "password": account.password},
-        timeout=10,
-    )
-    response.raise_for_status()
-    body = response.json()
-    return str(body["user_id"]), {"Authorization": f"Bearer {body['access_token']}"}
 
-
-def screenshot(page, name: str) -> Path:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / name
-    page.screenshot(path=str(path), full_page=True)
-    return path

@@ -8,9 +8,9 @@ import subprocess
 import httpx
 import pytest
 
-from verification.lib.net import free_port
+from harness.core.net import free_port
 
-from .conftest import PASSWORD, STANDALONE_DIR, start_backend, start_frontend
+from .support import PASSWORD, STANDALONE_DIR, start_backend, start_frontend
 
 pytestmark = pytest.mark.timeout(300)
 

@@ -8,9 +8,9 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from verification.lib.net import free_port
+from harness.core.net import free_port
 
-from .conftest import Account, backend_token, screenshot, start_frontend
+from .support import Account, backend_token, screenshot, start_frontend
 
 pytestmark = pytest.mark.timeout(300)
 

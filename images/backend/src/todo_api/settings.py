@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-JWT_SECRET_MIN_BYTES = 32  # equals verification.contract.JWT_SECRET_MIN_BYTES (a test checks it)
-DEFAULT_PORT = 8000  # equals verification.contract.BACKEND_PORT (a test checks it)
+JWT_SECRET_MIN_BYTES = 32  # equals harness.contract.JWT_SECRET_MIN_BYTES (a test checks it)
+DEFAULT_PORT = 8000  # equals harness.contract.BACKEND_PORT (a test checks it)
 POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
 
 

@@ -1,0 +1,368 @@
+"""Kubernetes helpers for the cluster tier: one explicit target, namespaces, waits, access, traffic.
+
+* :class:`Target` — a kubeconfig file and a context, always both: API clients, ``kubectl`` and
+  ``helm`` calls made through it never fall back to the user's current context.
+* namespaces with a random suffix (EC-7), deleted in teardown;
+* waits that say what they wait for and for how long (``wait_for``), with the pods' states
+  in the timeout message;
+* access to a Service from the host: its NodePort when reachable, else ``kubectl port-forward``;
+* a bounded continuous HTTP client counting failures (:class:`TrafficCounter`), and the same
+  counter as a script run inside the cluster (:data:`IN_CLUSTER_TRAFFIC`), so that a rolling
+  restart is measured through the Service's own load balancing on every provider.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import socket
+import string
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from harness.core import processes
+from harness.core.net import free_port
+from harness.core.processes import CommandFailed  # noqa: F401  (raised by Target.kubectl/helm)
+from harness.core.wait import wait_for
+
+NAMESPACE_LABEL = "todo-chatbot.verification/run"
+
+
+def random_suffix(length: int = 6) -> str:
+    alphabet = string.ascii_lowercase + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+def namespace_name(prefix: str = "todo-verify", suffix: str | None = None) -> str:
+    """A DNS-1123 label, unique per call: ``todo-verify-k3x9q2`` (EC-7)."""
+    clean = re.sub(r"[^a-z0-9-]+", "-", prefix.lower()).strip("-") or "ns"
+    return f"{clean[:50]}-{suffix or random_suffix()}"
+
+
+@dataclass(frozen=True)
+class Target:
+    """The cluster the tests talk to: always a kubeconfig file *and* a context name."""
+
+    kubeconfig: Path
+    context: str
+
+    def api_client(self):
+        from kubernetes import config
+
+        return config.new_client_from_config(config_file=str(self.kubeconfig), context=self.context)
+
+    def kubectl_argv(self, *args: str) -> list[str]:
+        return ["kubectl", f"--kubeconfig={self.kubeconfig}", f"--context={self.context}", *args]
+
+    def helm_argv(self, *args: str) -> list[str]:
+        from harness.kube.helm import find_helm
+
+        return [find_helm(), f"--kubeconfig={self.kubeconfig}", f"--kube-context={self.context}", *args]
+
+    def kubectl(self, *args: str, input: str | None = None, check: bool = True, timeout: float = 300) -> str:
+        return _run(self.kubectl_argv(*args), input, check, timeout)
+
+    def helm(self, *args: str, check: bool = True, timeout: float = 600) -> str:
+        return _run(self.helm_argv(*args), None, check, timeout)
+
+
+def _run(argv: Sequence[str], input: str | None, check: bool, timeout: float) -> str:
+    return processes.run(argv, input=input, check=check, timeout=timeout).stdout
+
+
+# --- namespaces ---------------------------------------------------------------------------------
+
+
+def create_namespace(core, name: str, run_id: str) -> None:
+    from kubernetes import client
+
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name, labels={NAMESPACE_LABEL: run_id})))
+
+
+def delete_namespace(core, name: str, wait_timeout: float = 0) -> None:
+    """Delete ``name`` (foreground); with ``wait_timeout`` wait until it is gone. Missing is fine."""
+    from kubernetes.client.exceptions import ApiException
+
+    try:
+        core.delete_namespace(name, propagation_policy="Foreground")
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
+    if wait_timeout:
+        def gone() -> bool:
+            try:
+                core.read_namespace(name)
+            except ApiException as exc:
+                return exc.status == 404
+            return False
+
+        wait_for(gone, what=f"namespace {name} to be deleted", timeout=wait_timeout, interval=1)
+
+
+# --- waits -----------------------------------------------------------------------------------------
+
+
+def pod_states(core, namespace: str, selector: str = "") -> str:
+    """One line per pod: phase, readiness and each container's waiting/terminated reason."""
+    lines = []
+    for pod in core.list_namespaced_pod(namespace, label_selector=selector).items:
+        parts = []
+        for s in pod.status.container_statuses or []:
+            state = s.state
+            why = (state.waiting and state.waiting.reason) or (state.terminated and state.terminated.reason) or ""
+            parts.append(f"{s.name}:{'ready' if s.ready else 'not-ready'}{'/' + why if why else ''}/r{s.restart_count}")
+        lines.append(f"{pod.metadata.name} {pod.status.phase} {' '.join(parts)}")
+    return "; ".join(lines) or "no pods"
+
+
+def pod_is_ready(pod) -> bool:
+    ready = next((c for c in pod.status.conditions or [] if c.type == "Ready"), None)
+    return ready is not None and ready.status == "True"
+
+
+def pods_ready(core, namespace: str, selector: str = "", expected: int | None = None) -> bool:
+    pods = [p for p in core.list_namespaced_pod(namespace, label_selector=selector).items
+            if p.metadata.deletion_timestamp is None]
+    if not pods or (expected is not None and len(pods) != expected):
+        return False
+    return all(pod_is_ready(pod) for pod in pods)
+
+
+def service_routes_to_ready_pods(core, namespace: str, service: str) -> bool:
+    """The Service's EndpointSlices list exactly the Ready pods it selects as ready endpoints."""
+    from kubernetes import client
+
+    svc = core.read_namespaced_service(service, namespace)
+    selector = ",".join(f"{k}={v}" for k, v in (svc.spec.selector or {}).items())
+    ready_ips = {p.status.pod_ip for p in core.list_namespaced_pod(namespace, label_selector=selector).items
+                 if p.metadata.deletion_timestamp is None and p.status.pod_ip and pod_is_ready(p)}
+    slices = client.DiscoveryV1Api(core.api_client).list_namespaced_endpoint_slice(
+        namespace, label_selector=f"kubernetes.io/service-name={service}").items
+    listed = {address for s in slices for e in s.endpoints or []
+              if e.conditions is None or e.conditions.ready is not False for address in e.addresses or []}
+    return bool(ready_ips) and ready_ips == listed
+
+
+def wait_pods_ready(core, namespace: str, selector: str = "", timeout: float = 120,
+                    expected: int | None = None) -> float:
+    """Wait until every pod (``expected`` of them, if given) is Ready; return the seconds it took."""
+    start = time.monotonic()
+    wait_for(
+        lambda: pods_ready(core, namespace, selector, expected),
+        what=f"every pod in {namespace}{' matching ' + selector if selector else ''} to be Ready",
+        timeout=timeout, interval=1, describe=lambda: "pods: " + pod_states(core, namespace, selector),
+    )
+    return time.monotonic() - start
+
+
+def deployment_rolled_out(apps, namespace: str, name: str) -> bool:
+    d = apps.read_namespaced_deployment(name, namespace)
+    want = d.spec.replicas or 0
+    s = d.status
+    return (
+        (s.observed_generation or 0) >= (d.metadata.generation or 0)
+        and (s.updated_replicas or 0) == want
+        and (s.replicas or 0) == want
+        and (s.available_replicas or 0) == want
+    )
+
+
+def wait_rolled_out(apps, namespace: str, name: str, timeout: float = 180) -> float:
+    start = time.monotonic()
+
+    def state() -> str:
+        s = apps.read_namespaced_deployment(name, namespace).status
+        return f"replicas={s.replicas} updated={s.updated_replicas} available={s.available_replicas}"
+
+    wait_for(lambda: deployment_rolled_out(apps, namespace, name),
+             what=f"deployment {namespace}/{name} to finish its rollout", timeout=timeout, interval=1, describe=state)
+    return time.monotonic() - start
+
+
+def rollout_restart(apps, namespace: str, name: str) -> None:
+    """What ``kubectl rollout restart`` does: stamp the pod template so a new ReplicaSet rolls out."""
+    stamp = datetime.now(timezone.utc).isoformat()
+    body = {"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": stamp}}}}}
+    apps.patch_namespaced_deployment(name, namespace, body)
+
+
+# --- access from the host --------------------------------------------------------------------------
+
+
+def tcp_open(host: str, port: int, timeout: float = 2.0) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def node_port_candidates(core, namespace: str, service: str, provider: str) -> list[str]:
+    """Base URLs at which a NodePort Service may answer from the host, most likely first."""
+    svc = core.read_namespaced_service(service, namespace)
+    ports = [p.node_port for p in svc.spec.ports or [] if p.node_port]
+    if not ports:
+        return []
+    hosts = ["localhost"] if provider == "docker-desktop" else []
+    for node in core.list_node().items:
+        for address in node.status.addresses or []:
+            if address.type in ("InternalIP", "ExternalIP"):
+                hosts.append(address.address)
+    return [f"http://{h}:{ports[0]}" for h in dict.fromkeys(hosts)]
+
+
+class PortForward:
+    """``kubectl port-forward svc/NAME LOCAL:REMOTE`` as a context manager on a free loopback port."""
+
+    def __init__(self, target: Target, namespace: str, resource: str, remote_port: int, timeout: float = 30):
+        self.argv = target.kubectl_argv("-n", namespace, "port-forward", "--address=127.0.0.1", resource)
+        self.remote_port = remote_port
+        self.timeout = timeout
+        self.port = 0
+        self.process: subprocess.Popen | None = None
+
+    def __enter__(self) -> PortForward:
+        self.port = free_port()
+        self.process = subprocess.Popen([*self.argv, f"{self.port}:{self.remote_port}"],
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+        def listening() -> bool:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"kubectl port-forward exited: {self.process.stdout.read()[-500:]}")
+            return tcp_open("127.0.0.1", self.port, 1)
+
+        try:
+            wait_for(listening, what=f"kubectl port-forward to listen on 127.0.0.1:{self.port}", timeout=self.timeout)
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+# --- bounded traffic -------------------------------------------------------------------------------
+
+
+@dataclass
+class TrafficTally:
+    ok: int = 0
+    failed: int = 0
+    failures: list[str] = field(default_factory=list)  # the first few, for the message
+
+    @property
+    def total(self) -> int:
+        return self.ok + self.failed
+
+    def record(self, error: str | None, keep: int = 10) -> None:
+        if error is None:
+            self.ok += 1
+        else:
+            self.failed += 1
+            if len(self.failures) < keep:
+                self.failures.append(error)
+
+    def summary(self) -> str:
+        return f"{self.ok} ok, {self.failed} failed of {self.total}" + (
+            f"; first failures: {self.failures}" if self.failures else "")
+
+
+class TrafficCounter:
+    """A background client sending GETs to ``url`` until stopped, at most ``max_requests`` and
+    ``max_seconds``; any transport error or status >= 500 counts as failed.
+
+    A context manager: leaving it stops the thread and ``tally`` holds the counts.
+    """
+
+    def __init__(self, url: str, *, max_requests: int = 5000, max_seconds: float = 300, interval: float = 0.05,
+                 timeout: float = 5.0, ok: Callable[[int], bool] = lambda status: status < 500):
+        self.url, self.max_requests, self.max_seconds = url, max_requests, max_seconds
+        self.interval, self.timeout, self.ok = interval, timeout, ok
+        self.tally = TrafficTally()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="traffic", daemon=True)
+
+    def _loop(self) -> None:
+        import httpx
+
+        deadline = time.monotonic() + self.max_seconds
+        with httpx.Client(timeout=self.timeout) as client:
+            while not self._stop.is_set() and self.tally.total < self.max_requests and time.monotonic() < deadline:
+                try:
+                    status = client.get(self.url).status_code
+                    self.tally.record(None if self.ok(status) else f"HTTP {status}")
+                except Exception as exc:  # noqa: BLE001 - every transport failure is a failed request
+                    self.tally.record(f"{type(exc).__name__}: {exc}"[:200])
+                self._stop.wait(self.interval)
+
+    def wait_for_first(self, timeout: float = 30) -> None:
+        wait_for(lambda: self.tally.total > 0, what=f"the first request to {self.url}", timeout=timeout)
+
+    def __enter__(self) -> TrafficCounter:
+        self._thread.start()
+        return self
+
+    def stop(self) -> TrafficTally:
+        self._stop.set()
+        self._thread.join(self.timeout + 5)
+        return self.tally
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+# The same counter for a pod inside the cluster (Python's standard library only, so any image
+# with python3 runs it — the backend image does). argv: URL... ; env MAX_SECONDS, MAX_REQUESTS.
+# Prints "TALLY {json}" every second and once at the end.
+IN_CLUSTER_TRAFFIC = r"""
+import json, os, sys, time, urllib.request, urllib.error
+urls = sys.argv[1:]
+max_seconds = float(os.environ.get("MAX_SECONDS", "240")); max_requests = int(os.environ.get("MAX_REQUESTS", "20000"))
+t = {"ok": 0, "failed": 0, "failures": []}
+start = last = time.monotonic(); i = 0
+while time.monotonic() - start < max_seconds and t["ok"] + t["failed"] < max_requests:
+    url = urls[i % len(urls)]; i += 1
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            status = r.status
+        err = None if status < 500 else "HTTP %d %s" % (status, url)
+    except urllib.error.HTTPError as e:
+        err = None if e.code < 500 else "HTTP %d %s" % (e.code, url)
+    except Exception as e:
+        err = "%s: %s %s" % (type(e).__name__, e, url)
+    if err is None:
+        t["ok"] += 1
+    else:
+        t["failed"] += 1
+        if len(t["failures"]) < 10: t["failures"].append(err[:200])
+    if time.monotonic() - last >= 1:
+        print("TALLY " + json.dumps(t), flush=True); last = time.monotonic()
+    time.sleep(0.05)
+print("TALLY " + json.dumps(t), flush=True)
+print("DONE", flush=True)
+"""
+
+
+def parse_tally(log: str) -> TrafficTally | None:
+    """The last ``TALLY {...}`` line of the in-cluster counter's log."""
+    for line in reversed(log.splitlines()):
+        if line.startswith("TALLY "):
+            data = json.loads(line[len("TALLY "):])
+            return TrafficTally(int(data["ok"]), int(data["failed"]), list(data.get("failures", [])))
+    return None

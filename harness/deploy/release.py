@@ -1,0 +1,318 @@
+"""One release of the chart on a cluster under test: the cluster's clients, the images it was
+given, a throwaway PostgreSQL in the release's namespace, ``helm install``/``uninstall``, and the
+waits a test needs after an install, a restart or a rollout (pods Ready, Services routing).
+
+Used by the cluster tier's fixtures (``verification/cluster/conftest.py``); no pytest here.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from harness import contract
+from harness.core.paths import CHART_DIR
+from harness.core.wait import wait_for
+from harness.deploy import k8s
+from harness.diagnose import rules as dx
+from harness.testkit import app_flow
+
+RELEASE_NAME = "todo"
+ROUTABLE_BUDGET_S = 60  # pods Ready → their Services route to them (kube-proxy programming, typically 1-4 s)
+INSTANCE_LABEL = "app.kubernetes.io/instance"
+COMPONENT_LABEL = "app.kubernetes.io/component"
+
+
+@dataclass
+class Cluster:
+    """The cluster under test: provider, explicit target, API clients, and its environment for fixes."""
+
+    provider: Any
+    target: k8s.Target
+    core: Any
+    apps: Any
+    env: dx.Environment
+    run_id: str
+    server_version: str = ""  # e.g. v1.33.1, for `helm template --kube-version`
+    namespaces: list[str] = field(default_factory=list)
+
+    def new_namespace(self, prefix: str = "todo-verify") -> str:
+        name = k8s.namespace_name(prefix)
+        k8s.create_namespace(self.core, name, self.run_id)
+        self.namespaces.append(name)
+        return name
+
+    def drop_namespace(self, name: str, wait: float = 0) -> None:
+        k8s.delete_namespace(self.core, name, wait_timeout=wait)
+        if name in self.namespaces:
+            self.namespaces.remove(name)
+
+
+
+
+@dataclass(frozen=True)
+class Images:
+    backend: str
+    frontend: str
+    postgres: str
+    tag: str
+    load_seconds: float
+
+
+@dataclass(frozen=True)
+class Database:
+    host: str
+    user: str
+    password: str
+    name: str
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://{self.user}:{self.password}@{self.host}:5432/{self.name}"
+
+
+def deploy_postgres(cluster: Cluster, namespace: str, image: str, timeout: float = 180) -> Database:
+    """A throwaway PostgreSQL (Deployment + Service ``postgres``) in ``namespace``; gone with it."""
+    password = secrets.token_hex(12)
+    labels = {"app.kubernetes.io/name": "postgres", "app.kubernetes.io/part-of": "todo-chatbot-verification"}
+    deployment = {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "postgres", "labels": labels},
+        "spec": {
+            "replicas": 1, "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": {"containers": [{
+                "name": "postgres", "image": image, "imagePullPolicy": "IfNotPresent",
+                "env": [{"name": "POSTGRES_USER", "value": "todo"}, {"name": "POSTGRES_PASSWORD", "value": password},
+                        {"name": "POSTGRES_DB", "value": "todo"}, {"name": "PGDATA", "value": "/var/lib/postgresql/data/pg"}],
+                "ports": [{"containerPort": 5432}],
+                "readinessProbe": {"exec": {"command": ["pg_isready", "-h", "127.0.0.1", "-U", "todo", "-d", "todo"]},
+                                   "periodSeconds": 2},
+                "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}},
+                "volumeMounts": [{"name": "data", "mountPath": "/var/lib/postgresql/data"}],
+            }], "volumes": [{"name": "data", "emptyDir": {}}]}},
+        },
+    }
+    service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "postgres", "labels": labels},
+               "spec": {"selector": labels, "ports": [{"port": 5432, "targetPort": 5432}]}}
+    cluster.apps.create_namespaced_deployment(namespace, deployment)
+    cluster.core.create_namespaced_service(namespace, service)
+    k8s.wait_pods_ready(cluster.core, namespace, "app.kubernetes.io/name=postgres", timeout=timeout, expected=1)
+    return Database(f"postgres.{namespace}.svc.cluster.local", "todo", password, "todo")
+
+
+def psql(cluster: Cluster, namespace: str, db: Database, sql: str, database: str | None = None) -> str:
+    """Run one SQL statement in the throwaway PostgreSQL's pod, as its superuser."""
+    pod = cluster.core.list_namespaced_pod(namespace, label_selector="app.kubernetes.io/name=postgres").items[0]
+    return cluster.target.kubectl(
+        "-n", namespace, "exec", pod.metadata.name, "--", "env", f"PGPASSWORD={db.password}",
+        "psql", "-h", "127.0.0.1", "-U", db.user, "-d", database or db.name, "-v", "ON_ERROR_STOP=1", "-Atc", sql,
+    ).strip()
+
+
+@dataclass
+class Release:
+    """One ``helm install`` of the chart into a namespace of its own."""
+
+    cluster: Cluster
+    namespace: str
+    name: str
+    values_file: Path
+    database: Database
+    images: Images
+    install_seconds: float = 0.0  # helm install until every pod Ready
+    ready_seconds: float = 0.0  # pods Ready after helm install returned
+    routable_seconds: float = 0.0  # pods Ready until the frontend reached the backend through the Services
+
+    @property
+    def selector(self) -> str:
+        return f"{INSTANCE_LABEL}={self.name}"
+
+    def component_selector(self, component: str) -> str:
+        return f"{self.selector},{COMPONENT_LABEL}={component}"
+
+    def helm(self, *args: str, timeout: float = 600) -> str:
+        return self.cluster.target.helm(*args, "-n", self.namespace, timeout=timeout)
+
+    def deployment_name(self, component: str) -> str:
+        items = self.cluster.apps.list_namespaced_deployment(
+            self.namespace, label_selector=self.component_selector(component)).items
+        assert len(items) == 1, f"expected one {component} Deployment in {self.namespace}, found {len(items)}"
+        return items[0].metadata.name
+
+    def service(self, component: str):
+        items = self.cluster.core.list_namespaced_service(
+            self.namespace, label_selector=self.component_selector(component)).items
+        assert len(items) == 1, f"expected one {component} Service in {self.namespace}, found {len(items)}"
+        return items[0]
+
+    def configmap_name(self, component: str) -> str:
+        items = self.cluster.core.list_namespaced_config_map(
+            self.namespace, label_selector=self.component_selector(component)).items
+        assert len(items) == 1, f"expected one {component} ConfigMap in {self.namespace}, found {len(items)}"
+        return items[0].metadata.name
+
+    def pods(self, component: str | None = None) -> list:
+        selector = self.component_selector(component) if component else self.selector
+        return [p for p in self.cluster.core.list_namespaced_pod(self.namespace, label_selector=selector).items
+                if p.metadata.deletion_timestamp is None and p.status.phase != "Succeeded"]
+
+    def wait_ready(self, timeout: float = contract.READY_BUDGET_S) -> float:
+        return k8s.wait_pods_ready(self.cluster.core, self.namespace, self.selector + f",{COMPONENT_LABEL} in (backend,frontend)",
+                                   timeout=timeout)
+
+    def wait_routable(self, timeout: float = ROUTABLE_BUDGET_S) -> float:
+        """After a fresh install: the Services route to the Ready pods (returns seconds).
+
+        A Ready pod is not yet reachable through its Service: the EndpointSlice is updated, then
+        kube-proxy programs the node (1-4 s here). A first request inside that gap fails
+        (connection refused, or worse), so a test must not start before it is closed. Waits
+        until both Services' EndpointSlices list exactly the Ready pods, then until a request
+        through the frontend's outside address reaches the backend through the backend Service.
+        """
+        start = time.monotonic()
+        deadline = start + timeout
+        for component in ("backend", "frontend"):
+            self._wait_endpoints(component, timeout=max(1.0, deadline - time.monotonic()))
+        last = "no attempt"
+
+        def backend_answers() -> bool:
+            nonlocal last
+            with self.frontend_access() as url:
+                ok, last = app_flow.backend_reached(url)
+            return ok
+
+        wait_for(backend_answers, what="the backend to answer through the frontend and both Services",
+                 timeout=max(1.0, deadline - time.monotonic()), interval=0.5, describe=lambda: last)
+        self.routable_seconds = time.monotonic() - start
+        return self.routable_seconds
+
+    def _wait_endpoints(self, component: str, timeout: float) -> None:
+        name = self.service(component).metadata.name
+        wait_for(lambda: k8s.service_routes_to_ready_pods(self.cluster.core, self.namespace, name),
+                 what=f"Service {self.namespace}/{name} to list exactly its Ready pods as ready endpoints",
+                 timeout=timeout, interval=0.5)
+
+    def wait_settled(self, component: str, timeout: float = 120) -> float:
+        """After a rollout: the old pods are gone and the Service lists exactly the new Ready pods.
+
+        A Deployment counts as rolled out as soon as its old pods are *marked* for deletion; they
+        keep serving through their preStop pause while kube-proxy catches up (1-4 s here), so a
+        request right after the rollout may still reach an old pod, with the old configuration
+        and credentials. Returns seconds.
+        """
+        start = time.monotonic()
+        selector = self.component_selector(component)
+
+        def terminating() -> list[str]:
+            return [p.metadata.name for p in self.cluster.core.list_namespaced_pod(
+                self.namespace, label_selector=selector).items if p.metadata.deletion_timestamp]
+
+        wait_for(lambda: not terminating(), what=f"the old {component} pods in {self.namespace} to be gone",
+                 timeout=timeout, interval=0.5, describe=lambda: f"terminating: {terminating()}")
+        self._wait_endpoints(component, timeout=max(1.0, timeout - (time.monotonic() - start)))
+        return time.monotonic() - start
+
+    def wait_rolled_out(self, timeout: float = 300) -> None:
+        """After a ``helm upgrade``: both Deployments finished their rollout and no old pod is left."""
+        for component in ("backend", "frontend"):
+            k8s.wait_rolled_out(self.cluster.apps, self.namespace, self.deployment_name(component), timeout=timeout)
+        for component in ("backend", "frontend"):
+            self.wait_settled(component)
+
+    def restart(self, component: str, timeout: float = 180) -> float:
+        """``kubectl rollout restart`` of the component, waited until rolled out and the old pods
+        gone (``wait_settled``); returns the seconds until rolled out."""
+        start = time.monotonic()
+        name = self.deployment_name(component)
+        k8s.rollout_restart(self.cluster.apps, self.namespace, name)
+        k8s.wait_rolled_out(self.cluster.apps, self.namespace, name, timeout=timeout)
+        rolled_out = time.monotonic() - start
+        self.wait_settled(component)
+        return rolled_out
+
+    def manifests(self) -> list[dict]:
+        """What the chart rendered for this release (``helm get manifest``)."""
+        return [d for d in yaml.safe_load_all(self.helm("get", "manifest", self.name)) if d]
+
+    def frontend_access(self):
+        """A context manager yielding the frontend's base URL: the NodePort when the host reaches it,
+        else a ``kubectl port-forward`` of the Service."""
+        return FrontendAccess(self)
+
+
+class FrontendAccess:
+    def __init__(self, release: Release) -> None:
+        self.release = release
+        self._forward: k8s.PortForward | None = None
+        self.via = ""
+
+    def __enter__(self) -> str:
+        r = self.release
+        svc = r.service("frontend")
+        for url in k8s.node_port_candidates(r.cluster.core, r.namespace, svc.metadata.name, r.cluster.env.provider):
+            host, port = url.removeprefix("http://").rsplit(":", 1)
+            if k8s.tcp_open(host, int(port)):
+                self.via = f"NodePort {url}"
+                return url
+        self._forward = k8s.PortForward(r.cluster.target, r.namespace, f"svc/{svc.metadata.name}",
+                                        svc.spec.ports[0].port).__enter__()
+        self.via = f"kubectl port-forward svc/{svc.metadata.name}"
+        return self._forward.url
+
+    def __exit__(self, *exc: object) -> None:
+        if self._forward is not None:
+            self._forward.__exit__()
+
+
+def write_values(path: Path, images: Images, database: Database, **extra: Any) -> Path:
+    values = {
+        "backend": {"image": {"repository": contract.BACKEND_IMAGE, "tag": images.tag, "pullPolicy": "IfNotPresent"}},
+        "frontend": {"image": {"repository": contract.FRONTEND_IMAGE, "tag": images.tag, "pullPolicy": "IfNotPresent"}},
+        "secrets": {"databaseUrl": database.url, "jwtSecret": secrets.token_hex(32)},
+    }
+    for key, value in extra.items():
+        values[key] = {**values.get(key, {}), **value}
+    path.write_text(yaml.safe_dump(values))
+    return path
+
+
+def install_release(cluster: Cluster, images: Images, tmp: Path, prefix: str = "todo-verify",
+                    name: str = RELEASE_NAME) -> Release:
+    """Namespace → PostgreSQL → one ``helm install`` → every pod Ready (timed).
+
+    On failure the namespace is left for the diagnosis of the failing test's report and
+    deleted by the session's teardown (``cluster`` fixture) or, at the latest, at exit.
+    """
+    namespace = cluster.new_namespace(prefix)
+    database = deploy_postgres(cluster, namespace, images.postgres)
+    values = write_values(tmp / f"values-{namespace}.yaml", images, database)
+    release = Release(cluster, namespace, name, values, database, images)
+    start = time.monotonic()
+    release.helm("install", name, str(CHART_DIR), "-f", str(values), timeout=contract.DEPLOY_BUDGET_S)
+    release.ready_seconds = release.wait_ready(timeout=contract.READY_BUDGET_S)
+    release.install_seconds = time.monotonic() - start
+    release.wait_routable()
+    return release
+
+
+def remove_release(release: Release) -> None:
+    release.cluster.target.helm("uninstall", release.name, "-n", release.namespace, "--wait", check=False, timeout=300)
+    release.cluster.drop_namespace(release.namespace, wait=120)
+
+
+def diagnosis_text(cluster: Cluster, namespaces: list[str]) -> str:
+    parts = []
+    for namespace in namespaces:
+        env = dx.Environment(cluster.env.provider, cluster.env.cluster, namespace, RELEASE_NAME)
+        try:
+            pods = dx.collect(cluster.core, namespace)
+            parts.append(dx.format_report(pods, dx.diagnose(pods, env),
+                                          header=f"== {cluster.provider.describe()}, namespace {namespace}"))
+        except Exception as exc:  # noqa: BLE001 - diagnosis must never hide the original failure
+            parts.append(f"== namespace {namespace}: diagnosis failed: {type(exc).__name__}: {exc}")
+    return "\n\n".join(parts)

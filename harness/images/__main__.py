@@ -1,0 +1,7 @@
+"""`python -m harness.images`: see harness.images.build."""
+
+import sys
+
+from harness.images.build import main
+
+sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,69 @@
+"""An existing kubeconfig context (minikube, docker-desktop, kind-NAME, ...), named explicitly.
+
+Nothing is created or deleted here but the test namespaces; the cluster stays as it was.
+Images reach the nodes the way the cluster needs: ``minikube image load`` for Minikube,
+``kind load docker-image`` for a kind context, nothing for Docker Desktop (the cluster uses
+the Docker engine's images, so the image only has to exist there).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from harness.providers import flavour_of_context, image_load_argv
+
+
+class ContextProvider:
+    def __init__(self, context: str, kubeconfig: str | None = None) -> None:
+        self.context = context
+        self.kubeconfig = self._file_with_context(context, kubeconfig or os.environ.get("KUBECONFIG", ""))
+        self.environment = flavour_of_context(context)
+        self.keep = True
+
+    @staticmethod
+    def _file_with_context(context: str, setting: str) -> Path:
+        """The kubeconfig file to use: ``setting`` may list several (KUBECONFIG=a:b); take the first
+        that defines ``context`` (kubectl and helm get exactly that file and context)."""
+        files = [Path(p) for p in setting.split(os.pathsep) if p] or [Path.home() / ".kube" / "config"]
+        for path in files:
+            try:
+                import yaml
+
+                contexts = (yaml.safe_load(path.read_text()) or {}).get("contexts") or []
+            except (OSError, ValueError):
+                continue
+            if any(isinstance(c, dict) and c.get("name") == context for c in contexts):
+                return path
+        return files[0]
+
+    def create(self) -> None:
+        """Check the context exists (never fall back to the current one)."""
+        from kubernetes import config
+
+        contexts, _ = config.list_kube_config_contexts(config_file=str(self.kubeconfig))
+        names = [c["name"] for c in contexts]
+        if self.context not in names:
+            raise LookupError(
+                f"kubeconfig context {self.context!r} not found in {self.kubeconfig}; "
+                f"known: {', '.join(names) or 'none'} (minikube: 'minikube start'; Docker Desktop: "
+                "Settings → Kubernetes → Enable)"
+            )
+
+    def refine(self, node_labels: dict[str, str]) -> None:
+        """Learn the flavour from a node's labels (a Minikube profile under another context name)."""
+        found = flavour_of_context(self.context, node_labels)
+        if found.provider != "unknown":
+            self.environment = found
+
+    def load_image(self, image: str) -> None:
+        argv = image_load_argv(image, self.environment)
+        if argv is not None:
+            subprocess.run(argv, check=True, capture_output=True, text=True)
+
+    def close(self) -> None:
+        """An existing cluster is never deleted."""
+
+    def describe(self) -> str:
+        return f"context {self.context} ({self.environment.provider}, kubeconfig {self.kubeconfig})"

@@ -1,0 +1,170 @@
+"""A throwaway PostgreSQL server from Debian's binaries, on a free loopback port.
+
+The applications' tests and the end-to-end tests need a real database but no
+Docker: this starts `postgres` from /usr/lib/postgresql/<version>/bin in a
+temporary data directory, with password authentication, and removes it all on
+exit. PostgreSQL refuses to run as root, so under root (CI) it runs as the
+unprivileged `postgres` account that Debian's package creates.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import secrets
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.core.net import free_port
+from harness.core.wait import wait_for
+
+INSTALL_HINT = "PostgreSQL server binaries (initdb) not found: apt-get install postgresql"
+
+
+class PostgresUnavailable(RuntimeError):
+    """No PostgreSQL server binaries on this machine; the message says how to install them."""
+
+
+def find_bindir() -> Path:
+    """The newest /usr/lib/postgresql/<version>/bin that has initdb, or PG_BINDIR."""
+    if env := os.environ.get("PG_BINDIR"):
+        candidates = [env]
+    else:
+        candidates = sorted(
+            glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(Path(p).parent.name), reverse=True
+        )
+        if which := shutil.which("initdb"):
+            candidates.append(str(Path(which).parent))
+    for candidate in candidates:
+        if (Path(candidate) / "initdb").exists():
+            return Path(candidate)
+    raise PostgresUnavailable(INSTALL_HINT)
+
+
+@dataclass(frozen=True)
+class Database:
+    """Connection facts for one database on the server."""
+
+    host: str
+    port: int
+    user: str
+    password: str
+    name: str
+
+    @property
+    def url(self) -> str:
+        """The plain form that Neon and every provider hand out."""
+        return f"postgresql://{self.user}:{self.password}@{self.host}:{self.port}/{self.name}?sslmode=disable"
+
+
+class LocalPostgres:
+    """Context manager for a private PostgreSQL server.
+
+    ``superuser`` is a :class:`Database` for the ``postgres`` role; ``create_database``
+    adds a role and database of its own for each test that wants isolation.
+    """
+
+    def __init__(self) -> None:
+        self.bindir = find_bindir()
+        self.port = free_port()
+        self.password = secrets.token_hex(16)
+        self.workdir = Path(tempfile.mkdtemp(prefix="todo-pg-"))
+        self.datadir = self.workdir / "data"
+        self.logfile = self.workdir / "postgres.log"
+        self._run_as = self._unprivileged_account()
+        self.superuser = Database("127.0.0.1", self.port, "postgres", self.password, "postgres")
+
+    # -- lifecycle -------------------------------------------------------------
+    def start(self) -> LocalPostgres:
+        pwfile = self.workdir / "pwfile"
+        pwfile.write_text(self.password + "\n")
+        if self._run_as is not None:
+            os.chown(self.workdir, self._run_as.pw_uid, self._run_as.pw_gid)
+            os.chown(pwfile, self._run_as.pw_uid, self._run_as.pw_gid)
+        self._run(
+            [str(self.bindir / "initdb"), "-D", str(self.datadir), "-U", "postgres",
+             "--auth=scram-sha-256", f"--pwfile={pwfile}", "-E", "UTF8", "--no-instructions"]
+        )
+        pwfile.unlink()
+        self.restart()
+        wait_for(self._accepts_connections, what=f"PostgreSQL on 127.0.0.1:{self.port}", timeout=60,
+                 describe=lambda: self.logfile.read_text(errors="replace")[-2000:])
+        return self
+
+    def stop(self) -> None:
+        """Stop the server now (fast mode) and keep the data directory."""
+        if (self.datadir / "postmaster.pid").exists():
+            self._run([str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "fast", "-w", "stop"],
+                      check=False)
+
+    def restart(self) -> None:
+        """Start the server (again after :meth:`stop`): same port, same data."""
+        self._run(
+            [str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-l", str(self.logfile), "-w", "-t", "60",
+             "-o", f"-p {self.port} -k {self.workdir} -c listen_addresses=127.0.0.1 -c fsync=off "
+                   "-c max_connections=200",
+             "start"]
+        )
+
+    def __enter__(self) -> LocalPostgres:
+        try:
+            return self.start()
+        except BaseException:
+            self.close()
+            raise
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    # -- databases -----------------------------------------------------------------
+    def create_database(self, name: str | None = None) -> Database:
+        """A fresh role and database owned by it; returns its connection facts."""
+        name = name or f"todo_{secrets.token_hex(4)}"
+        password = secrets.token_hex(12)
+        self.psql(f"CREATE ROLE {name} LOGIN PASSWORD '{password}'")
+        self.psql(f"CREATE DATABASE {name} OWNER {name}")
+        return Database("127.0.0.1", self.port, name, password, name)
+
+    def psql(self, sql: str, database: str = "postgres") -> str:
+        """Run one SQL statement as the superuser and return psql's output."""
+        result = subprocess.run(
+            [str(self.bindir / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
+             "-d", database, "-v", "ON_ERROR_STOP=1", "-Atc", sql],
+            env={**os.environ, "PGPASSWORD": self.password},
+            capture_output=True, text=True, check=False,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"psql failed: {result.stderr.strip()}")
+        return result.stdout.strip()
+
+    # -- internals -------------------------------------------------------------------
+    def _accepts_connections(self) -> bool:
+        return self.psql("SELECT 1") == "1"
+
+    @staticmethod
+    def _unprivileged_account() -> pwd.struct_passwd | None:
+        if os.geteuid() != 0:
+            return None
+        try:
+            return pwd.getpwnam("postgres")
+        except KeyError as exc:
+            raise PostgresUnavailable(
+                "running as root but no 'postgres' account to run the server: apt-get install postgresql"
+            ) from exc
+
+    def _run(self, argv: list[str], check: bool = True) -> None:
+        tool = Path(argv[0]).name
+        if self._run_as is not None:
+            argv = ["runuser", "-u", self._run_as.pw_name, "--", *argv]
+        result = subprocess.run(argv, capture_output=True, text=True, check=False, cwd=self.workdir)
+        if check and result.returncode != 0:
+            output = (result.stderr or result.stdout).strip()[-1500:]
+            raise RuntimeError(f"{tool} failed ({result.returncode}): {output}")

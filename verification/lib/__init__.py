@@ -1,1 +1,0 @@
-"""Library code shared by the tiers: waits, processes, databases, rendering."""
