@@ -19,11 +19,10 @@ endif
 # The cluster tier's target: auto (kind, else the local cluster built here, when this machine can
 # run one), kind, local, context:NAME (a context of yours, used only when named) or none.
 CLUSTER ?= auto
-# The image tag defaults to the chart's appVersion so `helm install` finds the images.
-IMAGE_TAG ?= $(shell sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}/\1/p' $(CHART)/Chart.yaml 2>/dev/null)
-export IMAGE_TAG
+# The image tag: $IMAGE_TAG, else the chart's appVersion so `helm install` finds the images
+# (harness.images.image_tag, the one place; `python -m harness.images tag` prints it).
 
-.PHONY: help system setup test test-backend test-frontend static policy images bench-backend bench-images \
+.PHONY: help system setup chart-docs test test-backend test-frontend static policy images bench-backend bench-images \
         test-runtime test-cluster up status down load bench-load acceptance report ai-manifests deploy undeploy diagnose clean
 
 help: ## List the targets
@@ -59,6 +58,11 @@ test-frontend: $(FRONTEND)/node_modules/.installed ## Frontend lint, typecheck a
 static: setup ## Only the static tier (chart, policy, Dockerfiles): seconds
 	$(PYTEST) verification/static
 
+chart-docs: $(VENV)/.installed ## Regenerate the chart's values.schema.json and README parameter tables from values.yaml's comments
+	$(PY) chart/tools/values_schema.py > $(CHART)/values.schema.json
+	$(PY) chart/tools/readme_params.py --write
+	@git diff --stat -- $(CHART)/values.schema.json $(CHART)/README.md
+
 policy: setup ## Check any manifest against the chart's deployment policy: make policy FILES="draft.yaml ..."
 	@test -n "$(FILES)" || { echo 'usage: make policy FILES="a.yaml b.yaml"   (python -m harness.kube.policy --rules lists the rules)'; exit 2; }
 	$(PY) -m harness.kube.policy $(FILES)
@@ -71,7 +75,7 @@ test-runtime: setup ## Only the runtime tier: the chart's rendered pods on Docke
 # BASE_IMAGES=official|local forces the base images (default: official when pullable);
 # CA_BUNDLE=path hands a CA bundle to the install steps as a BuildKit secret ('' for none).
 .PHONY: base-images test-images
-images: $(VENV)/.installed ## Build todo-backend:$(IMAGE_TAG) and todo-frontend:$(IMAGE_TAG) (local base images when none can be pulled); prints tags and sizes
+images: $(VENV)/.installed ## Build todo-backend and todo-frontend, tagged IMAGE_TAG or the chart's appVersion (local base images when none can be pulled); prints tags and sizes
 	@scripts/ensure-docker.sh
 	$(PY) -m harness.images build
 

@@ -43,20 +43,18 @@ import yaml  # noqa: E402
 from harness import contract  # noqa: E402
 from harness.core import docker as docker_engine  # noqa: E402
 from harness.core import processes  # noqa: E402
+from harness.core.lifecycle import Managed  # noqa: E402
 from harness.core.paths import REPO_ROOT  # noqa: E402
 from harness.core.wait import wait_for  # noqa: E402
 from harness.images import build as images_lib  # noqa: E402
 from harness.kube import render  # noqa: E402
-from harness.podrt.runtime import (  # noqa: E402
-    LABEL_PREFIX,
-    LABEL_ROLE,
-    LABEL_RUN,
-    Pod,
-    Runtime,
-    image_present,
-    remove_run,
-)
-from harness.podrt.translate import RenderedObjects, deployment_named  # noqa: E402
+from harness.kube.manifests import pod_spec  # noqa: E402
+from harness.podrt.gc import remove_run  # noqa: E402
+from harness.podrt.labels import LABEL_ROLE, LABEL_RUN  # noqa: E402
+from harness.podrt.pod import Pod, image_present  # noqa: E402
+from harness.podrt.runtime import Runtime  # noqa: E402
+from harness.podrt.translate import LABEL_PREFIX, RenderedObjects, deployment_named  # noqa: E402
+from harness.testkit.postgres import Database, psql_argv  # noqa: E402
 
 STATE_DIR = REPO_ROOT / ".cache" / "stack"
 STATE_FILE = STATE_DIR / "state.json"
@@ -88,7 +86,7 @@ def postgres_image(client: docker.DockerClient) -> str:
 
 def app_images(objects: RenderedObjects) -> list[str]:
     return sorted({c["image"] for d in objects.deployments.values()
-                   for c in d["spec"]["template"]["spec"]["containers"]})
+                   for c in pod_spec(d)["containers"]})
 
 
 # The runtime tier's stacks run one frontend pod (the chart's default is two): its tests
@@ -97,7 +95,7 @@ def app_images(objects: RenderedObjects) -> list[str]:
 ONE_FRONTEND = {"frontend.replicaCount": 1}
 
 
-class LocalStack:
+class LocalStack(Managed):
     """PostgreSQL + the chart's Services and pods on one private Docker network.
 
     ``set_values`` are extra chart values (``{"backend.replicaCount": 1}``); the
@@ -121,7 +119,7 @@ class LocalStack:
 
     # -- values ---------------------------------------------------------------------------
     def database_url(self, password: str | None = None, database: str = DB_NAME, user: str = DB_USER) -> str:
-        return f"postgresql://{user}:{password or self.db_password}@{DB_ALIAS}:5432/{database}"
+        return Database(DB_ALIAS, 5432, user, password or self.db_password, database).url
 
     def render(self, set_values: Mapping[str, Any] | None = None, *, database_url: str | None = None,
                release: str | None = None) -> RenderedObjects:
@@ -171,16 +169,6 @@ class LocalStack:
         self.postgres = pg
         pg.start()
 
-    def __enter__(self) -> LocalStack:
-        try:
-            return self.start()
-        except BaseException:
-            self.close()
-            raise
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
     def close(self) -> None:
         self.runtime.close()  # removes the database container too (same run label)
 
@@ -192,7 +180,7 @@ class LocalStack:
     def psql(self, sql: str, user: str = DB_USER, password: str | None = None, database: str = DB_NAME) -> str:
         """Run SQL in the database container (over TCP, with a password); raises on error."""
         result = self.db_container.exec_run(
-            ["psql", "-h", "127.0.0.1", "-U", user, "-d", database, "-v", "ON_ERROR_STOP=1", "-Atc", sql],
+            psql_argv(user, database, sql),
             environment={"PGPASSWORD": password or self.db_password},
         )
         output = result.output.decode(errors="replace").strip()
@@ -222,10 +210,10 @@ class LocalStack:
 
     def idle_memory(self) -> dict[str, int]:
         """Working-set bytes of every app container and the database right now."""
-        from harness.podrt.runtime import memory_bytes
+        from harness.podrt.pod import working_set_bytes
 
-        figures = {name: memory_bytes(c) for name, c in self.app_containers().items()}
-        figures["postgres"] = memory_bytes(self.db_container)
+        figures = {name: working_set_bytes(c) for name, c in self.app_containers().items()}
+        figures["postgres"] = working_set_bytes(self.db_container)
         return figures
 
 
@@ -390,7 +378,7 @@ def cmd_down(args: argparse.Namespace) -> int:
             os.kill(pid, signal.SIGKILL)
     client = docker_engine.client(timeout=60)
     removed: list[str] = []
-    from harness.podrt.runtime import runs
+    from harness.podrt.gc import runs
 
     for run_id in (runs(client) if getattr(args, "all", False) else _owned_runs(client)):
         removed += remove_run(client, run_id)

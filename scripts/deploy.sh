@@ -4,7 +4,7 @@
 # or a git-ignored .env file, and reach Helm through a private values file on
 # stdin — never the command line (visible in `ps`) and never the repository.
 #
-#   KUBE_CONTEXT=minikube make deploy            # or docker-desktop, kind-NAME
+#   KUBE_CONTEXT=minikube make deploy            # or docker-desktop, kind-NAME, todo-local
 #   NAMESPACE=todo RELEASE=todo VALUES=chart/todo-chatbot/values-dev.yaml
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,10 +12,13 @@ cd "$(dirname "$0")/.."
 die() { echo "deploy: $*" >&2; exit 1; }
 
 [ -n "${KUBE_CONTEXT:-}" ] \
-  || die "KUBE_CONTEXT is not set: name the cluster to deploy to (minikube, docker-desktop or kind-NAME); no other context is touched"
+  || die "KUBE_CONTEXT is not set: name the cluster to deploy to (minikube, docker-desktop, kind-NAME or todo-local); no other context is touched"
 NAMESPACE="${NAMESPACE:-todo}"
 RELEASE="${RELEASE:-todo}"
-IMAGE_TAG="${IMAGE_TAG:-$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}/\1/p' chart/todo-chatbot/Chart.yaml)}"
+py=python3
+[ -x .venv/bin/python ] && py=.venv/bin/python
+# The tag: $IMAGE_TAG, else the chart's appVersion — decided in one place (harness/images/build.py).
+IMAGE_TAG=$("$py" -m harness.images tag)
 
 if [ -f .env ]; then
   # shellcheck disable=SC1091
@@ -32,15 +35,14 @@ kubectl config get-contexts "$KUBE_CONTEXT" >/dev/null 2>&1 \
 kubectl --context "$KUBE_CONTEXT" get --raw /readyz >/dev/null 2>&1 \
   || die "cluster '$KUBE_CONTEXT' does not answer: start it (minikube start --cpus 2 --memory 4096) or enable Kubernetes in Docker Desktop"
 
-for image in "todo-backend:$IMAGE_TAG" "todo-frontend:$IMAGE_TAG"; do
+images=("todo-backend:$IMAGE_TAG" "todo-frontend:$IMAGE_TAG")
+for image in "${images[@]}"; do
   docker image inspect "$image" >/dev/null 2>&1 || die "image $image not built: run make images"
-  case "$KUBE_CONTEXT" in
-    minikube)       echo "deploy: minikube image load $image"; minikube image load "$image" ;;
-    kind-*)         echo "deploy: kind load docker-image $image"; kind load docker-image "$image" --name "${KUBE_CONTEXT#kind-}" ;;
-    docker-desktop) ;;  # shares the local Docker engine's images
-    *)              echo "deploy: make $image available to '$KUBE_CONTEXT' yourself (no registry is assumed)" ;;
-  esac
 done
+# How an image reaches this kind of cluster (kind, Minikube, the local cluster; nothing for Docker
+# Desktop) is known in one place, harness/providers/commands.py: it prints and runs the commands.
+"$py" -m harness.providers load --context "$KUBE_CONTEXT" "${images[@]}" | sed 's/^/deploy: /' \
+  || die "loading the images into '$KUBE_CONTEXT' failed (see above)"
 
 extra=()
 [ -n "${VALUES:-}" ] && extra+=(-f "$VALUES")

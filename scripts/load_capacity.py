@@ -15,7 +15,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from harness.core.paths import REPO_ROOT
+
+REPO = REPO_ROOT
 
 
 def ui_url() -> str:

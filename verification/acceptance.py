@@ -23,9 +23,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.core.paths import REPO_ROOT
 from verification.requirements import Requirement, registry
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO_ROOT
 REPORTS = ROOT / "reports"
 RAW = REPORTS / "acceptance"
 PYTEST = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]

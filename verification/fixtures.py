@@ -27,7 +27,7 @@ def postgres_server() -> Iterator[LocalPostgres]:
 def _images_or_skip() -> None:
     """The application images and the PostgreSQL image must be in the local engine."""
 
-    from harness.podrt.runtime import image_present
+    from harness.podrt.pod import image_present
     from harness.stack import StackError, postgres_image
 
     client = docker_engine.client(timeout=30)
@@ -60,7 +60,7 @@ def _images_or_skip() -> None:
 def kube_shim() -> str:
     """The pod sandbox / Service stand-in image, built from Go source once (no registry needed)."""
 
-    from harness.podrt.runtime import ShimBuildError, shim_image
+    from harness.podrt.shim import ShimBuildError, shim_image
 
     try:
         return shim_image(docker_engine.client(timeout=120))

@@ -1,6 +1,7 @@
-"""Print the README's parameter tables from values.yaml's `## @section` / `## @param` comments.
+"""The README's parameter tables from values.yaml's `## @section` / `## @param` comments.
 
-    python chart/tools/readme_params.py > /tmp/params.md   # then paste under "## Parameters"
+    python chart/tools/readme_params.py            # print them
+    python chart/tools/readme_params.py --write    # replace the README's "## Parameters" section (make chart-docs)
 
 (The Bitnami readme-generator does the same from npm; this keeps it offline and dependency-free.)
 """
@@ -14,6 +15,8 @@ from pathlib import Path
 import yaml
 
 VALUES = Path(__file__).resolve().parents[1] / "todo-chatbot" / "values.yaml"
+README = VALUES.with_name("README.md")
+HEADING = "## Parameters\n"
 
 
 def default_of(values: dict, path: str) -> str:
@@ -43,5 +46,19 @@ def tables(text: str) -> str:
     return "\n".join(out).strip() + "\n"
 
 
+def with_tables(readme: str, generated: str) -> str:
+    """``readme`` with everything from "## Parameters" to the next level-2 heading replaced."""
+    start = readme.index(HEADING) + len(HEADING)
+    end = readme.find("\n## ", start)
+    rest = readme[end + 1:] if end != -1 else ""
+    return readme[:start] + "\n" + generated + ("\n" + rest if rest else "")
+
+
 if __name__ == "__main__":
-    sys.stdout.write(tables(VALUES.read_text()))
+    generated = tables(VALUES.read_text())
+    if sys.argv[1:] == ["--write"]:
+        README.write_text(with_tables(README.read_text(), generated))
+    elif sys.argv[1:]:
+        sys.exit("usage: readme_params.py [--write]")
+    else:
+        sys.stdout.write(generated)

@@ -13,6 +13,11 @@ class WaitTimeout(TimeoutError):
     """A condition did not hold in time; the message names it and the last state seen."""
 
 
+class WaitAbandoned(RuntimeError):
+    """A wait stopped before its deadline: its ``give_up`` said the condition would not hold (the
+    message is the one ``give_up`` returned)."""
+
+
 def wait_for(
     condition: Callable[[], T],
     *,
@@ -20,16 +25,21 @@ def wait_for(
     timeout: float,
     interval: float = 0.25,
     describe: Callable[[], str] | None = None,
+    give_up: Callable[[], str | None] | None = None,
 ) -> T:
     """Poll ``condition`` until it returns a truthy value and return that value.
 
     ``condition`` may raise; the exception counts as "not yet" and becomes the last
     observed state. ``describe`` adds context (for instance a process's last log
-    lines) to the timeout message.
+    lines) to the timeout message. ``give_up``, when given, is called first in each round: when
+    it returns a message (say, "the process being waited on has exited"), the wait raises
+    :class:`WaitAbandoned` with that message at once instead of waiting out the timeout.
     """
     deadline = time.monotonic() + timeout
     last: object = "never checked"
     while True:
+        if give_up is not None and (reason := give_up()):
+            raise WaitAbandoned(reason)
         try:
             result = condition()
             if result:

@@ -13,16 +13,14 @@
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
 import socket
 import string
 import subprocess
-import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -257,112 +255,3 @@ class PortForward:
                 self.process.kill()
 
 
-# --- bounded traffic -------------------------------------------------------------------------------
-
-
-@dataclass
-class TrafficTally:
-    ok: int = 0
-    failed: int = 0
-    failures: list[str] = field(default_factory=list)  # the first few, for the message
-
-    @property
-    def total(self) -> int:
-        return self.ok + self.failed
-
-    def record(self, error: str | None, keep: int = 10) -> None:
-        if error is None:
-            self.ok += 1
-        else:
-            self.failed += 1
-            if len(self.failures) < keep:
-                self.failures.append(error)
-
-    def summary(self) -> str:
-        return f"{self.ok} ok, {self.failed} failed of {self.total}" + (
-            f"; first failures: {self.failures}" if self.failures else "")
-
-
-class TrafficCounter:
-    """A background client sending GETs to ``url`` until stopped, at most ``max_requests`` and
-    ``max_seconds``; any transport error or status >= 500 counts as failed.
-
-    A context manager: leaving it stops the thread and ``tally`` holds the counts.
-    """
-
-    def __init__(self, url: str, *, max_requests: int = 5000, max_seconds: float = 300, interval: float = 0.05,
-                 timeout: float = 5.0, ok: Callable[[int], bool] = lambda status: status < 500):
-        self.url, self.max_requests, self.max_seconds = url, max_requests, max_seconds
-        self.interval, self.timeout, self.ok = interval, timeout, ok
-        self.tally = TrafficTally()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="traffic", daemon=True)
-
-    def _loop(self) -> None:
-        import httpx
-
-        deadline = time.monotonic() + self.max_seconds
-        with httpx.Client(timeout=self.timeout) as client:
-            while not self._stop.is_set() and self.tally.total < self.max_requests and time.monotonic() < deadline:
-                try:
-                    status = client.get(self.url).status_code
-                    self.tally.record(None if self.ok(status) else f"HTTP {status}")
-                except Exception as exc:  # noqa: BLE001 - every transport failure is a failed request
-                    self.tally.record(f"{type(exc).__name__}: {exc}"[:200])
-                self._stop.wait(self.interval)
-
-    def wait_for_first(self, timeout: float = 30) -> None:
-        wait_for(lambda: self.tally.total > 0, what=f"the first request to {self.url}", timeout=timeout)
-
-    def __enter__(self) -> TrafficCounter:
-        self._thread.start()
-        return self
-
-    def stop(self) -> TrafficTally:
-        self._stop.set()
-        self._thread.join(self.timeout + 5)
-        return self.tally
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-
-# The same counter for a pod inside the cluster (Python's standard library only, so any image
-# with python3 runs it — the backend image does). argv: URL... ; env MAX_SECONDS, MAX_REQUESTS.
-# Prints "TALLY {json}" every second and once at the end.
-IN_CLUSTER_TRAFFIC = r"""
-import json, os, sys, time, urllib.request, urllib.error
-urls = sys.argv[1:]
-max_seconds = float(os.environ.get("MAX_SECONDS", "240")); max_requests = int(os.environ.get("MAX_REQUESTS", "20000"))
-t = {"ok": 0, "failed": 0, "failures": []}
-start = last = time.monotonic(); i = 0
-while time.monotonic() - start < max_seconds and t["ok"] + t["failed"] < max_requests:
-    url = urls[i % len(urls)]; i += 1
-    try:
-        with urllib.request.urlopen(url, timeout=5) as r:
-            status = r.status
-        err = None if status < 500 else "HTTP %d %s" % (status, url)
-    except urllib.error.HTTPError as e:
-        err = None if e.code < 500 else "HTTP %d %s" % (e.code, url)
-    except Exception as e:
-        err = "%s: %s %s" % (type(e).__name__, e, url)
-    if err is None:
-        t["ok"] += 1
-    else:
-        t["failed"] += 1
-        if len(t["failures"]) < 10: t["failures"].append(err[:200])
-    if time.monotonic() - last >= 1:
-        print("TALLY " + json.dumps(t), flush=True); last = time.monotonic()
-    time.sleep(0.05)
-print("TALLY " + json.dumps(t), flush=True)
-print("DONE", flush=True)
-"""
-
-
-def parse_tally(log: str) -> TrafficTally | None:
-    """The last ``TALLY {...}`` line of the in-cluster counter's log."""
-    for line in reversed(log.splitlines()):
-        if line.startswith("TALLY "):
-            data = json.loads(line[len("TALLY "):])
-            return TrafficTally(int(data["ok"]), int(data["failed"]), list(data.get("failures", [])))
-    return None

@@ -16,11 +16,12 @@ from typing import Any
 import yaml
 
 from harness import contract
+from harness import diagnose as dx
 from harness.core.paths import CHART_DIR
 from harness.core.wait import wait_for
 from harness.deploy import k8s
-from harness.diagnose import rules as dx
-from harness.testkit import app_flow
+from harness.testkit import app_flow, postgres
+from harness.testkit.postgres import Database
 
 RELEASE_NAME = "todo"
 ROUTABLE_BUDGET_S = 60  # pods Ready → their Services route to them (kube-proxy programming, typically 1-4 s)
@@ -62,56 +63,6 @@ class Images:
     postgres: str
     tag: str
     load_seconds: float
-
-
-@dataclass(frozen=True)
-class Database:
-    host: str
-    user: str
-    password: str
-    name: str
-
-    @property
-    def url(self) -> str:
-        return f"postgresql://{self.user}:{self.password}@{self.host}:5432/{self.name}"
-
-
-def deploy_postgres(cluster: Cluster, namespace: str, image: str, timeout: float = 180) -> Database:
-    """A throwaway PostgreSQL (Deployment + Service ``postgres``) in ``namespace``; gone with it."""
-    password = secrets.token_hex(12)
-    labels = {"app.kubernetes.io/name": "postgres", "app.kubernetes.io/part-of": "todo-chatbot-verification"}
-    deployment = {
-        "apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": {"name": "postgres", "labels": labels},
-        "spec": {
-            "replicas": 1, "selector": {"matchLabels": labels},
-            "template": {"metadata": {"labels": labels}, "spec": {"containers": [{
-                "name": "postgres", "image": image, "imagePullPolicy": "IfNotPresent",
-                "env": [{"name": "POSTGRES_USER", "value": "todo"}, {"name": "POSTGRES_PASSWORD", "value": password},
-                        {"name": "POSTGRES_DB", "value": "todo"}, {"name": "PGDATA", "value": "/var/lib/postgresql/data/pg"}],
-                "ports": [{"containerPort": 5432}],
-                "readinessProbe": {"exec": {"command": ["pg_isready", "-h", "127.0.0.1", "-U", "todo", "-d", "todo"]},
-                                   "periodSeconds": 2},
-                "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}},
-                "volumeMounts": [{"name": "data", "mountPath": "/var/lib/postgresql/data"}],
-            }], "volumes": [{"name": "data", "emptyDir": {}}]}},
-        },
-    }
-    service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "postgres", "labels": labels},
-               "spec": {"selector": labels, "ports": [{"port": 5432, "targetPort": 5432}]}}
-    cluster.apps.create_namespaced_deployment(namespace, deployment)
-    cluster.core.create_namespaced_service(namespace, service)
-    k8s.wait_pods_ready(cluster.core, namespace, "app.kubernetes.io/name=postgres", timeout=timeout, expected=1)
-    return Database(f"postgres.{namespace}.svc.cluster.local", "todo", password, "todo")
-
-
-def psql(cluster: Cluster, namespace: str, db: Database, sql: str, database: str | None = None) -> str:
-    """Run one SQL statement in the throwaway PostgreSQL's pod, as its superuser."""
-    pod = cluster.core.list_namespaced_pod(namespace, label_selector="app.kubernetes.io/name=postgres").items[0]
-    return cluster.target.kubectl(
-        "-n", namespace, "exec", pod.metadata.name, "--", "env", f"PGPASSWORD={db.password}",
-        "psql", "-h", "127.0.0.1", "-U", db.user, "-d", database or db.name, "-v", "ON_ERROR_STOP=1", "-Atc", sql,
-    ).strip()
 
 
 @dataclass
@@ -289,7 +240,7 @@ def install_release(cluster: Cluster, images: Images, tmp: Path, prefix: str = "
     deleted by the session's teardown (``cluster`` fixture) or, at the latest, at exit.
     """
     namespace = cluster.new_namespace(prefix)
-    database = deploy_postgres(cluster, namespace, images.postgres)
+    database = postgres.deploy_in_cluster(cluster.apps, cluster.core, namespace, images.postgres)
     values = write_values(tmp / f"values-{namespace}.yaml", images, database)
     release = Release(cluster, namespace, name, values, database, images)
     start = time.monotonic()
@@ -316,3 +267,8 @@ def diagnosis_text(cluster: Cluster, namespaces: list[str]) -> str:
         except Exception as exc:  # noqa: BLE001 - diagnosis must never hide the original failure
             parts.append(f"== namespace {namespace}: diagnosis failed: {type(exc).__name__}: {exc}")
     return "\n\n".join(parts)
+
+
+def psql(cluster: Cluster, namespace: str, db: Database, sql: str, database: str | None = None) -> str:
+    """One SQL statement in the release's throwaway PostgreSQL."""
+    return postgres.psql_in_cluster(cluster.target, cluster.core, namespace, db, sql, database)

@@ -1,7 +1,7 @@
-"""`python -m harness.diagnose`: see harness.diagnose.rules."""
+"""`python -m harness.diagnose`: see harness.diagnose.cli."""
 
 import sys
 
-from harness.diagnose.rules import main
+from harness.diagnose.cli import main
 
 sys.exit(main(sys.argv[1:]))

@@ -460,11 +460,14 @@ def main(argv: list[str] | None = None) -> int:
     p_bench = sub.add_parser("bench", help="cold and warm build times and sizes")
     p_bench.add_argument("apps", nargs="*", default=None)
     p_bench.add_argument("--with-bases", action="store_true", help="also time a cold build of the local bases")
+    sub.add_parser("tag", help="print the image tag: $IMAGE_TAG, else the chart's appVersion")
     opts = parser.parse_args(argv)
     if bad := [a for a in getattr(opts, "apps", None) or [] if a not in APPS]:
         parser.error(f"unknown image(s) {bad}; known: {list(APPS)}")
     try:
-        if opts.command == "bases":
+        if opts.command == "tag":
+            print(image_tag())
+        elif opts.command == "bases":
             choose_bases(opts.mode, postgres=opts.postgres)
         elif opts.command == "build":
             results = build_all(opts.apps or None, opts.tag, no_cache=opts.no_cache)

@@ -24,6 +24,8 @@ from typing import Any
 import yaml
 
 from harness.contract import BUDGET_CPU_CORES, BUDGET_MEMORY_BYTES, is_sensitive
+from harness.kube.manifests import pod_labels, pod_spec
+from harness.kube.quantities import parse_cpu, parse_memory
 
 Manifest = dict[str, Any]
 
@@ -91,51 +93,19 @@ RULES: dict[str, Rule] = {
 
 
 # --- quantities ----------------------------------------------------------------------------
-_MEMORY_SUFFIX = {
-    "": 1, "k": 1000, "M": 1000**2, "G": 1000**3, "T": 1000**4, "P": 1000**5, "E": 1000**6,
-    "Ki": 1024, "Mi": 1024**2, "Gi": 1024**3, "Ti": 1024**4, "Pi": 1024**5, "Ei": 1024**6,
-}  # fmt: skip
-_QUANTITY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)([a-zA-Z]*)$")
-
-
-def memory_bytes(quantity: str | int | float) -> float:
-    """'384Mi' -> 402653184; raises ValueError for anything Kubernetes would not accept."""
-    match = _QUANTITY.match(str(quantity).strip())
-    if not match or match.group(2) not in _MEMORY_SUFFIX:
-        raise ValueError(f"not a memory quantity: {quantity!r}")
-    return float(match.group(1)) * _MEMORY_SUFFIX[match.group(2)]
+def memory_bytes(quantity: str | int | float) -> int:
+    """'384Mi' -> 402653184; raises ValueError for anything Kubernetes would not accept, '' included."""
+    return parse_memory(quantity, required=True)
 
 
 def cpu_cores(quantity: str | int | float) -> float:
-    """'400m' -> 0.4, '1.5' -> 1.5; raises ValueError otherwise."""
-    match = _QUANTITY.match(str(quantity).strip())
-    if not match or match.group(2) not in ("", "m"):
-        raise ValueError(f"not a CPU quantity: {quantity!r}")
-    value = float(match.group(1))
-    return value / 1000 if match.group(2) == "m" else value
+    """'400m' -> 0.4, '1.5' -> 1.5; raises ValueError for anything Kubernetes would not accept, '' included."""
+    return parse_cpu(quantity, required=True)
 
 
 # --- walking manifests ---------------------------------------------------------------------
 def resource_id(manifest: Manifest) -> str:
     return f"{manifest.get('kind', '?')}/{(manifest.get('metadata') or {}).get('name', '?')}"
-
-
-def pod_spec(manifest: Manifest) -> dict[str, Any] | None:
-    kind = manifest.get("kind")
-    spec = manifest.get("spec") or {}
-    if kind == "Pod":
-        return spec
-    if kind == "CronJob":
-        return ((((spec.get("jobTemplate") or {}).get("spec") or {}).get("template") or {}).get("spec")) or {}
-    if kind in LONG_RUNNING or kind == "Job":
-        return (spec.get("template") or {}).get("spec") or {}
-    return None
-
-
-def pod_labels(manifest: Manifest) -> dict[str, str]:
-    if manifest.get("kind") == "Pod":
-        return (manifest.get("metadata") or {}).get("labels") or {}
-    return (((manifest.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels") or {}
 
 
 def containers(spec: dict[str, Any], *, init: bool = True) -> Iterator[dict[str, Any]]:

@@ -14,7 +14,6 @@ it instead, for tests that expect the failure).
 
 from __future__ import annotations
 
-import base64
 import copy
 import json
 import subprocess
@@ -27,6 +26,7 @@ import yaml
 
 from harness.core.paths import CHART_DIR
 from harness.kube.helm import find_helm
+from harness.kube.manifests import configmap_values, pod_spec, resolve_env, secret_values
 
 # Obviously fake credentials that satisfy the chart's `required` values (never real ones).
 TEST_SECRETS_VALUES = Path(__file__).resolve().parent / "values-test-secrets.yaml"
@@ -204,22 +204,11 @@ def secret(manifests: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
 def secret_data(manifests: Iterable[dict[str, Any]]) -> dict[str, str]:
     """The chart's Secret decoded (base64 ``data`` and plain ``stringData``); {} without one."""
     sec = secret(manifests)
-    if sec is None:
-        return {}
-    decoded = {k: base64.b64decode(v).decode() for k, v in (sec.get("data") or {}).items()}
-    decoded.update(sec.get("stringData") or {})
-    return decoded
-
-
-def pod_spec(workload: Mapping[str, Any]) -> dict[str, Any]:
-    """The pod spec of a Deployment (or of a bare Pod such as the `helm test` hook)."""
-    if workload.get("kind") == "Pod":
-        return workload["spec"]
-    return workload["spec"]["template"]["spec"]
+    return {} if sec is None else secret_values(sec)
 
 
 def container(workload: Mapping[str, Any], name: str | None = None) -> dict[str, Any]:
-    """The (named, or only) container of a Deployment or Pod."""
+    """The (named, or only) container of a Deployment or Pod (its pod spec: ``manifests.pod_spec``)."""
     containers = pod_spec(workload)["containers"]
     if name is None:
         if len(containers) != 1:
@@ -231,36 +220,16 @@ def container(workload: Mapping[str, Any], name: str | None = None) -> dict[str,
 def container_env(manifests: list[dict[str, Any]], component: str) -> dict[str, str]:
     """The environment the component's container gets, resolved from the rendered manifests.
 
-    ``envFrom`` ConfigMaps first, then ``env`` entries in order (literal values, configMapKeyRef,
-    secretKeyRef against the chart's own Secret). A reference to an object the chart did not
-    render (``secrets.existingSecret``) or to an absent optional key is left out.
+    ``envFrom`` first, then ``env`` entries in order (literal values, configMapKeyRef, secretKeyRef
+    against the rendered ConfigMaps and Secrets): ``manifests.resolve_env`` with ``missing="skip"``,
+    so a reference to an object the chart did not render (``secrets.existingSecret``), to an absent
+    key, or to a ``fieldRef`` (no pod here) is left out.
     """
     spec = container(deployment(manifests, component))
-    configmaps = {
-        m["metadata"]["name"]: m.get("data") or {} for m in by_kind(installed(manifests), "ConfigMap")
-    }
-    sec = secret(manifests)
-    secrets = {sec["metadata"]["name"]: secret_data(manifests)} if sec else {}
-    env: dict[str, str] = {}
-    for source in spec.get("envFrom") or []:
-        if ref := source.get("configMapRef"):
-            env.update({source.get("prefix", "") + k: v for k, v in configmaps.get(ref["name"], {}).items()})
-        elif ref := source.get("secretRef"):
-            env.update({source.get("prefix", "") + k: v for k, v in secrets.get(ref["name"], {}).items()})
-    for item in spec.get("env") or []:
-        if "value" in item:
-            env[item["name"]] = str(item["value"])
-            continue
-        value_from = item.get("valueFrom") or {}
-        if ref := value_from.get("configMapKeyRef"):
-            value = configmaps.get(ref["name"], {}).get(ref["key"])
-        elif ref := value_from.get("secretKeyRef"):
-            value = secrets.get(ref["name"], {}).get(ref["key"])
-        else:
-            value = None
-        if value is not None:
-            env[item["name"]] = value
-    return env
+    release = installed(manifests)
+    configmaps = {m["metadata"]["name"]: configmap_values(m) for m in by_kind(release, "ConfigMap")}
+    secrets = {m["metadata"]["name"]: secret_values(m) for m in by_kind(release, "Secret")}
+    return {v.name: v.value for v in resolve_env(spec, configmaps, secrets, missing="skip")}
 
 
 def probe_targets(manifests: list[dict[str, Any]], component: str) -> dict[str, tuple[str, int]]:

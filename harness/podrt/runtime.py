@@ -1,4 +1,4 @@
-"""The chart's pods running as Docker containers: sandboxes, a kubelet stand-in and Services.
+"""One run of the chart's pods on the local Docker engine: the :class:`Runtime` orchestrator.
 
     with Runtime(namespace="todo") as rt:                 # private network, unique names
         objects = RenderedObjects.from_manifests(render.installed(manifests))
@@ -7,566 +7,47 @@
         rt.wait_ready(pods, timeout=120)
         print(rt.service_url("todo-chatbot-backend"))     # http://127.0.0.1:<port>
 
-What runs, and how it maps to Kubernetes:
+A run owns a private Docker network, the Service stand-ins and the pods; the pieces live in
+their own modules:
 
-* **pod sandbox** — a tiny ``kube-shim pause`` container per pod owns the pod's network
-  namespace: its hostname is the pod name, it carries the pod name as network alias on
-  the run's private network, and it publishes every container and probe port on
-  127.0.0.1 only. The pod's containers join it (``network_mode=container:``), so their
-  IP and published ports survive restarts, as a pod's do.
-* **containers** — created from :mod:`harness.podrt.translate` (env from the
-  rendered ConfigMap/Secret, user, read-only root + tmpfs emptyDirs, limits). An image
-  that is not in the local engine is never pulled: the container waits in
-  ``ImagePullBackOff`` and the diagnosis says to build it.
-* **kubelet** — per pod, a supervisor thread restarts exited containers with the kubelet's
-  back-off (10 s, 20 s, 40 s … 5 min), restarts a container whose liveness or startup
-  probe fails ``failureThreshold`` times, and runs ``preStop`` then SIGTERM and, after
-  the grace period, SIGKILL on deletion. Probes: :mod:`harness.podrt.probes`.
-* **Services** — one ``kube-shim service-proxy`` container per Service, with the Service
-  name as its network alias (so ``http://<service>:<port>`` in the ConfigMap resolves
-  unchanged) and its ports published on 127.0.0.1 (a NodePort stand-in). It forwards new
-  connections only to the pods that are Ready and not terminating — the endpoints this
-  module writes whenever readiness changes — and leaves open connections alone.
+* :mod:`harness.podrt.translate` — pod templates → container settings (no Docker calls);
+* :mod:`harness.podrt.shim` — the ``kube-shim`` image (pod sandbox and service proxy);
+* :mod:`harness.podrt.pod` — one pod: sandbox, containers and the kubelet stand-in
+  (restarts with back-off, probes from :mod:`harness.podrt.probes`, preStop and grace period);
+* :mod:`harness.podrt.services` — the Service stand-ins and their endpoints (Ready pods only);
+* :mod:`harness.podrt.diagnosis` — the pods as facts for :mod:`harness.diagnose.rules`;
+* :mod:`harness.podrt.gc` — finding and removing a run's objects by label.
 
 It is not Kubernetes: no API server, scheduler or controllers; a Deployment's rollout is
 what the caller does with :meth:`Runtime.run_pod` and :meth:`Runtime.delete_pod`.
 Everything created carries the label ``todo-chatbot.runtime/run=<run id>``;
-:func:`remove_run` deletes a run's objects even when the process that made them died.
+:func:`harness.podrt.gc.remove_run` deletes a run's objects even when the process that made them died.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import math
-import os
 import secrets
-import shutil
-import subprocess
-import tempfile
-import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import docker
 import docker.errors
-import httpx
 
+from harness import diagnose as dx
 from harness.core import docker as docker_engine
+from harness.core.lifecycle import Managed
 from harness.core.wait import wait_for
-from harness.diagnose import rules as dx
-from harness.podrt.probes import ProbeRunner, run_probe
-from harness.podrt.translate import (
-    LABEL_PREFIX,
-    ContainerSpec,
-    PodSpec,
-    ProbeSpec,
-    RenderedObjects,
-    docker_create_kwargs,
-    pod_spec,
-)
-
-LABEL_RUN = f"{LABEL_PREFIX}/run"
-LABEL_ROLE = f"{LABEL_PREFIX}/role"  # sandbox | container | service | database
-LABEL_POD = f"{LABEL_PREFIX}/pod"
-LABEL_DEPLOYMENT = f"{LABEL_PREFIX}/deployment"
-SHIM_DIR = Path(__file__).resolve().parent / "kube_shim"
-SHIM_REPOSITORY = "localhost/todo-runtime/kube-shim"
-BACKOFF_START, BACKOFF_MAX = 10.0, 300.0
-SYNC_INTERVAL = 0.3
-LOG_TAIL = 50
+from harness.podrt import diagnosis
+from harness.podrt.gc import remove_run
+from harness.podrt.labels import LABEL_RUN
+from harness.podrt.pod import Pod
+from harness.podrt.services import ServiceProxy, ServiceStandIns
+from harness.podrt.shim import shim_image
+from harness.podrt.translate import PodSpec, RenderedObjects, replica_spec
 
 
-class ShimBuildError(RuntimeError):
-    """The kube-shim image could not be built; the message says what to install."""
-
-
-_shim_lock = threading.Lock()
-
-
-def shim_image(client: docker.DockerClient) -> str:
-    """The kube-shim image (pause + service proxy), built once per recipe from Go source.
-
-    ``FROM scratch`` plus a static binary compiled on the host: no registry needed.
-    """
-    digest = hashlib.sha256()
-    for name in ("go.mod", "main.go", "Dockerfile"):
-        digest.update((SHIM_DIR / name).read_bytes())
-    tag = f"{SHIM_REPOSITORY}:{digest.hexdigest()[:12]}"
-    with _shim_lock:
-        try:
-            client.images.get(tag)
-            return tag
-        except docker.errors.ImageNotFound:
-            pass
-        go = shutil.which("go") or ("/usr/local/go/bin/go" if Path("/usr/local/go/bin/go").exists() else None)
-        if go is None:
-            raise ShimBuildError("Go is needed to build the runtime tier's kube-shim image: install Go >= 1.22")
-        with tempfile.TemporaryDirectory(prefix="kube-shim-") as tmp:
-            env = {**os.environ, "CGO_ENABLED": "0", "GOFLAGS": "-mod=mod", "GOTOOLCHAIN": "local"}
-            result = subprocess.run(
-                [go, "build", "-trimpath", "-ldflags=-s -w", "-o", str(Path(tmp) / "kube-shim"), "."],
-                cwd=SHIM_DIR, env=env, capture_output=True, text=True, timeout=300, check=False,
-            )
-            if result.returncode != 0:
-                raise ShimBuildError(f"go build of {SHIM_DIR} failed: {result.stderr.strip()[-1500:]}")
-            shutil.copy(SHIM_DIR / "Dockerfile", Path(tmp) / "Dockerfile")
-            client.images.build(path=tmp, tag=tag, rm=True, pull=False, labels={LABEL_ROLE: "shim"})
-        return tag
-
-
-def image_present(client: docker.DockerClient, image: str) -> bool:
-    return docker_engine.image_exists(image, api=client)
-
-
-def memory_bytes(container: Any) -> int:
-    """Working-set memory of a running container, as ``docker stats`` and the kubelet count it."""
-    stats = container.stats(stream=False)
-    memory = stats.get("memory_stats") or {}
-    usage = int(memory.get("usage") or 0)
-    detail = memory.get("stats") or {}
-    inactive = detail.get("inactive_file", detail.get("total_inactive_file", 0))
-    return max(0, usage - int(inactive))
-
-
-def restart_delay(restarts: int) -> float:
-    """The kubelet's back-off before restart number ``restarts + 1``: 0, 10, 20, 40 … 300 s."""
-    return 0.0 if restarts == 0 else min(BACKOFF_START * 2 ** (restarts - 1), BACKOFF_MAX)
-
-
-def _mebibytes(value: int | None) -> str | None:
-    return None if value is None else f"{math.ceil(value / 2**20)}Mi"
-
-
-@dataclass
-class Event:
-    at: float
-    type: str  # Normal | Warning
-    reason: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{time.strftime('%H:%M:%S', time.localtime(self.at))} {self.type} {self.reason}: {self.message}"
-
-
-@dataclass
-class Termination:
-    exit_code: int
-    reason: str  # Completed | Error | OOMKilled
-    finished_at: float
-    oom_killed: bool = False
-
-
-# --- one container of a pod --------------------------------------------------------------
-@dataclass
-class ContainerRun:
-    spec: ContainerSpec
-    docker_name: str
-    container: Any = None
-    runner: ProbeRunner | None = None
-    restart_count: int = 0
-    waiting_reason: str | None = "ContainerCreating"
-    waiting_message: str | None = None
-    last_termination: Termination | None = None
-    restart_at: float | None = None
-    unhealthy: str | None = None
-    started_at: float | None = None
-    ready_since: float | None = None
-    last_image_check: float = 0.0
-
-    @property
-    def state(self) -> str:
-        if self.container is None or self.waiting_reason:
-            return "waiting"
-        status = self.container.attrs.get("State", {}).get("Status")
-        return "running" if status == "running" else "terminated"
-
-    @property
-    def ready(self) -> bool:
-        return self.runner is not None and self.state == "running" and self.runner.ready
-
-
-class Pod:
-    """One replica: a sandbox and its containers, supervised like the kubelet supervises a pod."""
-
-    def __init__(self, runtime: Runtime, spec: PodSpec, host_ports: Mapping[int, int] | None = None) -> None:
-        self.runtime = runtime
-        self.spec = spec
-        self.name = spec.name
-        self.host_ports_wanted = dict(host_ports or {})
-        self.events: list[Event] = []
-        self.terminating = False
-        self.deleted = False
-        self.sandbox: Any = None
-        self.ip = ""
-        self.host_ports: dict[int, int] = {}
-        self.created_at = time.time()
-        self.containers = [ContainerRun(c, f"{runtime.prefix}-{spec.name}-{c.name}") for c in spec.containers]
-        self._lock = threading.RLock()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sync_loop, daemon=True, name=f"kubelet-{spec.name}")
-        self._logs_at_removal: dict[str, str] = {}
-
-    # -- public ---------------------------------------------------------------------------
-    @property
-    def ready(self) -> bool:
-        return not self.terminating and bool(self.containers) and all(c.ready for c in self.containers)
-
-    @property
-    def component(self) -> str | None:
-        return self.spec.labels.get("app.kubernetes.io/component")
-
-    def container(self, name: str | None = None) -> ContainerRun:
-        if name is None:
-            return self.containers[0]
-        return next(c for c in self.containers if c.spec.name == name)
-
-    def url(self, port: int | None = None) -> str:
-        """``http://127.0.0.1:<published>`` for a container port (default: the first declared)."""
-        port = port or next(iter(self.spec.containers[0].ports.values()))
-        return f"http://127.0.0.1:{self.host_ports[port]}"
-
-    def logs(self, container: str | None = None, tail: int | None = None) -> str:
-        run = self.container(container)
-        try:
-            if run.container is not None and not self.deleted:
-                text = run.container.logs(tail=tail or "all").decode(errors="replace")
-            else:
-                text = self._logs_at_removal.get(run.spec.name, "")
-        except docker.errors.NotFound:
-            text = self._logs_at_removal.get(run.spec.name, "")
-        if tail:
-            text = "\n".join(text.splitlines()[-tail:])
-        return text
-
-    def env(self, container: str | None = None) -> dict[str, str]:
-        """The environment of the running container, as Docker reports it (``docker inspect``)."""
-        run = self.container(container)
-        run.container.reload()
-        return dict(item.split("=", 1) for item in run.container.attrs["Config"]["Env"])
-
-    def memory(self, container: str | None = None) -> int:
-        return memory_bytes(self.container(container).container)
-
-    def event(self, type_: str, reason: str, message: str) -> None:
-        with self._lock:
-            self.events.append(Event(time.time(), type_, reason, message))
-
-    # -- start ----------------------------------------------------------------------------
-    def start(self) -> Pod:
-        rt = self.runtime
-        ports = {f"{p}/tcp": ("127.0.0.1", self.host_ports_wanted.get(p)) for p in self.spec.ports}
-        labels = {**rt.labels, LABEL_ROLE: "sandbox", LABEL_POD: self.name, LABEL_DEPLOYMENT: self.spec.deployment}
-        self.sandbox = rt.client.containers.create(
-            rt.shim, command=["pause"], name=f"{rt.prefix}-{self.name}", hostname=self.name,
-            labels=labels, ports=ports, mem_limit=16 * 2**20, read_only=True, detach=True,
-            network=rt.network_name,
-            networking_config={rt.network_name: rt.client.api.create_endpoint_config(aliases=[self.name])},
-        )
-        self.sandbox.start()
-        self.sandbox.reload()
-        self.ip = self.sandbox.attrs["NetworkSettings"]["Networks"][rt.network_name]["IPAddress"]
-        for port_key, bindings in (self.sandbox.attrs["NetworkSettings"]["Ports"] or {}).items():
-            if bindings:
-                self.host_ports[int(port_key.split("/")[0])] = int(bindings[0]["HostPort"])
-        self.event("Normal", "Scheduled", f"sandbox {self.sandbox.name} ip {self.ip} on network {rt.network_name}")
-        for run in self.containers:
-            self._create(run)
-        self._thread.start()
-        return self
-
-    def _create(self, run: ContainerRun) -> None:
-        rt, spec = self.runtime, run.spec
-        run.last_image_check = time.monotonic()
-        if not image_present(rt.client, spec.image):
-            if run.waiting_reason != "ImagePullBackOff":
-                self.event("Warning", "Failed", f"image {spec.image} is not present in the local Docker engine "
-                                                 "(the runtime tier never pulls)")
-            run.waiting_reason = "ImagePullBackOff"
-            run.waiting_message = (f"image {spec.image} not found locally; it is built by 'make images' "
-                                   f"(check: docker image inspect {spec.image})")
-            return
-        if spec.run_as_non_root and not spec.user:
-            image_user = rt.client.images.get(spec.image).attrs["Config"].get("User") or "0"
-            uid = image_user.split(":")[0]
-            if not uid.isdigit() or uid == "0":
-                run.waiting_reason = "CreateContainerConfigError"
-                run.waiting_message = ("container has runAsNonRoot and image will run as root"
-                                       if uid in ("0", "root") else
-                                       f"container has runAsNonRoot and image has non-numeric user ({uid}), "
-                                       "cannot verify user is non-root")
-                self.event("Warning", "Failed", run.waiting_message)
-                return
-        labels = {**rt.labels, LABEL_ROLE: "container", LABEL_POD: self.name,
-                  LABEL_DEPLOYMENT: self.spec.deployment, f"{LABEL_PREFIX}/container": spec.name}
-        kwargs = docker_create_kwargs(spec, name=run.docker_name, sandbox=self.sandbox.id, labels=labels)
-        run.container = rt.client.containers.create(**kwargs)
-        self.event("Normal", "Created", f"container {spec.name} from image {spec.image}")
-        run.runner = ProbeRunner(
-            f"{self.name}/{spec.name}", spec.probes, lambda probe, r=run: self._probe(r, probe),
-            is_running=lambda r=run: r.state == "running",
-            on_ready_change=lambda ready, r=run: self._ready_changed(r, ready),
-            on_unhealthy=lambda reason, r=run: self._unhealthy(r, reason),
-        )
-        self._start_container(run)
-        run.runner.start()
-
-    def _start_container(self, run: ContainerRun) -> None:
-        run.container.start()
-        run.container.reload()
-        run.waiting_reason = run.waiting_message = None
-        run.started_at = time.monotonic()
-        run.unhealthy = None
-        run.runner.reset()
-        self.event("Normal", "Started", f"container {run.spec.name}")
-
-    # -- probes ---------------------------------------------------------------------------
-    def _probe(self, run: ContainerRun, probe: ProbeSpec) -> tuple[bool, str]:
-        def port_map(port: int) -> int:
-            if port not in self.host_ports:
-                raise OSError(f"port {port} is not published by the pod sandbox")
-            return self.host_ports[port]
-
-        def exec_fn(command: list[str], timeout: float) -> int:
-            result = run.container.exec_run(command, demux=False)
-            return int(result.exit_code)
-
-        ok, detail = run_probe(probe, host="127.0.0.1", port_map=port_map, exec_fn=exec_fn)
-        if not ok and not self.terminating:
-            self.event("Warning", "Unhealthy", f"{probe.kind.capitalize()} probe failed: {detail}")
-        return ok, detail
-
-    def _ready_changed(self, run: ContainerRun, ready: bool) -> None:
-        run.ready_since = time.monotonic() if ready else None
-        self.event("Normal" if ready else "Warning", "Ready" if ready else "NotReady",
-                   f"container {run.spec.name} {'passed' if ready else 'failed'} its readiness probe")
-        self.runtime.update_endpoints()
-
-    def _unhealthy(self, run: ContainerRun, reason: str) -> None:
-        run.unhealthy = reason
-        self.event("Normal", "Killing", f"container {run.spec.name} {reason}, will be restarted")
-
-    # -- the kubelet's sync loop ------------------------------------------------------------
-    def _sync_loop(self) -> None:
-        while not self._stop.wait(SYNC_INTERVAL):
-            for run in self.containers:
-                try:
-                    self._sync(run)
-                except docker.errors.NotFound:
-                    return  # removed under us (remove_run from another process)
-                except Exception as exc:  # noqa: BLE001 - keep supervising; record what went wrong
-                    self.event("Warning", "SyncError", f"{type(exc).__name__}: {exc}")
-
-    def _sync(self, run: ContainerRun) -> None:
-        if self.terminating:
-            return
-        if run.container is None:
-            if run.waiting_reason == "ImagePullBackOff" and time.monotonic() - run.last_image_check > 5:
-                self._create(run)
-            return
-        if run.unhealthy:
-            self._stop_container(run, self.spec.grace_seconds)
-        run.container.reload()
-        state = run.container.attrs["State"]
-        if state["Status"] in ("exited", "dead") and run.waiting_reason is None:
-            oom = bool(state.get("OOMKilled"))
-            code = int(state.get("ExitCode", 0))
-            reason = "OOMKilled" if oom else ("Completed" if code == 0 else "Error")
-            run.last_termination = Termination(code, reason, time.time(), oom)
-            run.runner.mark_not_ready()
-            delay = restart_delay(run.restart_count)
-            run.restart_at = time.monotonic() + delay
-            run.waiting_reason = "CrashLoopBackOff" if delay else "ContainerCreating"
-            run.waiting_message = f"back-off {delay:.0f}s restarting failed container {run.spec.name}"
-            self.event("Warning", "BackOff" if delay else "Restarting",
-                       f"container {run.spec.name} terminated ({reason}, exit code {code}); "
-                       f"restarting in {delay:.0f}s")
-        if run.waiting_reason and run.restart_at is not None and time.monotonic() >= run.restart_at:
-            run.restart_at = None
-            run.restart_count += 1
-            self._start_container(run)
-
-    # -- stop -----------------------------------------------------------------------------
-    def _pre_stop(self, run: ContainerRun, budget: float) -> None:
-        hook = run.spec.pre_stop
-        if not hook or budget <= 0:
-            return
-        if "sleep" in hook:
-            time.sleep(min(float(hook["sleep"].get("seconds", 0)), budget))
-        elif "exec" in hook:
-            try:
-                run.container.exec_run(list(hook["exec"].get("command") or []))
-            except docker.errors.APIError as exc:
-                self.event("Warning", "FailedPreStopHook", str(exc))
-        elif "httpGet" in hook:
-            http = hook["httpGet"]
-            port = http.get("port")
-            port = run.spec.ports.get(port, port) if isinstance(port, str) else port
-            try:
-                httpx.get(f"http://127.0.0.1:{self.host_ports[int(port)]}{http.get('path', '/')}", timeout=budget)
-            except (httpx.HTTPError, KeyError, ValueError) as exc:
-                self.event("Warning", "FailedPreStopHook", str(exc))
-
-    def _stop_container(self, run: ContainerRun, grace: float) -> None:
-        """preStop, then SIGTERM, then SIGKILL when the grace period runs out (the kubelet's order)."""
-        if run.container is None:
-            return
-        run.container.reload()
-        if run.container.attrs["State"]["Status"] != "running":
-            return
-        started = time.monotonic()
-        self._pre_stop(run, grace)
-        remaining = max(0.0, grace - (time.monotonic() - started))
-        run.container.stop(timeout=int(math.ceil(remaining)))
-
-    def terminate(self, grace: float | None = None) -> None:
-        """Delete the pod as Kubernetes does: leave the endpoints, preStop, SIGTERM, grace, SIGKILL."""
-        grace = self.spec.grace_seconds if grace is None else grace
-        with self._lock:
-            if self.terminating:
-                return
-            self.terminating = True
-        self.event("Normal", "Killing", f"stopping pod (grace period {grace:g}s)")
-        self.runtime.update_endpoints()
-        threads = [threading.Thread(target=self._stop_container, args=(run, grace)) for run in self.containers]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=grace + 30)
-        for run in self.containers:
-            if run.container is not None:
-                run.container.reload()
-                state = run.container.attrs["State"]
-                run.last_termination = Termination(int(state.get("ExitCode", 0)),
-                                                   "OOMKilled" if state.get("OOMKilled") else "Completed"
-                                                   if state.get("ExitCode") == 0 else "Error",
-                                                   time.time(), bool(state.get("OOMKilled")))
-
-    def kill(self, container: str | None = None) -> None:
-        """SIGKILL the container's process (a crash): the kubelet stand-in restarts it."""
-        self.container(container).container.kill(signal="SIGKILL")
-
-    def remove(self) -> None:
-        """Stop supervising and remove the containers and the sandbox (after :meth:`terminate`)."""
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=10)
-        for run in self.containers:
-            if run.runner is not None:
-                run.runner.stop()
-            if run.container is not None:
-                try:
-                    self._logs_at_removal[run.spec.name] = run.container.logs().decode(errors="replace")
-                    run.container.remove(force=True)
-                except docker.errors.NotFound:
-                    pass
-        if self.sandbox is not None:
-            try:
-                self.sandbox.remove(force=True)
-            except docker.errors.NotFound:
-                pass
-        self.deleted = True
-
-    # -- diagnosis --------------------------------------------------------------------------
-    def facts(self) -> dx.PodFacts:
-        """This pod as :mod:`harness.diagnose.rules` facts (the same rules as the cluster tier)."""
-        containers = []
-        for run in self.containers:
-            state, reason, message, code = run.state, run.waiting_reason, run.waiting_message, None
-            if state == "terminated" and run.container is not None:
-                st = run.container.attrs["State"]
-                code = int(st.get("ExitCode", 0))
-                reason = "OOMKilled" if st.get("OOMKilled") else ("Completed" if code == 0 else "Error")
-            last = run.last_termination
-            probes = tuple(
-                dx.ProbeFacts(p.kind, p.path if p.action == "httpGet" else None, p.port or None, p.action)
-                for p in run.spec.probes.values()
-            )
-            try:
-                tail = tuple(self.logs(run.spec.name, tail=LOG_TAIL).splitlines()) if run.container else ()
-            except docker.errors.APIError:
-                tail = ()
-            containers.append(dx.ContainerFacts(
-                name=run.spec.name, image=run.spec.image, ready=run.ready, state=state, reason=reason,
-                message=message, exit_code=code,
-                last_reason=last.reason if last else None, last_exit_code=last.exit_code if last else None,
-                restart_count=run.restart_count, memory_limit=_mebibytes(run.spec.mem_limit),
-                cpu_limit=None if not run.spec.nano_cpus else f"{run.spec.nano_cpus // 10**6}m",
-                pull_policy=run.spec.image_pull_policy, probes=probes,
-                env_sources={v.name: v.source for v in run.spec.env}, log_tail=tail,
-            ))
-        events: dict[tuple[str, str, str], int] = {}
-        # Startup-probe failures of a container that has since started are resolved: leave them out,
-        # so a healthy pod is not "diagnosed" with the seconds its process took to listen.
-        started = all(run.runner is not None and run.runner.started for run in self.containers)
-        for e in self.events:
-            if started and e.message.startswith("Startup probe failed"):
-                continue
-            events[(e.type, e.reason, e.message)] = events.get((e.type, e.reason, e.message), 0) + 1
-        ready = "True" if self.ready else "False"
-        phase = "Running" if any(c.state == "running" for c in containers) else "Pending"
-        return dx.PodFacts(
-            name=self.name, namespace=self.runtime.namespace, phase=phase, component=self.component,
-            conditions=(("Ready", ready, None, None),), containers=tuple(containers),
-            events=tuple(dx.EventFacts(t, r, m, n, "Pod", self.name) for (t, r, m), n in events.items()),
-        )
-
-    def describe(self) -> str:
-        """``kubectl describe pod``-like text: states, probe history, events, last log lines."""
-        out = [f"pod {self.name} (deployment {self.spec.deployment}, ip {self.ip}, ports {self.host_ports}): "
-               f"ready={self.ready} terminating={self.terminating}"]
-        for run in self.containers:
-            last = run.last_termination
-            oom = None
-            if run.container is not None:
-                try:
-                    run.container.reload()
-                    oom = run.container.attrs["State"].get("OOMKilled")
-                    exit_code = run.container.attrs["State"].get("ExitCode")
-                except docker.errors.NotFound:
-                    exit_code = None
-            else:
-                exit_code = None
-            out.append(f"  container {run.spec.name} image {run.spec.image}: state {run.state}"
-                       f"{' (' + run.waiting_reason + ')' if run.waiting_reason else ''}, exit code {exit_code}, "
-                       f"OOMKilled {oom}, restarts {run.restart_count}, ready {run.ready}")
-            if run.waiting_message:
-                out.append(f"    waiting: {run.waiting_message}")
-            if last:
-                out.append(f"    last termination: {last.reason} exit code {last.exit_code}")
-            out.append(f"    limits: memory {_mebibytes(run.spec.mem_limit)}, "
-                       f"cpu {run.spec.nano_cpus / 1e9 if run.spec.nano_cpus else None}; user {run.spec.user}; "
-                       f"read-only root {run.spec.read_only}; tmpfs {sorted(run.spec.tmpfs)}")
-            for probe in run.spec.probes.values():
-                out.append(f"    {probe.describe()}")
-            if run.runner is not None and run.runner.history:
-                out.append("    probe history (last 20):")
-                out.extend(f"      {r}" for r in list(run.runner.history)[-20:])
-            out.append(f"    last {LOG_TAIL} log lines:")
-            try:
-                out.extend(f"      | {line}" for line in self.logs(run.spec.name, tail=LOG_TAIL).splitlines())
-            except docker.errors.APIError as exc:
-                out.append(f"      (logs unavailable: {exc})")
-        out.append("  events:")
-        out.extend(f"    {e}" for e in self.events[-30:])
-        return "\n".join(out)
-
-
-# --- Services --------------------------------------------------------------------------------
-@dataclass
-class ServiceProxy:
-    name: str
-    selector: dict[str, str]
-    ports: dict[int, int | str]  # service port -> targetPort
-    container: Any = None
-    host_ports: dict[int, int] = field(default_factory=dict)
-
-
-# --- the run ------------------------------------------------------------------------------------
-class Runtime:
+class Runtime(Managed):
     """One run: a private network, Service stand-ins, pods; everything removed by :meth:`close`."""
 
     def __init__(self, client: docker.DockerClient | None = None, *, run_id: str | None = None,
@@ -578,28 +59,16 @@ class Runtime:
         self.network_name = f"{self.prefix}-net"
         self.labels = {LABEL_RUN: self.run_id, **(extra_labels or {})}
         self.pods: list[Pod] = []
-        self.services: dict[str, ServiceProxy] = {}
+        self.services = ServiceStandIns(self)
         self.network: Any = None
         self.shim = ""
-        self.endpoints_dir = Path(tempfile.mkdtemp(prefix=f"{self.prefix}-endpoints-"))
-        self._endpoints_lock = threading.Lock()
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> Runtime:
         self.shim = shim_image(self.client)
-        self.endpoints_dir.chmod(0o755)
+        self.services.start()
         self.network = self.client.networks.create(self.network_name, driver="bridge", labels=self.labels)
         return self
-
-    def __enter__(self) -> Runtime:
-        try:
-            return self.start()
-        except BaseException:
-            self.close()
-            raise
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def close(self) -> None:
         """Remove every pod, Service stand-in and the network, and the endpoints directory."""
@@ -612,78 +81,29 @@ class Runtime:
                 pass
         self.pods.clear()
         remove_run(self.client, self.run_id)
-        shutil.rmtree(self.endpoints_dir, ignore_errors=True)
+        self.services.close()
 
-    # -- Services -----------------------------------------------------------------------------
+    # -- Services (harness.podrt.services) ------------------------------------------------------
     def add_services(self, objects: RenderedObjects, host_ports: Mapping[str, Mapping[int, int]] | None = None
                      ) -> dict[str, ServiceProxy]:
         """A stand-in for every Service; ``host_ports`` fixes published ports ({svc: {port: host}})."""
-        for name, manifest in objects.services.items():
-            spec = manifest.get("spec", {})
-            ports = {int(p["port"]): p.get("targetPort", p["port"]) for p in spec.get("ports") or []}
-            self.add_service(name, spec.get("selector") or {}, ports, (host_ports or {}).get(name))
-        return self.services
+        return self.services.add_all(objects, host_ports)
 
     def add_service(self, name: str, selector: Mapping[str, str], ports: Mapping[int, int | str],
                     host_ports: Mapping[int, int] | None = None) -> ServiceProxy:
-        proxy = ServiceProxy(name, dict(selector), dict(ports))
-        self.services[name] = proxy
-        self._write_endpoints(proxy)
-        published = {f"{p}/tcp": ("127.0.0.1", (host_ports or {}).get(p)) for p in ports}
-        proxy.container = self.client.containers.create(
-            self.shim, command=["service-proxy", f"/endpoints/{name}.json"], name=f"{self.prefix}-svc-{name}",
-            environment={"SERVICE_PORTS": " ".join(str(p) for p in ports)},
-            volumes={str(self.endpoints_dir): {"bind": "/endpoints", "mode": "ro"}},
-            labels={**self.labels, LABEL_ROLE: "service", f"{LABEL_PREFIX}/service": name},
-            ports=published, mem_limit=32 * 2**20, read_only=True, detach=True, network=self.network_name,
-            networking_config={self.network_name: self.client.api.create_endpoint_config(aliases=[name])},
-        )
-        proxy.container.start()
-        proxy.container.reload()
-        for key, bindings in (proxy.container.attrs["NetworkSettings"]["Ports"] or {}).items():
-            if bindings:
-                proxy.host_ports[int(key.split("/")[0])] = int(bindings[0]["HostPort"])
-        return proxy
+        return self.services.add(name, selector, ports, host_ports)
 
     def service_url(self, name: str, port: int | None = None) -> str:
         """The Service's published address on loopback (a NodePort stand-in)."""
-        proxy = self.services[name]
-        port = port or next(iter(proxy.ports))
-        return f"http://127.0.0.1:{proxy.host_ports[port]}"
+        return self.services.url(name, port)
 
     def endpoints(self, name: str) -> dict[int, list[str]]:
         """{service port: [``ip:port`` of each Ready, not terminating pod behind Service ``name``]}."""
-        proxy = self.services[name]
-        table: dict[int, list[str]] = {}
-        for service_port, target in proxy.ports.items():
-            eps = []
-            for pod in list(self.pods):
-                if pod.terminating or pod.deleted or not pod.ip or not pod.ready:
-                    continue
-                if not all(pod.spec.labels.get(k) == v for k, v in proxy.selector.items()):
-                    continue
-                if isinstance(target, int) or str(target).isdigit():
-                    port: int | None = int(target)
-                else:
-                    port = next((c.ports[target] for c in pod.spec.containers if target in c.ports), None)
-                if port is not None:
-                    eps.append(f"{pod.ip}:{port}")
-            table[service_port] = eps
-        return table
-
-    def _write_endpoints(self, proxy: ServiceProxy) -> None:
-        table = {str(port): eps for port, eps in self.endpoints(proxy.name).items()}
-        path = self.endpoints_dir / f"{proxy.name}.json"
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(table))
-        tmp.chmod(0o644)
-        os.replace(tmp, path)
+        return self.services.endpoints(name)
 
     def update_endpoints(self) -> None:
         """The endpoints controller: every Service's file lists its Ready pods (called on changes)."""
-        with self._endpoints_lock:
-            for proxy in self.services.values():
-                self._write_endpoints(proxy)
+        self.services.update()
 
     # -- pods ---------------------------------------------------------------------------------
     def run_pod(self, spec: PodSpec, host_ports: Mapping[int, int] | None = None) -> Pod:
@@ -696,7 +116,7 @@ class Runtime:
         """``replicas`` (default: the Deployment's ``spec.replicas``) new pods of ``deployment``."""
         count = replicas if replicas is not None else int(
             objects.deployments[deployment].get("spec", {}).get("replicas", 1))
-        return [self.run_pod(pod_spec(objects, deployment)) for _ in range(count)]
+        return [self.run_pod(replica_spec(objects, deployment)) for _ in range(count)]
 
     def delete_pod(self, pod: Pod, grace: float | None = None) -> None:
         pod.terminate(grace)
@@ -717,59 +137,10 @@ class Runtime:
                  timeout=timeout, interval=0.2, describe=lambda: self.diagnose(pods))
         return time.monotonic() - started
 
-    # -- diagnosis ---------------------------------------------------------------------------
+    # -- diagnosis (harness.podrt.diagnosis) -----------------------------------------------------
     def diagnose(self, pods: Sequence[Pod] | None = None) -> str:
         """States, probe history, last log lines, events and the plain-language cause of each pod."""
-        pods = list(self.pods if pods is None else pods)
-        facts = []
-        described = []
-        for pod in pods:
-            try:
-                facts.append(pod.facts())
-                described.append(pod.describe())
-            except docker.errors.APIError as exc:
-                described.append(f"pod {pod.name}: cannot inspect ({exc})")
-        env = dx.Environment(provider="docker", namespace=None)
-        findings = dx.diagnose(facts, env)
-        return "\n".join(described) + "\n\n" + dx.format_report(facts, findings, header="== runtime tier diagnosis")
+        return diagnosis.report(list(self.pods if pods is None else pods))
 
     def findings(self, pods: Sequence[Pod] | None = None) -> list[dx.Finding]:
-        pods = list(self.pods if pods is None else pods)
-        return dx.diagnose([p.facts() for p in pods], dx.Environment(provider="docker"))
-
-
-def runs(client: docker.DockerClient) -> list[str]:
-    """Run ids that still have Docker objects (containers or networks) on this engine."""
-    ids = {c.labels.get(LABEL_RUN) for c in client.containers.list(all=True, filters={"label": LABEL_RUN})}
-    ids |= {n.attrs.get("Labels", {}).get(LABEL_RUN) for n in client.networks.list(filters={"label": LABEL_RUN})}
-    return sorted(i for i in ids if i)
-
-
-def remove_run(client: docker.DockerClient, run_id: str) -> list[str]:
-    """Remove every container (with its anonymous volumes) and network labelled with ``run_id``."""
-    removed = []
-    selector = {"label": f"{LABEL_RUN}={run_id}"}
-    containers = client.containers.list(all=True, filters=selector)
-    # App containers first: they live in their sandbox's network namespace.
-    containers.sort(key=lambda c: c.labels.get(LABEL_ROLE) != "container")
-    for container in containers:
-        try:
-            container.remove(force=True, v=True)
-            removed.append(container.name)
-        except docker.errors.NotFound:
-            pass
-    for network in client.networks.list(filters=selector):
-        try:
-            network.remove()
-            removed.append(network.name)
-        except docker.errors.NotFound:
-            pass
-    for leftover in Path(tempfile.gettempdir()).glob(f"todo-{run_id}-endpoints-*"):
-        shutil.rmtree(leftover, ignore_errors=True)
-    for volume in client.volumes.list(filters=selector):
-        try:
-            volume.remove(force=True)
-            removed.append(volume.name)
-        except docker.errors.NotFound:
-            pass
-    return removed
+        return diagnosis.findings(list(self.pods if pods is None else pods))

@@ -2,10 +2,10 @@
 
 Pure functions, no Docker calls: :func:`pods_from_manifests` reads the rendered
 manifests (a list of dicts, as ``harness.kube.render`` returns them) and gives
-one :class:`PodSpec` per replica of each Deployment, each with a
+one :class:`PodSpec` per replica of each Deployment (:func:`replica_spec` for one), each with a
 :class:`ContainerSpec` per container of the pod template; :func:`docker_create_kwargs`
 turns a container spec into the keyword arguments of ``docker.containers.create``.
-``harness.podrt.runtime`` runs them.
+``harness.podrt.runtime`` (with ``harness.podrt.pod``) runs them.
 
 The translation, field by field (what Kubernetes does → what Docker is given):
 
@@ -13,8 +13,8 @@ The translation, field by field (what Kubernetes does → what Docker is given):
   references in command, args and env values expand as the kubelet expands them.
 * ``envFrom`` then ``env`` (later wins), ``valueFrom`` ``configMapKeyRef`` /
   ``secretKeyRef`` / ``fieldRef`` resolved against the *rendered* ConfigMaps and
-  Secrets; every variable keeps its source (:class:`EnvVar.source`) so a test can
-  prove where a value came from.
+  Secrets (:func:`harness.kube.manifests.resolve_env`); every variable keeps its source
+  (:class:`~harness.kube.manifests.EnvVar`) so a test can prove where a value came from.
 * ``securityContext`` (container over pod): ``runAsUser``/``runAsGroup`` → user,
   ``fsGroup``/``supplementalGroups`` → extra groups, ``readOnlyRootFilesystem`` →
   read-only root, ``allowPrivilegeEscalation: false`` → ``no-new-privileges``,
@@ -27,18 +27,27 @@ The translation, field by field (what Kubernetes does → what Docker is given):
   data for the kubelet stand-in (``harness.podrt.probes``).
 
 What it is not: Kubernetes. There is no scheduler, no API server and no controller;
-Services are stand-ins (see ``pod_runtime``).
+Services are stand-ins (see ``harness.podrt.services``).
 """
 
 from __future__ import annotations
 
-import base64
-import re
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from typing import Any
+
+from harness.kube.manifests import (
+    EnvVar,
+    UnsupportedEnv,
+    configmap_values,
+    expand,
+    pod_labels,
+    pod_spec,
+    resolve_env,
+    secret_values,
+)
+from harness.kube.quantities import parse_cpu, parse_memory
 
 LABEL_PREFIX = "todo-chatbot.runtime"
 DEFAULT_GRACE_SECONDS = 30
@@ -46,46 +55,6 @@ DEFAULT_GRACE_SECONDS = 30
 
 class UnsupportedSpec(ValueError):
     """The pod template uses something this translation cannot reproduce on Docker."""
-
-
-class UnresolvedReference(ValueError):
-    """An env reference names a ConfigMap, Secret or key that the rendered chart lacks.
-
-    On a cluster this is ``CreateContainerConfigError``; the message names the reference.
-    """
-
-
-# --- quantities ---------------------------------------------------------------------------
-_BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
-_DECIMAL = {"n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"), "": Decimal(1),
-            "k": Decimal(10**3), "M": Decimal(10**6), "G": Decimal(10**9), "T": Decimal(10**12),
-            "P": Decimal(10**15), "E": Decimal(10**18)}
-_QUANTITY = re.compile(r"^([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$")
-
-
-def parse_quantity(quantity: str | int | float) -> Decimal:
-    """A Kubernetes resource quantity (``"500m"``, ``"256Mi"``, ``"1.5"``, ``2``) as a number."""
-    text = str(quantity).strip()
-    match = _QUANTITY.match(text)
-    if not match:
-        raise ValueError(f"not a Kubernetes quantity: {quantity!r}")
-    number, suffix = match.group(1), match.group(2) or ""
-    try:
-        value = Decimal(number)
-    except InvalidOperation as exc:
-        raise ValueError(f"not a Kubernetes quantity: {quantity!r}") from exc
-    return value * (_BINARY[suffix] if suffix in _BINARY else _DECIMAL[suffix])
-
-
-def parse_cpu(quantity: str | int | float) -> float:
-    """CPU cores: ``"250m"`` → 0.25."""
-    return float(parse_quantity(quantity))
-
-
-def parse_memory(quantity: str | int | float) -> int:
-    """Bytes, rounded up as Kubernetes does: ``"256Mi"`` → 268435456, ``"1G"`` → 10**9."""
-    value = parse_quantity(quantity)
-    return int(value.to_integral_value(rounding="ROUND_CEILING"))
 
 
 # --- the rendered objects -------------------------------------------------------------------
@@ -110,11 +79,9 @@ class RenderedObjects:
             if kind == "Deployment":
                 objects.deployments[name] = dict(manifest)
             elif kind == "ConfigMap":
-                objects.configmaps[name] = {k: str(v) for k, v in (manifest.get("data") or {}).items()}
+                objects.configmaps[name] = configmap_values(manifest)
             elif kind == "Secret":
-                data = {k: base64.b64decode(v).decode() for k, v in (manifest.get("data") or {}).items()}
-                data.update({k: str(v) for k, v in (manifest.get("stringData") or {}).items()})
-                objects.secrets[name] = data
+                objects.secrets[name] = secret_values(manifest)
             elif kind == "Service":
                 objects.services[name] = dict(manifest)
         return objects
@@ -127,108 +94,6 @@ class RenderedObjects:
             if selector and all(labels.get(k) == v for k, v in selector.items()):
                 names.append(name)
         return sorted(names)
-
-
-# --- environment ----------------------------------------------------------------------------
-@dataclass(frozen=True)
-class EnvVar:
-    """One variable as the container will see it, and where its value came from.
-
-    ``source`` is ``literal``, ``configmap:<name>/<key>``, ``secret:<name>/<key>``
-    (``valueFrom``), ``configmap:<name>`` / ``secret:<name>`` (``envFrom``), or
-    ``field:<path>``.
-    """
-
-    name: str
-    value: str
-    source: str
-
-    @property
-    def from_secret(self) -> bool:
-        return self.source.startswith("secret:")
-
-
-_VAR_REF = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
-
-
-def expand(text: str, env: Mapping[str, str]) -> str:
-    """The kubelet's ``$(VAR)`` expansion: defined names expand, ``$$`` escapes, others stay."""
-
-    def replace(match: re.Match[str]) -> str:
-        if match.group(0) == "$$":
-            return "$"
-        name = match.group(1)
-        return env[name] if name in env else match.group(0)
-
-    return _VAR_REF.sub(replace, text)
-
-
-def _lookup(store: Mapping[str, Mapping[str, str]], kind: str, ref: Mapping[str, Any]) -> str | None:
-    name, key, optional = ref.get("name", ""), ref.get("key", ""), bool(ref.get("optional", False))
-    if name not in store:
-        if optional:
-            return None
-        raise UnresolvedReference(f"{kind} {name!r} (referenced for key {key!r}) is not in the rendered chart")
-    if key not in store[name]:
-        if optional:
-            return None
-        raise UnresolvedReference(f"{kind} {name!r} has no key {key!r}")
-    return store[name][key]
-
-
-def resolve_env(container: Mapping[str, Any], objects: RenderedObjects, pod_name: str = "pod",
-                pod_ip: str = "") -> list[EnvVar]:
-    """The container's environment, in Kubernetes order: ``envFrom`` first, then ``env``.
-
-    A later definition of a name replaces an earlier one, as in Kubernetes.
-    """
-    resolved: dict[str, EnvVar] = {}
-    for source in container.get("envFrom") or []:
-        prefix = source.get("prefix", "")
-        if "configMapRef" in source:
-            ref, store, kind = source["configMapRef"], objects.configmaps, "configmap"
-        elif "secretRef" in source:
-            ref, store, kind = source["secretRef"], objects.secrets, "secret"
-        else:
-            raise UnsupportedSpec(f"envFrom entry {source!r} is neither configMapRef nor secretRef")
-        name = ref.get("name", "")
-        if name not in store:
-            if ref.get("optional"):
-                continue
-            raise UnresolvedReference(f"{kind} {name!r} (envFrom) is not in the rendered chart")
-        for key, value in store[name].items():
-            resolved.pop(prefix + key, None)
-            resolved[prefix + key] = EnvVar(prefix + key, value, f"{kind}:{name}")
-    for entry in container.get("env") or []:
-        name = entry["name"]
-        current = {k: v.value for k, v in resolved.items()}
-        if "valueFrom" not in entry:
-            var = EnvVar(name, expand(str(entry.get("value", "")), current), "literal")
-        else:
-            value_from = entry["valueFrom"]
-            if "configMapKeyRef" in value_from:
-                ref = value_from["configMapKeyRef"]
-                value = _lookup(objects.configmaps, "ConfigMap", ref)
-                source = f"configmap:{ref.get('name')}/{ref.get('key')}"
-            elif "secretKeyRef" in value_from:
-                ref = value_from["secretKeyRef"]
-                value = _lookup(objects.secrets, "Secret", ref)
-                source = f"secret:{ref.get('name')}/{ref.get('key')}"
-            elif "fieldRef" in value_from:
-                path = value_from["fieldRef"].get("fieldPath", "")
-                fields = {"metadata.name": pod_name, "metadata.namespace": objects.namespace,
-                          "status.podIP": pod_ip, "spec.nodeName": "docker", "status.hostIP": "127.0.0.1"}
-                if path not in fields:
-                    raise UnsupportedSpec(f"env {name}: fieldRef {path!r} is not reproduced on Docker")
-                value, source = fields[path], f"field:{path}"
-            else:
-                raise UnsupportedSpec(f"env {name}: valueFrom {sorted(value_from)} is not reproduced on Docker")
-            if value is None:  # optional reference, absent: the variable is not set
-                continue
-            var = EnvVar(name, value, source)
-        resolved.pop(name, None)
-        resolved[name] = var
-    return list(resolved.values())
 
 
 # --- probes and lifecycle (data only) ------------------------------------------------------
@@ -401,12 +266,27 @@ def _tmpfs_mounts(container: Mapping[str, Any], volumes: Mapping[str, Mapping[st
     return mounts
 
 
-def container_spec(container: Mapping[str, Any], pod_template: Mapping[str, Any], objects: RenderedObjects,
+def pod_env(container: Mapping[str, Any], objects: RenderedObjects, pod_name: str = "pod",
+            pod_ip: str = "") -> list[EnvVar]:
+    """The container's environment (:func:`harness.kube.manifests.resolve_env`), as the kubelet builds it.
+
+    An absent non-optional reference raises :class:`~harness.kube.manifests.UnresolvedReference`
+    (``CreateContainerConfigError`` on a cluster); what Docker cannot reproduce, :class:`UnsupportedSpec`.
+    """
+    fields = {"metadata.name": pod_name, "metadata.namespace": objects.namespace,
+              "status.podIP": pod_ip, "spec.nodeName": "docker", "status.hostIP": "127.0.0.1"}
+    try:
+        return resolve_env(container, objects.configmaps, objects.secrets, missing="raise", fields=fields)
+    except UnsupportedEnv as exc:
+        raise UnsupportedSpec(f"{exc} (not reproduced on Docker)") from exc
+
+
+def container_spec(container: Mapping[str, Any], pod: Mapping[str, Any], objects: RenderedObjects,
                    pod_name: str) -> ContainerSpec:
-    spec = pod_template.get("spec", {})
+    """One container of a pod; ``pod`` is the pod spec it belongs to."""
     where = f"container {container.get('name')!r}"
-    volumes = {v["name"]: v for v in spec.get("volumes") or []}
-    env = resolve_env(container, objects, pod_name=pod_name)
+    volumes = {v["name"]: v for v in pod.get("volumes") or []}
+    env = pod_env(container, objects, pod_name=pod_name)
     env_map = {v.name: v.value for v in env}
     ports: dict[str, int] = {}
     for p in container.get("ports") or []:
@@ -443,7 +323,7 @@ def container_spec(container: Mapping[str, Any], pod_template: Mapping[str, Any]
         ports=ports,
         probes=probes,
         pre_stop=lifecycle.get("preStop"),
-        **_security(spec.get("securityContext") or {}, container.get("securityContext") or {}),
+        **_security(pod.get("securityContext") or {}, container.get("securityContext") or {}),
     )
 
 
@@ -453,22 +333,21 @@ def pod_name_for(deployment: str) -> str:
     return f"{deployment}-{''.join(secrets.choice(alphabet) for _ in range(5))}"
 
 
-def pod_spec(objects: RenderedObjects, deployment: str, name: str | None = None) -> PodSpec:
+def replica_spec(objects: RenderedObjects, deployment: str, name: str | None = None) -> PodSpec:
     """One replica of ``deployment``'s pod template."""
     if deployment not in objects.deployments:
         raise KeyError(f"no Deployment {deployment!r} in the rendered chart (have: {sorted(objects.deployments)})")
     manifest = objects.deployments[deployment]
-    template = manifest.get("spec", {}).get("template", {})
-    spec = template.get("spec", {})
+    spec = pod_spec(manifest) or {}
     if spec.get("initContainers"):
         raise UnsupportedSpec(f"Deployment {deployment}: initContainers are not reproduced")
     name = name or pod_name_for(deployment)
-    labels = {str(k): str(v) for k, v in (template.get("metadata", {}).get("labels") or {}).items()}
+    labels = {str(k): str(v) for k, v in pod_labels(manifest).items()}
     return PodSpec(
         name=name,
         deployment=deployment,
         labels=labels,
-        containers=[container_spec(c, template, objects, name) for c in spec.get("containers") or []],
+        containers=[container_spec(c, spec, objects, name) for c in spec.get("containers") or []],
         grace_seconds=float(spec.get("terminationGracePeriodSeconds", DEFAULT_GRACE_SECONDS)),
         services=objects.services_selecting(labels),
     )
@@ -479,7 +358,7 @@ def pods_from_manifests(objects: RenderedObjects) -> list[PodSpec]:
     pods = []
     for name, manifest in sorted(objects.deployments.items()):
         replicas = manifest.get("spec", {}).get("replicas", 1)
-        pods.extend(pod_spec(objects, name) for _ in range(int(replicas)))
+        pods.extend(replica_spec(objects, name) for _ in range(int(replicas)))
     return pods
 
 

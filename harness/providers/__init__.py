@@ -7,9 +7,12 @@ and deletes it at the end unless ``--keep-cluster``. ``--cluster=context:NAME`` 
 existing context (``minikube``, ``docker-desktop``, ``kind-dev`` ...) and never touches any
 other: every API client and every kubectl/helm call names the context explicitly.
 
-Each provider knows how to make a locally built image available to its nodes
-(``kind load docker-image``, ``minikube image load``, or nothing for Docker Desktop, which
-shares the Docker engine) and says so to the diagnosis (:class:`Environment`).
+Which kind of cluster a context is (:class:`Environment`, :func:`flavour_of_context`) lives in
+:mod:`harness.providers.environment`; the commands that depend on it — how a locally built image
+reaches the nodes (``kind load docker-image``, ``minikube image load``, ``python -m harness.localk8s
+load`` for the local cluster, nothing for Docker Desktop, which shares the Docker engine) and how a
+cluster gets more room — in :mod:`harness.providers.commands`, for the providers, the preflight,
+the diagnosis and ``scripts/deploy.sh`` (``python -m harness.providers load --context CTX IMAGE``).
 """
 
 from __future__ import annotations
@@ -22,7 +25,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.core.paths import REPO_ROOT
-from harness.diagnose.rules import Environment
+from harness.providers.commands import (
+    image_load_advice,
+    image_load_argv,
+    image_load_command,
+    load_image,
+    more_resources_command,
+)
+from harness.providers.environment import PROVIDERS, Environment, flavour_of_context, parse_provider
+
+__all__ = [
+    "AUTO", "PROVIDERS", "USAGE", "ClusterOptionError", "ClusterSpec", "Environment", "choose_automatically",
+    "flavour_of_context", "image_load_advice", "image_load_argv", "image_load_command", "load_image",
+    "make_provider", "more_resources_command", "parse_cluster_option", "parse_provider",
+]
 
 USAGE = ("--cluster=auto (kind, else the local cluster, when the machine can run one), "
          "--cluster=kind (throwaway kind cluster), --cluster=local (the cluster built here from upstream "
@@ -60,7 +76,7 @@ def choose_automatically(
     if docker_answers is None:
         docker_answers = _docker_answers
     if local_missing is None:
-        from harness.localk8s.cluster import missing_prerequisites as local_missing
+        from harness.localk8s.prerequisites import missing_prerequisites as local_missing
     if which("kind") and docker_answers():
         return "kind", "kind and a Docker engine are here: a throwaway kind cluster"
     problems = local_missing()
@@ -98,29 +114,6 @@ def parse_cluster_option(value: str, kind_cluster_name: str = "todo-verify") -> 
             raise ClusterOptionError(f"--cluster={raw}: name the kubeconfig context, e.g. --cluster=context:minikube")
         return ClusterSpec("context", tail)
     raise ClusterOptionError(f"--cluster={raw!r} is not understood: use {USAGE}")
-
-
-def flavour_of_context(context: str, node_labels: dict[str, str] | None = None) -> Environment:
-    """Which kind of cluster a context points at: from its node labels, else its name."""
-    labels = node_labels or {}
-    if "minikube.k8s.io/name" in labels:
-        return Environment("minikube", labels["minikube.k8s.io/name"])
-    if context.startswith("kind-"):
-        return Environment("kind", context.removeprefix("kind-"))
-    if context in ("docker-desktop", "docker-for-desktop"):
-        return Environment("docker-desktop")
-    if context == "minikube":
-        return Environment("minikube", "minikube")
-    return Environment("unknown")
-
-
-def image_load_argv(image: str, env: Environment) -> list[str] | None:
-    """The command that makes a local ``image`` available to the cluster, or None when shared/impossible."""
-    if env.provider == "kind":
-        return ["kind", "load", "docker-image", image, "--name", env.cluster or "kind"]
-    if env.provider == "minikube":
-        return ["minikube", "-p", env.cluster or "minikube", "image", "load", image]
-    return None  # docker-desktop: the cluster uses the engine's images; unknown: must come from a registry
 
 
 def make_provider(option: str, keep: bool = False, kind_workdir: Path | None = None):

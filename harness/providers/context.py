@@ -1,18 +1,18 @@
 """An existing kubeconfig context (minikube, docker-desktop, kind-NAME, ...), named explicitly.
 
 Nothing is created or deleted here but the test namespaces; the cluster stays as it was.
-Images reach the nodes the way the cluster needs: ``minikube image load`` for Minikube,
-``kind load docker-image`` for a kind context, nothing for Docker Desktop (the cluster uses
-the Docker engine's images, so the image only has to exist there).
+Images reach the nodes the way the cluster needs (:func:`harness.providers.load_image`):
+``minikube image load`` for Minikube, ``kind load docker-image`` for a kind context,
+``python -m harness.localk8s load`` for the local cluster's context, nothing for Docker Desktop
+(the cluster uses the Docker engine's images, so the image only has to exist there).
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
-from harness.providers import flavour_of_context, image_load_argv
+from harness.providers import flavour_of_context, load_image
 
 
 class ContextProvider:
@@ -58,9 +58,7 @@ class ContextProvider:
             self.environment = found
 
     def load_image(self, image: str) -> None:
-        argv = image_load_argv(image, self.environment)
-        if argv is not None:
-            subprocess.run(argv, check=True, capture_output=True, text=True)
+        load_image(image, self.environment)
 
     def close(self) -> None:
         """An existing cluster is never deleted."""

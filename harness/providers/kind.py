@@ -12,8 +12,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from harness.diagnose.rules import Environment
-from harness.providers import image_load_argv
+from harness.providers import Environment, load_image
 
 
 class KindProvider:
@@ -51,7 +50,7 @@ class KindProvider:
         self._created = True
 
     def load_image(self, image: str) -> None:
-        subprocess.run(image_load_argv(image, self.environment), check=True, capture_output=True, text=True)
+        load_image(image, self.environment)
 
     def close(self) -> None:
         if self._created and not self.keep:

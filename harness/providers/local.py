@@ -1,26 +1,29 @@
-"""The locally built single-node cluster (``harness.localk8s.cluster``): ``--cluster=local``.
+"""The locally built single-node cluster (``harness.localk8s``): ``--cluster=local``.
 
 Starts the cluster of host processes when it is not running (binaries from the caches under
 ~/.cache/todo-chatbot, built from pinned upstream sources when missing) and stops it at the end
 unless ``--keep-cluster``. A cluster that was already running (``make cluster-up``) is reused and
 left running. Several sessions may share it at once: each holds a lease, and a cluster a session
-started is stopped only by the last session out (``local_cluster.begin_session``). Images reach the node with ``docker save | ctr images import`` into the cluster's
-own containerd (no registry).
+started is stopped only by the last session out (``harness.localk8s.cluster.begin_session``).
+Images reach the node with ``docker save | ctr images import`` into the cluster's own containerd
+(no registry).
 """
 
 from __future__ import annotations
 
-from harness.diagnose.rules import Environment
 from harness.localk8s import cluster as local_cluster
+from harness.localk8s.config import CONTEXT, NODE_NAME, Layout
+from harness.localk8s.images import load_docker_image
+from harness.providers.environment import Environment
 
 
 class LocalProvider:
     def __init__(self, keep: bool = False) -> None:
-        self.layout = local_cluster.Layout()
+        self.layout = Layout()
         self.keep = keep
-        self.context = local_cluster.CONTEXT
+        self.context = CONTEXT
         self.kubeconfig = self.layout.kubeconfig
-        self.environment = Environment("local", local_cluster.NODE_NAME)
+        self.environment = Environment("local", NODE_NAME)
         self._started = False
         self._leased = False
 
@@ -29,7 +32,7 @@ class LocalProvider:
         self._leased = True
 
     def load_image(self, image: str) -> None:
-        local_cluster.load_docker_image(self.layout, image)
+        load_docker_image(self.layout, image)
 
     def close(self) -> None:
         if self._leased:

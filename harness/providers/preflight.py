@@ -17,8 +17,15 @@ import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from harness.diagnose.rules import Environment, more_resources_command
-from harness.providers import ClusterSpec, flavour_of_context, parse_cluster_option
+from harness.kube.manifests import pod_spec
+from harness.kube.quantities import parse_cpu, parse_memory
+from harness.providers import (
+    ClusterSpec,
+    Environment,
+    flavour_of_context,
+    more_resources_command,
+    parse_cluster_option,
+)
 
 INSTALL_HINTS = {
     "docker": "install Docker Desktop, or on Debian/Ubuntu 'sudo apt-get install docker.io' (scripts/ensure-docker.sh)",
@@ -56,22 +63,6 @@ class Resources:
 
     def __add__(self, other: Resources) -> Resources:
         return Resources(self.cpu + other.cpu, self.memory + other.memory)
-
-
-def parse_cpu(value: str | int | float | None) -> float:
-    if value in (None, ""):
-        return 0.0
-    from kubernetes.utils import parse_quantity
-
-    return float(parse_quantity(str(value)))
-
-
-def parse_memory(value: str | int | None) -> int:
-    if value in (None, ""):
-        return 0
-    from kubernetes.utils import parse_quantity
-
-    return int(parse_quantity(str(value)))
 
 
 # --- tools -----------------------------------------------------------------------------------------
@@ -148,7 +139,7 @@ def chart_requests(manifests: Iterable[Mapping]) -> Resources:
             continue
         spec = doc.get("spec") or {}
         replicas = spec.get("replicas", 1) if doc["kind"] != "DaemonSet" else 1
-        pod = (spec.get("template") or {}).get("spec") or {}
+        pod = pod_spec(doc) or {}
         for container in pod.get("containers") or []:  # init containers run before, not beside
             requests = (container.get("resources") or {}).get("requests") or {}
             total += Resources(parse_cpu(requests.get("cpu")) * replicas, parse_memory(requests.get("memory")) * replicas)
@@ -203,9 +194,9 @@ def run(spec: ClusterSpec, which: Callable[[str], str | None] = shutil.which) ->
     if "docker" in tools and not any(p.what.startswith("docker ") for p in problems):
         problems += check_docker()
     if spec.kind == "local":
-        from harness.localk8s import cluster as local_cluster
+        from harness.localk8s.prerequisites import missing_prerequisites
 
-        problems += [Problem(what, fix) for what, fix in local_cluster.missing_prerequisites()]
+        problems += [Problem(what, fix) for what, fix in missing_prerequisites()]
     if problems:
         raise PreflightError(problems)
 

@@ -1,10 +1,12 @@
-"""A throwaway PostgreSQL server from Debian's binaries, on a free loopback port.
+"""Throwaway PostgreSQL for the tests: one :class:`Database` (connection facts), one ``psql``
+command line, and the three places a test database runs.
 
-The applications' tests and the end-to-end tests need a real database but no
-Docker: this starts `postgres` from /usr/lib/postgresql/<version>/bin in a
-temporary data directory, with password authentication, and removes it all on
-exit. PostgreSQL refuses to run as root, so under root (CI) it runs as the
-unprivileged `postgres` account that Debian's package creates.
+* :class:`LocalPostgres` — a server from Debian's binaries on a free loopback port, for the
+  applications' tests and the end-to-end tests (no Docker). PostgreSQL refuses to run as root,
+  so under root (CI) it runs as the unprivileged `postgres` account Debian's package creates.
+* a container next to the chart's pods on Docker — started by ``harness.stack`` with
+  testcontainers, queried with :func:`psql_argv` through ``docker exec``;
+* a Deployment in a cluster namespace — :func:`deploy_in_cluster` / :func:`psql_in_cluster`.
 """
 
 from __future__ import annotations
@@ -18,9 +20,12 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from harness.core.lifecycle import Managed
 from harness.core.net import free_port
 from harness.core.wait import wait_for
+from harness.deploy import k8s
 
 INSTALL_HINT = "PostgreSQL server binaries (initdb) not found: apt-get install postgresql"
 
@@ -47,7 +52,7 @@ def find_bindir() -> Path:
 
 @dataclass(frozen=True)
 class Database:
-    """Connection facts for one database on the server."""
+    """Connection facts for one database on a server."""
 
     host: str
     port: int
@@ -57,11 +62,19 @@ class Database:
 
     @property
     def url(self) -> str:
-        """The plain form that Neon and every provider hand out."""
+        """The plain form that Neon and every provider hand out (no TLS on a throwaway server)."""
         return f"postgresql://{self.user}:{self.password}@{self.host}:{self.port}/{self.name}?sslmode=disable"
 
 
-class LocalPostgres:
+def psql_argv(user: str, database: str, sql: str, *, host: str = "127.0.0.1", port: int | None = None,
+              psql: str = "psql") -> list[str]:
+    """One SQL statement through ``psql`` over TCP, stopping at the first error, unaligned output.
+    The password goes in ``PGPASSWORD`` (never on the command line)."""
+    return [psql, "-h", host, *(["-p", str(port)] if port else []), "-U", user, "-d", database,
+            "-v", "ON_ERROR_STOP=1", "-Atc", sql]
+
+
+class LocalPostgres(Managed):
     """Context manager for a private PostgreSQL server.
 
     ``superuser`` is a :class:`Database` for the ``postgres`` role; ``create_database``
@@ -110,16 +123,6 @@ class LocalPostgres:
              "start"]
         )
 
-    def __enter__(self) -> LocalPostgres:
-        try:
-            return self.start()
-        except BaseException:
-            self.close()
-            raise
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
     def close(self) -> None:
         self.stop()
         shutil.rmtree(self.workdir, ignore_errors=True)
@@ -136,8 +139,7 @@ class LocalPostgres:
     def psql(self, sql: str, database: str = "postgres") -> str:
         """Run one SQL statement as the superuser and return psql's output."""
         result = subprocess.run(
-            [str(self.bindir / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
-             "-d", database, "-v", "ON_ERROR_STOP=1", "-Atc", sql],
+            psql_argv("postgres", database, sql, port=self.port, psql=str(self.bindir / "psql")),
             env={**os.environ, "PGPASSWORD": self.password},
             capture_output=True, text=True, check=False,
         )
@@ -168,3 +170,43 @@ class LocalPostgres:
         if check and result.returncode != 0:
             output = (result.stderr or result.stdout).strip()[-1500:]
             raise RuntimeError(f"{tool} failed ({result.returncode}): {output}")
+
+
+# --- in a cluster namespace ---------------------------------------------------------------------
+
+
+def deploy_in_cluster(apps: Any, core: Any, namespace: str, image: str, timeout: float = 180) -> Database:
+    """A throwaway PostgreSQL (Deployment + Service ``postgres``) in ``namespace``; gone with it."""
+    password = secrets.token_hex(12)
+    labels = {"app.kubernetes.io/name": "postgres", "app.kubernetes.io/part-of": "todo-chatbot-verification"}
+    deployment = {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "postgres", "labels": labels},
+        "spec": {
+            "replicas": 1, "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": {"containers": [{
+                "name": "postgres", "image": image, "imagePullPolicy": "IfNotPresent",
+                "env": [{"name": "POSTGRES_USER", "value": "todo"}, {"name": "POSTGRES_PASSWORD", "value": password},
+                        {"name": "POSTGRES_DB", "value": "todo"}, {"name": "PGDATA", "value": "/var/lib/postgresql/data/pg"}],
+                "ports": [{"containerPort": 5432}],
+                "readinessProbe": {"exec": {"command": ["pg_isready", "-h", "127.0.0.1", "-U", "todo", "-d", "todo"]},
+                                   "periodSeconds": 2},
+                "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}},
+                "volumeMounts": [{"name": "data", "mountPath": "/var/lib/postgresql/data"}],
+            }], "volumes": [{"name": "data", "emptyDir": {}}]}},
+        },
+    }
+    service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "postgres", "labels": labels},
+               "spec": {"selector": labels, "ports": [{"port": 5432, "targetPort": 5432}]}}
+    apps.create_namespaced_deployment(namespace, deployment)
+    core.create_namespaced_service(namespace, service)
+    k8s.wait_pods_ready(core, namespace, "app.kubernetes.io/name=postgres", timeout=timeout, expected=1)
+    return Database(f"postgres.{namespace}.svc.cluster.local", 5432, "todo", password, "todo")
+
+
+def psql_in_cluster(target: Any, core: Any, namespace: str, db: Database, sql: str,
+                    database: str | None = None) -> str:
+    """Run one SQL statement in the throwaway PostgreSQL's pod (``kubectl exec``), as its superuser."""
+    pod = core.list_namespaced_pod(namespace, label_selector="app.kubernetes.io/name=postgres").items[0]
+    return target.kubectl("-n", namespace, "exec", pod.metadata.name, "--", "env", f"PGPASSWORD={db.password}",
+                          *psql_argv(db.user, database or db.name, sql)).strip()

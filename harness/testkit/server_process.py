@@ -15,10 +15,11 @@ from pathlib import Path
 
 import httpx
 
+from harness.core.lifecycle import Managed
 from harness.core.wait import wait_for
 
 
-class ServerProcess:
+class ServerProcess(Managed):
     """A context manager: start ``argv`` with ``env``, wait until ``health_path`` answers 200.
 
     Output goes to a log file (``log_path``) so a failing test can show the last lines.
@@ -82,14 +83,7 @@ class ServerProcess:
             self.process.kill()
             return self.process.wait(timeout=5)
 
-    def __enter__(self) -> ServerProcess:
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(self, *exc_info: object) -> None:
+    def close(self) -> None:
         self.stop()
 
     # -- inspection --------------------------------------------------------------

@@ -83,12 +83,13 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         return  # the cluster fixture reports it
     with _uncaptured(session.config):
         if spec.kind == "local" and not _local_missing():
-            from harness.localk8s import cluster as local_cluster
+            from harness.localk8s.components import build_binaries
+            from harness.localk8s.config import K8S_VERSION
 
-            print(f"\ncluster tier: building (or reusing) Kubernetes {local_cluster.K8S_VERSION} for the local "
+            print(f"\ncluster tier: building (or reusing) Kubernetes {K8S_VERSION} for the local "
                   "cluster; a cold build takes 10-15 minutes on 2 cores", flush=True)
             try:
-                local_cluster.build_binaries(timeout=PREPARE_DEADLINE_S)
+                build_binaries(timeout=PREPARE_DEADLINE_S)
             except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
                 _PREPARED["binaries"] = f"building the local cluster's binaries failed: {exc}"
         if not preflight.check_docker():
@@ -102,9 +103,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 
 def _local_missing() -> list:
-    from harness.localk8s import cluster as local_cluster
+    from harness.localk8s.prerequisites import missing_prerequisites
 
-    return local_cluster.missing_prerequisites()
+    return missing_prerequisites()
 
 
 @pytest.fixture(scope="session")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from harness import diagnose as dx
 from harness.core.wait import wait_for
-from harness.diagnose import rules as dx
+from harness.providers import image_load_command
 
 
 @pytest.mark.requirement("EC-5", "US4-2")
@@ -24,4 +25,4 @@ def test_unloaded_image_is_diagnosed_with_the_load_command(cluster, namespace_fa
     result = wait_for(finding, what="the image-not-loaded finding for pod not-loaded", timeout=90, interval=2)
     assert image in result.cause
     if cluster.env.provider in ("kind", "minikube"):
-        assert dx.load_command(image, env) in result.fix and "load" in result.fix
+        assert image_load_command(image, env) in result.fix and "load" in result.fix

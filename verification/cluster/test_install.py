@@ -8,10 +8,10 @@ import re
 import subprocess
 
 import pytest
-from kubernetes.utils import parse_quantity
 
 from harness import contract
 from harness.core.paths import CHART_DIR
+from harness.kube.quantities import quantity
 from harness.testkit import app_flow
 from harness.testkit.logcheck import error_lines
 
@@ -82,7 +82,7 @@ def _rendered_deployments(release) -> dict[str, dict]:
 
 def _same_quantities(a: dict | None, b: dict | None) -> bool:
     a, b = a or {}, b or {}
-    return a.keys() == b.keys() and all(parse_quantity(str(a[k])) == parse_quantity(str(b[k])) for k in a)
+    return a.keys() == b.keys() and all(quantity(a[k]) == quantity(b[k]) for k in a)
 
 
 @pytest.mark.requirement("FR-013", "FR-014", "FR-015", "FR-017")

@@ -19,7 +19,7 @@ def _urls(release) -> list[str]:
 @pytest.mark.requirement("SC-006", "FR-016")
 @pytest.mark.parametrize("component", ["backend", "frontend"])
 def test_rollout_restart_under_traffic_drops_no_request(release, component, record_property):
-    from harness.testkit.cluster_traffic import InClusterTraffic
+    from harness.testkit.traffic import InClusterTraffic
 
     with InClusterTraffic(release, _urls(release)) as traffic:
         seconds = release.restart(component)
@@ -31,7 +31,7 @@ def test_rollout_restart_under_traffic_drops_no_request(release, component, reco
 
 @pytest.mark.requirement("EC-2")
 def test_deleted_pod_is_replaced_while_traffic_continues(release):
-    from harness.testkit.cluster_traffic import InClusterTraffic
+    from harness.testkit.traffic import InClusterTraffic
 
     victim = release.pods("backend")[0]
     replicas = len(release.pods("backend"))

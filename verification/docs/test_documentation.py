@@ -15,8 +15,9 @@ import pytest
 import yaml
 
 from harness import contract
+from harness.core.paths import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO_ROOT
 CHART = ROOT / "chart" / "todo-chatbot"
 DOCS = [ROOT / "DEPLOYMENT.md", ROOT / "README.md"]
 

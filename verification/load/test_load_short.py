@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
+from harness.core.paths import REPO_ROOT
 from harness.podrt.translate import LABEL_PREFIX
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = REPO_ROOT
 USERS = 100
 RUN_TIME_S = 60
 SPAWN_RATE = 10  # as load/locust.conf: all 100 users within 10 s, the rest of the minute at full load

@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 from harness import contract
-from harness.podrt.translate import RenderedObjects, pod_spec
+from harness.podrt.translate import RenderedObjects, replica_spec
 from harness.testkit import journey
 
 
@@ -23,7 +23,7 @@ def rolling_restart(stack, objects: RenderedObjects, component: str, timeout: fl
     deployment = stack.deployment(component, objects)
     new_pods = []
     for old in list(stack.pods(component)):
-        new = stack.runtime.run_pod(pod_spec(objects, deployment))
+        new = stack.runtime.run_pod(replica_spec(objects, deployment))
         stack.runtime.wait_ready([new], timeout=timeout)
         stack.runtime.delete_pod(old)
         new_pods.append(new)

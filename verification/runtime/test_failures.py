@@ -10,9 +10,10 @@ import pytest
 
 from harness.core.wait import wait_for
 from harness.kube import render
+from harness.kube.manifests import EnvVar
 from harness.podrt.runtime import Runtime
-from harness.podrt.translate import EnvVar, RenderedObjects, deployment_named, pod_spec
-from harness.testkit import journey
+from harness.podrt.translate import RenderedObjects, deployment_named, replica_spec
+from harness.testkit import journey, traffic
 
 
 def _history(container, kind: str, ok: bool) -> int:
@@ -79,7 +80,7 @@ def test_missing_or_malformed_variable_stops_the_container_with_a_one_line_messa
                                                                                    record_property):
     request.node.made_stacks = [bare_stack]
     component, name, value = CASES[case]
-    spec = _without(pod_spec(bare_stack.objects, bare_stack.deployment(component)), 0, name, value)
+    spec = _without(replica_spec(bare_stack.objects, bare_stack.deployment(component)), 0, name, value)
     pod = bare_stack.runtime.run_pod(spec)
     try:
         container = pod.container()
@@ -111,7 +112,7 @@ def test_image_that_is_not_built_is_diagnosed_as_not_loaded_with_make_images():
                               set_values={"backend.image.tag": "0.0.0-not-built", "backend.replicaCount": 1})
     objects = RenderedObjects.from_manifests(render.installed(manifests))
     with Runtime() as runtime:
-        pod = runtime.run_pod(pod_spec(objects, deployment_named(objects, "backend")))
+        pod = runtime.run_pod(replica_spec(objects, deployment_named(objects, "backend")))
         container = pod.container()
         assert container.waiting_reason == "ImagePullBackOff"
         time.sleep(6)  # the kubelet stand-in retries; it must stay waiting, never pull
@@ -133,7 +134,7 @@ def test_a_killed_backend_container_under_steady_traffic_the_other_replica_keeps
     user = journey.register_and_login(stack.ui_url, prefix="kill")
     url = user.tasks_url
     victim = backends[0]
-    with journey.SteadyClient(url, headers=user.headers, max_seconds=120) as client:
+    with traffic.SteadyClient(url, headers=user.headers, max_seconds=120) as client:
         time.sleep(5)
         killed_at = time.monotonic()
         victim.kill()
@@ -155,7 +156,7 @@ def test_a_killed_backend_container_under_steady_traffic_the_other_replica_keeps
 @pytest.mark.requirement("US4-2", "FR-013")
 def test_a_memory_limit_too_tight_for_the_backend_is_diagnosed_as_oom_killed(bare_stack, request):
     request.node.made_stacks = [bare_stack]
-    spec = pod_spec(bare_stack.objects, bare_stack.deployment("backend"))
+    spec = replica_spec(bare_stack.objects, bare_stack.deployment("backend"))
     spec.containers[0] = dataclasses.replace(spec.containers[0], mem_limit=40 * 2**20, mem_reservation=None)
     pod = bare_stack.runtime.run_pod(spec)
     try:

@@ -13,8 +13,8 @@ import time
 
 import pytest
 
-from harness.podrt.translate import pod_spec
-from harness.testkit import journey
+from harness.podrt.translate import replica_spec
+from harness.testkit import journey, traffic
 
 
 @pytest.mark.requirement("SC-006", "FR-016")
@@ -28,10 +28,10 @@ def test_replacing_both_backend_replicas_one_at_a_time_under_a_continuous_client
     journey.chat(user, "add check the rollout")
     url = user.tasks_url
     started = time.monotonic()
-    with journey.SteadyClient(url, headers=user.headers, max_seconds=240) as client:
+    with traffic.SteadyClient(url, headers=user.headers, max_seconds=240) as client:
         time.sleep(3)
         for old in old_pods:
-            new = stack.runtime.run_pod(pod_spec(stack.objects, deployment))
+            new = stack.runtime.run_pod(replica_spec(stack.objects, deployment))
             stack.runtime.wait_ready([new], timeout=120)
             stack.runtime.delete_pod(old)  # preStop sleep, SIGTERM, grace period
         time.sleep(3)

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from harness import contract
+from harness.core.paths import IMAGES_DIR
 from harness.images import dockerfile
 from harness.images.build import APPS, LOCAL_PREFIX
 
@@ -262,13 +263,13 @@ def test_dockerignore_matcher_follows_docker_rules() -> None:
 
 
 def _all_dockerfiles() -> list[Path]:
-    return sorted(Path(__file__).resolve().parents[2].joinpath("images").glob("*/Dockerfile"))
+    return sorted(IMAGES_DIR.glob("*/Dockerfile"))
 
 
 @pytest.mark.requirement("FR-005")
 def test_no_latest_anywhere_in_image_recipes() -> None:
     """Every FROM in every recipe (apps and local bases) resolves to a pinned tag."""
-    root = Path(__file__).resolve().parents[2] / "images"
+    root = IMAGES_DIR
     problems = []
     for path in sorted(root.glob("**/Dockerfile")):
         df = dockerfile.parse(path)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.core.paths import REPO_ROOT
 from harness.kube import policy
 from harness.kube import render as r
 from verification.static.cases import rendered
@@ -17,7 +18,6 @@ from verification.static.cases import rendered
 FIXTURES = Path(__file__).parent / "fixtures"
 GOOD = FIXTURES / "good-deployment.yaml"
 BAD = FIXTURES / "bad-deployment.yaml"
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _backend(manifests: list[dict]) -> dict:

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from harness import ai_manifests
+from harness.core.paths import REPO_ROOT
 from harness.kube import render
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO_ROOT
 
 # The shape of answer kubectl-ai gives for "write a Deployment": prose around a fenced block,
 # here a typical first draft without limits, probes or secret references.

@@ -25,7 +25,8 @@ from kubernetes.client import (
     V1SecretKeySelector,
 )
 
-from harness.diagnose import rules as dx
+from harness import diagnose as dx
+from harness.providers import flavour_of_context
 
 KIND = dx.Environment("kind", "todo-verify", "ns1", "todo")
 MINIKUBE = dx.Environment("minikube", "minikube", "ns1", "todo")
@@ -225,7 +226,7 @@ def test_cli_reports_an_unreachable_cluster_with_exit_code_2(tmp_path, capsys):
 
 @pytest.mark.requirement("FR-036")
 def test_environment_from_context_name():
-    assert dx.environment_for_context("kind-dev") == dx.Environment("kind", "dev")
-    assert dx.environment_for_context("docker-desktop").provider == "docker-desktop"
-    assert dx.environment_for_context("minikube") == dx.Environment("minikube", "minikube")
-    assert dx.environment_for_context("prod-eks").provider == "unknown"
+    assert flavour_of_context("kind-dev") == dx.Environment("kind", "dev")
+    assert flavour_of_context("docker-desktop").provider == "docker-desktop"
+    assert flavour_of_context("minikube") == dx.Environment("minikube", "minikube")
+    assert flavour_of_context("prod-eks").provider == "unknown"

@@ -9,6 +9,7 @@ import httpx
 import jwt
 from backend_support import JWT_SECRET, ApiUser, backend
 
+from harness.core.paths import CHART_DIR
 from harness.testkit.postgres import LocalPostgres
 from harness.testkit.server_process import ServerProcess
 
@@ -80,7 +81,7 @@ def test_a_burst_of_sign_ups_stays_within_the_charts_memory_limit(postgres_serve
 
     import yaml
 
-    values = Path(__file__).resolve().parents[3] / "chart" / "todo-chatbot" / "values.yaml"
+    values = CHART_DIR / "values.yaml"
     limit = yaml.safe_load(values.read_text())["backend"]["resources"]["limits"]["memory"]
     assert limit.endswith("Mi"), f"{values}: backend.resources.limits.memory {limit!r} is not in Mi"
     limit_bytes = int(limit[:-2]) * 2**20

@@ -4,22 +4,22 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
+from harness.core.paths import REPO_ROOT
 from harness.deploy import k8s
-from harness.diagnose.rules import Environment
 from harness.providers import (
     ClusterOptionError,
     ClusterSpec,
+    Environment,
     choose_automatically,
     flavour_of_context,
     image_load_argv,
     parse_cluster_option,
 )
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = REPO_ROOT
 
 
 @pytest.mark.requirement("FR-036")
@@ -169,7 +169,7 @@ def test_auto_without_any_cluster_says_what_would_give_one():
 
 @pytest.mark.harness
 def test_local_cluster_prerequisites_name_each_missing_piece():
-    from harness.localk8s.cluster import HOST_TOOLS, missing_prerequisites
+    from harness.localk8s.prerequisites import HOST_TOOLS, missing_prerequisites
 
     assert [what for what, _ in missing_prerequisites(platform="darwin")] == ["the local cluster runs only on Linux"]
     problems = dict(missing_prerequisites(which=lambda tool: None, platform="linux", euid=1000))

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
+from harness.core.paths import REPO_ROOT
 from verification import acceptance
 from verification.requirements import registry, unknown_ids
 
 pytestmark = pytest.mark.harness
 
-SPEC = Path(__file__).resolve().parents[3] / "shared" / "spec" / "phase-iv-infrastructure-spec.md"
+SPEC = REPO_ROOT.parent / "shared" / "spec" / "phase-iv-infrastructure-spec.md"
 
 
 def test_registry_lists_every_fr_and_sc_of_the_spec_in_order():

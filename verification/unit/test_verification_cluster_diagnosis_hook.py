@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from harness.diagnose import rules as dx
+from harness import diagnose as dx
 from verification.unit.test_diagnose_rules import event, make_pod
 
 

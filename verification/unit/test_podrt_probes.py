@@ -8,8 +8,8 @@ import time
 import pytest
 
 from harness.core.wait import wait_for
+from harness.podrt.pod import restart_delay
 from harness.podrt.probes import ProbeRunner, run_probe
-from harness.podrt.runtime import restart_delay
 from harness.podrt.translate import ProbeSpec
 
 pytestmark = pytest.mark.harness

@@ -5,15 +5,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from harness.diagnose.rules import Environment
-from harness.providers import ClusterSpec
+from harness.core.paths import REPO_ROOT
+from harness.providers import ClusterSpec, Environment
 from harness.providers import preflight as pf
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = REPO_ROOT
 MINIKUBE = Environment("minikube", "minikube")
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.localk8s import cluster as lc
+from harness.localk8s import config as lc
 from harness.providers import parse_cluster_option
 
 pytestmark = pytest.mark.requirement("FR-035", "FR-037")

@@ -6,17 +6,15 @@ import base64
 
 import pytest
 
+from harness.kube.manifests import UnresolvedReference, expand
+from harness.kube.quantities import parse_cpu, parse_memory
 from harness.podrt.translate import (
     RenderedObjects,
-    UnresolvedReference,
     UnsupportedSpec,
     docker_create_kwargs,
-    expand,
-    parse_cpu,
-    parse_memory,
-    pod_spec,
+    pod_env,
     pods_from_manifests,
-    resolve_env,
+    replica_spec,
 )
 
 pytestmark = pytest.mark.harness
@@ -90,7 +88,7 @@ def test_runtime_quantity_rejects_garbage():
 def test_runtime_env_resolution_order_sources_and_expansion():
     objs = objects()
     container = objs.deployments["todo-backend"]["spec"]["template"]["spec"]["containers"][0]
-    env = {v.name: v for v in resolve_env(container, objs, pod_name="todo-backend-abcde")}
+    env = {v.name: v for v in pod_env(container, objs, pod_name="todo-backend-abcde")}
     assert env["LOG_LEVEL"].source == "configmap:cfg" and env["LOG_LEVEL"].value == "info"
     assert env["DATABASE_URL"].source == "secret:sec/DATABASE_URL"
     assert env["DATABASE_URL"].value == "postgresql://u:p@db:5432/x" and env["DATABASE_URL"].from_secret
@@ -102,14 +100,14 @@ def test_runtime_env_resolution_order_sources_and_expansion():
 def test_runtime_env_later_definition_wins():
     objs = objects(env=[{"name": "LOG_LEVEL", "value": "debug"}])
     container = objs.deployments["todo-backend"]["spec"]["template"]["spec"]["containers"][0]
-    [level] = [v for v in resolve_env(container, objs) if v.name == "LOG_LEVEL"]
+    [level] = [v for v in pod_env(container, objs) if v.name == "LOG_LEVEL"]
     assert (level.value, level.source) == ("debug", "literal")
 
 
 def test_runtime_env_missing_secret_key_is_a_config_error():
     objs = objects(env=[{"name": "JWT_SECRET", "valueFrom": {"secretKeyRef": {"name": "sec", "key": "JWT_SECRET"}}}])
     with pytest.raises(UnresolvedReference, match="no key 'JWT_SECRET'"):
-        pod_spec(objs, "todo-backend")
+        replica_spec(objs, "todo-backend")
 
 
 def test_runtime_expand_escapes():
@@ -117,7 +115,7 @@ def test_runtime_expand_escapes():
 
 
 def test_runtime_pod_spec_carries_security_limits_probes_and_lifecycle():
-    spec = pod_spec(objects(), "todo-backend")
+    spec = replica_spec(objects(), "todo-backend")
     assert spec.name.startswith("todo-backend-") and len(spec.name) == len("todo-backend-") + 5
     assert spec.services == ["todo-backend"] and spec.grace_seconds == 30
     [c] = spec.containers
@@ -143,11 +141,11 @@ def test_runtime_unsupported_volume_is_refused_with_its_name():
     manifest = manifests()
     manifest[-1]["spec"]["template"]["spec"]["volumes"] = [{"name": "tmp", "hostPath": {"path": "/"}}]
     with pytest.raises(UnsupportedSpec, match="hostPath"):
-        pod_spec(RenderedObjects.from_manifests(manifest), "todo-backend")
+        replica_spec(RenderedObjects.from_manifests(manifest), "todo-backend")
 
 
 def test_runtime_docker_kwargs():
-    [c] = pod_spec(objects(), "todo-backend").containers
+    [c] = replica_spec(objects(), "todo-backend").containers
     kwargs = docker_create_kwargs(c, name="run-pod-backend", sandbox="sandbox-id", labels={"l": "v"})
     assert kwargs["network_mode"] == "container:sandbox-id"
     assert kwargs["user"] == "10001:10001" and kwargs["read_only"] is True
@@ -169,8 +167,8 @@ def test_runtime_translates_the_real_rendered_chart():
     except HelmNotFound as exc:
         pytest.skip(str(exc))
     rendered = RenderedObjects.from_manifests(render.installed(render.render(values_files=[render.TEST_SECRETS_VALUES])))
-    backend = pod_spec(rendered, deployment_named(rendered, "backend"))
-    frontend = pod_spec(rendered, deployment_named(rendered, "frontend"))
+    backend = replica_spec(rendered, deployment_named(rendered, "backend"))
+    frontend = replica_spec(rendered, deployment_named(rendered, "frontend"))
     [b], [f] = backend.containers, frontend.containers
     assert b.user == f.user == f"{contract.APP_UID}:{contract.APP_GID}"
     assert set(b.tmpfs) == set(contract.BACKEND_WRITABLE_PATHS)

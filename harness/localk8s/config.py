@@ -1,0 +1,366 @@
+"""The local cluster's configuration: versions, networks, ports and names, where a cluster keeps its
+state (:class:`Layout`), and the builders of every file and command line it runs with.
+
+The builders are pure (unit-tested without a cluster); :func:`write_configs` writes their output
+into the run directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shlex
+import shutil
+import tarfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.core.paths import CACHE_DIR
+
+CACHE = CACHE_DIR
+K8S_VERSION = os.environ.get("K8S_VERSION", "v1.34.2")
+COREDNS_VERSION = os.environ.get("COREDNS_VERSION", "v1.14.7")
+PAUSE_VERSION = os.environ.get("PAUSE_VERSION", "3.10.1")
+CONTEXT = "todo-local"
+NODE_NAME = "todo-local"
+POD_CIDR = "10.244.0.0/16"
+NODE_POD_CIDR = "10.244.0.0/24"  # the first (only) node's allocation by the controller-manager
+SERVICE_CIDR = "10.96.0.0/16"
+KUBERNETES_SERVICE_IP = "10.96.0.1"
+DNS_SERVICE_IP = "10.96.0.10"
+CLUSTER_DOMAIN = "cluster.local"
+APISERVER_PORT = int(os.environ.get("LOCAL_CLUSTER_APISERVER_PORT", "16443"))
+ETCD_CLIENT_PORT, ETCD_PEER_PORT = 12379, 12380
+BRIDGE = "cni0"
+CNI_BIN_DIRS = ("/usr/lib/cni", "/opt/cni/bin")
+PAUSE_IMAGE = f"localhost/todo-local/pause:{PAUSE_VERSION}"
+COREDNS_IMAGE = f"localhost/todo-local/coredns:{COREDNS_VERSION}"
+CHAIN_PREFIXES = ("KUBE-", "CNI-")
+FORWARD_CHAIN = "CNI-TODO-LOCAL-FORWARD"  # pod traffic through FORWARD (forward_rules); CNI- so down() removes it
+# Order of start; stop is the reverse.
+COMPONENTS = ("etcd", "containerd", "kube-apiserver", "kube-controller-manager", "kube-scheduler",
+              "kubelet", "kube-proxy")
+
+
+@dataclass
+class Layout:
+    """Where a cluster keeps its state: one run directory (removed by ``down``)."""
+
+    run: Path = field(default_factory=lambda: Path(os.environ.get("LOCAL_CLUSTER_DIR", CACHE / "local-cluster")))
+
+    @property
+    def k8s_bin(self) -> Path:
+        return CACHE / "kubernetes" / K8S_VERSION / "bin"
+
+    @property
+    def tools_bin(self) -> Path:
+        return CACHE / "cluster-tools" / "bin"
+
+    @property
+    def pki(self) -> Path:
+        return self.run / "pki"
+
+    @property
+    def logs(self) -> Path:
+        return self.run / "logs"
+
+    @property
+    def pids(self) -> Path:
+        return self.run / "pids"
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.run / "kubeconfig"
+
+    @property
+    def containerd_socket(self) -> Path:
+        return self.run / "containerd" / "containerd.sock"
+
+    @property
+    def netns_snapshot(self) -> Path:
+        return self.run / "netns-before"
+
+
+# --- pure builders (unit-tested) ------------------------------------------------------------------
+
+
+def containerd_config(layout: Layout, cni_bin: str) -> str:
+    """A containerd 1.6 config of its own: root, state, socket, CRI with our pause image and CNI."""
+    c = layout.run / "containerd"
+    return f"""version = 2
+root = "{c / 'root'}"
+state = "{c / 'state'}"
+disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper"]
+
+[grpc]
+  address = "{layout.containerd_socket}"
+
+[ttrpc]
+  address = "{c / 'containerd.sock.ttrpc'}"
+
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "{PAUSE_IMAGE}"
+  # this machine is itself a container: it may not lower oom_score_adj below its own
+  restrict_oom_score_adj = true
+  stream_server_address = "127.0.0.1"
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        SystemdCgroup = false
+        Root = "{c / 'runc'}"
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "{cni_bin}"
+    conf_dir = "{layout.run / 'cni' / 'net.d'}"
+"""
+
+
+def cni_config(layout: Layout) -> dict:
+    return {
+        "cniVersion": "0.4.0", "name": "todo-local",
+        "plugins": [
+            {"type": "bridge", "bridge": BRIDGE, "isGateway": True, "ipMasq": True, "hairpinMode": True,
+             "ipam": {"type": "host-local", "ranges": [[{"subnet": NODE_POD_CIDR}]],
+                      "routes": [{"dst": "0.0.0.0/0"}], "dataDir": str(layout.run / "cni" / "ipam")}},
+            {"type": "portmap", "capabilities": {"portMappings": True}},
+            # No "firewall" plugin: it puts its ACCEPT of all pod traffic at the top of FORWARD,
+            # ahead of kube-proxy's rules (see forward_rules).
+        ],
+    }
+
+
+def forward_rules() -> list[list[str]]:
+    """The rules of FORWARD_CHAIN, which lets pod traffic through the host's FORWARD chain.
+
+    Docker sets the FORWARD policy to DROP, and br_netfilter sends even bridged pod-to-pod
+    traffic through it, so the pods' traffic needs an ACCEPT. It must come *after* kube-proxy's
+    jumps (which kube-proxy prepends): its REJECT of a Service without endpoints and its DROP of
+    INVALID packets apply to pods too. A packet from a pod to the Service range that no DNAT
+    rule rewrote (kube-proxy has not programmed that Service yet) is refused here: let through,
+    it would leave by the default route, and behind a transparent egress proxy a connection to a
+    Service that is not routable yet would be answered by that proxy (HTTP 404, empty body)
+    instead of failing, and a client's keep-alive pool would keep talking to the proxy.
+    """
+    return [
+        ["-i", BRIDGE, "-d", SERVICE_CIDR, "-j", "REJECT", "--reject-with", "icmp-port-unreachable"],
+        ["-i", BRIDGE, "-j", "ACCEPT"],
+        ["-o", BRIDGE, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"],
+    ]
+
+
+def kubelet_config(layout: Layout) -> dict:
+    return {
+        "apiVersion": "kubelet.config.k8s.io/v1beta1", "kind": "KubeletConfiguration",
+        "authentication": {"anonymous": {"enabled": False}, "webhook": {"enabled": True},
+                           "x509": {"clientCAFile": str(layout.pki / "ca.crt")}},
+        "authorization": {"mode": "Webhook"},
+        "cgroupDriver": "cgroupfs",
+        "failCgroupV1": False,  # this machine's hierarchy is v1 (hybrid)
+        "failSwapOn": False,
+        "clusterDNS": [DNS_SERVICE_IP], "clusterDomain": CLUSTER_DOMAIN,
+        "containerRuntimeEndpoint": f"unix://{layout.containerd_socket}",
+        "healthzBindAddress": "127.0.0.1", "healthzPort": 10248,
+        "readOnlyPort": 0,
+        "resolvConf": "/etc/resolv.conf",
+        "evictionHard": {"memory.available": "100Mi", "nodefs.available": "2%", "imagefs.available": "2%",
+                         "nodefs.inodesFree": "2%"},
+        "imageGCHighThresholdPercent": 99, "imageGCLowThresholdPercent": 98,
+        "serializeImagePulls": False,
+    }
+
+
+def kube_proxy_config(layout: Layout) -> dict:
+    return {
+        "apiVersion": "kubeproxy.config.k8s.io/v1alpha1", "kind": "KubeProxyConfiguration",
+        "clientConnection": {"kubeconfig": str(layout.run / "admin.kubeconfig")},
+        "mode": "iptables", "clusterCIDR": POD_CIDR, "hostnameOverride": NODE_NAME,
+        "conntrack": {"maxPerCore": 0},  # leave the host's conntrack sysctls alone
+        "metricsBindAddress": "127.0.0.1:10249", "healthzBindAddress": "127.0.0.1:10256",
+    }
+
+
+def kubeconfig(server: str, ca: Path, cert: Path, key: Path, user: str, context: str = CONTEXT) -> dict:
+    return {
+        "apiVersion": "v1", "kind": "Config", "current-context": context,
+        "clusters": [{"name": context, "cluster": {"server": server, "certificate-authority": str(ca)}}],
+        "users": [{"name": user, "user": {"client-certificate": str(cert), "client-key": str(key)}}],
+        "contexts": [{"name": context, "context": {"cluster": context, "user": user}}],
+    }
+
+
+def component_argv(name: str, layout: Layout, node_ip: str) -> list[str]:
+    """The command line of one component (binaries from the build caches)."""
+    pki, run = layout.pki, layout.run
+    admin = str(run / "admin.kubeconfig")
+    if name == "etcd":
+        client, peer = f"http://127.0.0.1:{ETCD_CLIENT_PORT}", f"http://127.0.0.1:{ETCD_PEER_PORT}"
+        return [str(layout.tools_bin / "etcd"), "--name=todo-local", f"--data-dir={run / 'etcd'}",
+                f"--listen-client-urls={client}", f"--advertise-client-urls={client}",
+                f"--listen-peer-urls={peer}", f"--initial-advertise-peer-urls={peer}",
+                f"--initial-cluster=todo-local={peer}", "--listen-metrics-urls=", "--log-level=warn",
+                "--quota-backend-bytes=2147483648"]
+    if name == "containerd":
+        return [shutil.which("containerd") or "/usr/bin/containerd", "--config", str(run / "containerd" / "config.toml")]
+    if name == "kube-apiserver":
+        return [str(layout.k8s_bin / name), f"--etcd-servers=http://127.0.0.1:{ETCD_CLIENT_PORT}",
+                "--bind-address=0.0.0.0", f"--secure-port={APISERVER_PORT}", f"--advertise-address={node_ip}",
+                f"--service-cluster-ip-range={SERVICE_CIDR}", "--allow-privileged=true",
+                "--authorization-mode=Node,RBAC", "--anonymous-auth=false",
+                f"--client-ca-file={pki / 'ca.crt'}",
+                f"--tls-cert-file={pki / 'apiserver.crt'}", f"--tls-private-key-file={pki / 'apiserver.key'}",
+                f"--kubelet-client-certificate={pki / 'admin.crt'}", f"--kubelet-client-key={pki / 'admin.key'}",
+                f"--service-account-key-file={pki / 'sa.pub'}",
+                f"--service-account-signing-key-file={pki / 'sa.key'}",
+                f"--service-account-issuer=https://kubernetes.default.svc.{CLUSTER_DOMAIN}",
+                "--service-node-port-range=30000-32767", "--kubelet-preferred-address-types=InternalIP,Hostname",
+                "--v=1"]
+    if name == "kube-controller-manager":
+        return [str(layout.k8s_bin / name), f"--kubeconfig={admin}", f"--authentication-kubeconfig={admin}",
+                f"--authorization-kubeconfig={admin}", "--bind-address=127.0.0.1", "--leader-elect=false",
+                "--allocate-node-cidrs=true", f"--cluster-cidr={POD_CIDR}", "--node-cidr-mask-size=24",
+                f"--service-cluster-ip-range={SERVICE_CIDR}",
+                f"--cluster-signing-cert-file={pki / 'ca.crt'}", f"--cluster-signing-key-file={pki / 'ca.key'}",
+                f"--root-ca-file={pki / 'ca.crt'}", f"--service-account-private-key-file={pki / 'sa.key'}",
+                "--use-service-account-credentials=true", "--controllers=*,-cloud-node-lifecycle", "--v=1"]
+    if name == "kube-scheduler":
+        return [str(layout.k8s_bin / name), f"--kubeconfig={admin}", f"--authentication-kubeconfig={admin}",
+                f"--authorization-kubeconfig={admin}", "--bind-address=127.0.0.1", "--leader-elect=false", "--v=1"]
+    if name == "kubelet":
+        return [str(layout.k8s_bin / name), f"--config={run / 'kubelet-config.yaml'}",
+                f"--kubeconfig={run / 'kubelet.kubeconfig'}", f"--root-dir={run / 'kubelet'}",
+                f"--hostname-override={NODE_NAME}", f"--node-ip={node_ip}", "--v=1"]
+    if name == "kube-proxy":
+        return [str(layout.k8s_bin / name), f"--config={run / 'kube-proxy-config.yaml'}", "--v=1"]
+    raise ValueError(f"unknown component {name}")
+
+
+def rules_to_delete(save_output: str, prefixes: tuple[str, ...] = CHAIN_PREFIXES) -> tuple[list[list[str]], list[str]]:
+    """From ``iptables-save -t TABLE``: the rules (as ``-D`` argv tails) that live in or jump to
+    our chains, and our chains themselves. Docker's and anyone else's rules are left alone."""
+    rules: list[list[str]] = []
+    chains: list[str] = []
+    for line in save_output.splitlines():
+        if line.startswith(":"):
+            chain = line[1:].split()[0]
+            if chain.startswith(prefixes):
+                chains.append(chain)
+        elif line.startswith("-A "):
+            parts = shlex.split(line)  # comments are quoted: -m comment --comment "a b"
+            chain = parts[1]
+            target = parts[parts.index("-j") + 1] if "-j" in parts else ""
+            target = target or (parts[parts.index("-g") + 1] if "-g" in parts else "")
+            if chain.startswith(prefixes) or target.startswith(prefixes):
+                rules.append(["-D", *parts[1:]])
+    return rules, chains
+
+
+def image_tarball(name: str, files: dict[str, tuple[bytes, int]], entrypoint: list[str],
+                  args: list[str] | None = None, user: str = "") -> bytes:
+    """A ``docker save``-format archive of a one-layer image holding ``files`` (path → (data, mode))."""
+    layer = io.BytesIO()
+    with tarfile.open(fileobj=layer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for path, (data, mode) in sorted(files.items()):
+            info = tarfile.TarInfo(path.lstrip("/"))
+            info.size, info.mode, info.mtime = len(data), mode, 0
+            tar.addfile(info, io.BytesIO(data))
+    layer_bytes = layer.getvalue()
+    diff_id = "sha256:" + hashlib.sha256(layer_bytes).hexdigest()
+    config = {"architecture": "amd64", "os": "linux",
+              "config": {"Entrypoint": entrypoint, "Cmd": args or [], "User": user, "WorkingDir": "/",
+                         "Env": ["PATH=/"]},
+              "rootfs": {"type": "layers", "diff_ids": [diff_id]}, "history": [{"created_by": "todo-local-cluster"}]}
+    config_bytes = json.dumps(config, sort_keys=True).encode()
+    config_name = hashlib.sha256(config_bytes).hexdigest() + ".json"
+    manifest = [{"Config": config_name, "RepoTags": [name], "Layers": ["layer.tar"]}]
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        for member, data in (("layer.tar", layer_bytes), (config_name, config_bytes),
+                             ("manifest.json", json.dumps(manifest).encode())):
+            info = tarfile.TarInfo(member)
+            info.size, info.mtime = len(data), 0
+            tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+def coredns_manifests() -> list[dict]:
+    labels = {"k8s-app": "kube-dns"}
+    corefile = f""".:53 {{
+    errors
+    health {{
+       lameduck 5s
+    }}
+    ready
+    kubernetes {CLUSTER_DOMAIN} in-addr.arpa ip6.arpa {{
+       pods insecure
+       fallthrough in-addr.arpa ip6.arpa
+       ttl 30
+    }}
+    forward . /etc/resolv.conf
+    cache 30
+    loop
+    reload
+    loadbalance
+}}
+"""
+    return [
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "coredns", "namespace": "kube-system"}},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "system:coredns"},
+         "rules": [{"apiGroups": [""], "resources": ["endpoints", "services", "pods", "namespaces"],
+                    "verbs": ["list", "watch"]},
+                   {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["list", "watch"]}]},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+         "metadata": {"name": "system:coredns"},
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "system:coredns"},
+         "subjects": [{"kind": "ServiceAccount", "name": "coredns", "namespace": "kube-system"}]},
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "coredns", "namespace": "kube-system"},
+         "data": {"Corefile": corefile}},
+        {"apiVersion": "apps/v1", "kind": "Deployment",
+         "metadata": {"name": "coredns", "namespace": "kube-system", "labels": labels},
+         "spec": {"replicas": 1, "selector": {"matchLabels": labels},
+                  "template": {"metadata": {"labels": labels}, "spec": {
+                      "serviceAccountName": "coredns", "dnsPolicy": "Default",
+                      "priorityClassName": "system-cluster-critical",
+                      "containers": [{
+                          "name": "coredns", "image": COREDNS_IMAGE, "imagePullPolicy": "Never",
+                          "args": ["-conf", "/etc/coredns/Corefile"],
+                          "ports": [{"name": "dns", "containerPort": 53, "protocol": "UDP"},
+                                    {"name": "dns-tcp", "containerPort": 53, "protocol": "TCP"}],
+                          "resources": {"requests": {"cpu": "50m", "memory": "70Mi"}, "limits": {"memory": "170Mi"}},
+                          "readinessProbe": {"httpGet": {"path": "/ready", "port": 8181}, "periodSeconds": 2},
+                          "livenessProbe": {"httpGet": {"path": "/health", "port": 8080}, "initialDelaySeconds": 60},
+                          "volumeMounts": [{"name": "config", "mountPath": "/etc/coredns", "readOnly": True}],
+                      }],
+                      "volumes": [{"name": "config", "configMap": {"name": "coredns"}}]}}}},
+        {"apiVersion": "v1", "kind": "Service",
+         "metadata": {"name": "kube-dns", "namespace": "kube-system", "labels": labels},
+         "spec": {"selector": labels, "clusterIP": DNS_SERVICE_IP,
+                  "ports": [{"name": "dns", "port": 53, "protocol": "UDP"},
+                            {"name": "dns-tcp", "port": 53, "protocol": "TCP"}]}},
+    ]
+
+
+
+# --- the run directory's configuration files -------------------------------------------------------
+
+
+def write_configs(layout: Layout, cni_bin: str) -> None:
+    """The kubeconfigs, containerd's config (CNI plugins from ``cni_bin``), the CNI network and
+    the kubelet's and kube-proxy's configurations, under the run directory."""
+    import yaml
+
+    run_dir, pki = layout.run, layout.pki
+    server = f"https://127.0.0.1:{APISERVER_PORT}"
+    for name, cert_name, user in (("admin", "admin", "todo-local-admin"), ("kubelet", "kubelet", f"system:node:{NODE_NAME}")):
+        (run_dir / f"{name}.kubeconfig").write_text(yaml.safe_dump(
+            kubeconfig(server, pki / "ca.crt", pki / f"{cert_name}.crt", pki / f"{cert_name}.key", user)))
+    shutil.copy(run_dir / "admin.kubeconfig", layout.kubeconfig)
+    (run_dir / "containerd").mkdir(parents=True, exist_ok=True)
+    (run_dir / "containerd" / "config.toml").write_text(containerd_config(layout, cni_bin))
+    (run_dir / "cni" / "net.d").mkdir(parents=True, exist_ok=True)
+    (run_dir / "cni" / "net.d" / "10-todo-local.conflist").write_text(json.dumps(cni_config(layout), indent=2))
+    (run_dir / "kubelet-config.yaml").write_text(yaml.safe_dump(kubelet_config(layout)))
+    (run_dir / "kube-proxy-config.yaml").write_text(yaml.safe_dump(kube_proxy_config(layout)))

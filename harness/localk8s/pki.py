@@ -1,0 +1,39 @@
+"""The local cluster's PKI, made with openssl: a CA, the API server's serving certificate, the admin's
+and the kubelet's client certificates and the service-account key pair (under ``Layout.pki``)."""
+
+from __future__ import annotations
+
+import shutil
+
+from harness.core.processes import run
+from harness.localk8s.config import CLUSTER_DOMAIN, KUBERNETES_SERVICE_IP, NODE_NAME, Layout
+
+
+def write_pki(layout: Layout, ip: str) -> None:
+    pki = layout.pki
+    pki.mkdir(parents=True, exist_ok=True)
+    ossl = shutil.which("openssl") or "openssl"
+
+    def cert(name: str, subj: str, ext: str) -> None:
+        run([ossl, "genrsa", "-out", str(pki / f"{name}.key"), "2048"])
+        run([ossl, "req", "-new", "-key", str(pki / f"{name}.key"), "-subj", subj, "-out", str(pki / f"{name}.csr")])
+        (pki / f"{name}.ext").write_text(ext)
+        run([ossl, "x509", "-req", "-in", str(pki / f"{name}.csr"), "-CA", str(pki / "ca.crt"),
+             "-CAkey", str(pki / "ca.key"), "-CAcreateserial", "-days", "365", "-sha256",
+             "-extfile", str(pki / f"{name}.ext"), "-out", str(pki / f"{name}.crt")])
+
+    run([ossl, "genrsa", "-out", str(pki / "ca.key"), "2048"])
+    run([ossl, "req", "-x509", "-new", "-key", str(pki / "ca.key"), "-subj", "/CN=todo-local-ca", "-days", "365",
+         "-sha256", "-out", str(pki / "ca.crt")])
+    sans = ",".join([f"IP:{KUBERNETES_SERVICE_IP}", "IP:127.0.0.1", f"IP:{ip}", "DNS:localhost", "DNS:kubernetes",
+                     "DNS:kubernetes.default", "DNS:kubernetes.default.svc",
+                     f"DNS:kubernetes.default.svc.{CLUSTER_DOMAIN}"])
+    cert("apiserver", "/CN=kube-apiserver", f"basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n"
+         f"extendedKeyUsage=serverAuth\nsubjectAltName={sans}\n")
+    client = "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n"
+    cert("admin", "/O=system:masters/CN=todo-local-admin", client)
+    cert("kubelet", f"/O=system:nodes/CN=system:node:{NODE_NAME}", client)
+    run([ossl, "genrsa", "-out", str(pki / "sa.key"), "2048"])
+    run([ossl, "rsa", "-in", str(pki / "sa.key"), "-pubout", "-out", str(pki / "sa.pub")])
+    for f in pki.iterdir():
+        f.chmod(0o600)
