@@ -84,17 +84,17 @@ def start(docker_client: Any, ref: str, app: str, env: dict[str, str], *, read_o
         "cap_drop": ["ALL"],
         "security_opt": ["no-new-privileges"],
     }
-    if command is not None:
-        kwargs["command"] = command
-    if entrypoint is not None:
-        kwargs["entrypoint"] = entrypoint
-    if network is not None:
-        kwargs["network"] = network
+    kwargs |= given(command=command, entrypoint=entrypoint, network=network)
     container = docker_client.containers.run(ref, **kwargs)
     container.reload()
     bindings = (container.attrs["NetworkSettings"]["Ports"] or {}).get(f"{port}/tcp") or []
     host_port = bindings[0]["HostPort"] if bindings else "0"
     return Running(container, f"http://127.0.0.1:{host_port}")
+
+
+def given(**options: Any) -> dict[str, Any]:
+    """The options that were given (not None): Docker's own defaults stand for the rest."""
+    return {key: value for key, value in options.items() if value is not None}
 
 
 def run_once(docker_client: Any, ref: str, env: dict[str, str], *, command: list[str] | None = None,
@@ -105,12 +105,7 @@ def run_once(docker_client: Any, ref: str, env: dict[str, str], *, command: list
                               "network_mode": "none"}
     if read_only:
         kwargs["tmpfs"] = {"/tmp": "rw,nosuid,nodev,size=64m,mode=1777"}
-    if command is not None:
-        kwargs["command"] = command
-    if entrypoint is not None:
-        kwargs["entrypoint"] = entrypoint
-    if user is not None:
-        kwargs["user"] = user
+    kwargs |= given(command=command, entrypoint=entrypoint, user=user)
     container = docker_client.containers.run(ref, **kwargs)
     try:
         result = container.wait(timeout=timeout)
