@@ -16,12 +16,12 @@ import os
 import pwd
 import secrets
 import shutil
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.core import processes
 from harness.core.lifecycle import Managed
 from harness.core.net import free_port
 from harness.core.wait import wait_for
@@ -138,14 +138,8 @@ class LocalPostgres(Managed):
 
     def psql(self, sql: str, database: str = "postgres") -> str:
         """Run one SQL statement as the superuser and return psql's output."""
-        result = subprocess.run(
-            psql_argv("postgres", database, sql, port=self.port, psql=str(self.bindir / "psql")),
-            env={**os.environ, "PGPASSWORD": self.password},
-            capture_output=True, text=True, check=False,
-        )
-        if result.returncode != 0:
-            raise RuntimeError(f"psql failed: {result.stderr.strip()}")
-        return result.stdout.strip()
+        argv = psql_argv("postgres", database, sql, port=self.port, psql=str(self.bindir / "psql"))
+        return processes.run(argv, env={**os.environ, "PGPASSWORD": self.password}, timeout=60).stdout.strip()
 
     # -- internals -------------------------------------------------------------------
     def _accepts_connections(self) -> bool:
@@ -163,13 +157,10 @@ class LocalPostgres(Managed):
             ) from exc
 
     def _run(self, argv: list[str], check: bool = True) -> None:
-        tool = Path(argv[0]).name
+        """A server tool (initdb, pg_ctl) as the unprivileged account when we are root."""
         if self._run_as is not None:
             argv = ["runuser", "-u", self._run_as.pw_name, "--", *argv]
-        result = subprocess.run(argv, capture_output=True, text=True, check=False, cwd=self.workdir)
-        if check and result.returncode != 0:
-            output = (result.stderr or result.stdout).strip()[-1500:]
-            raise RuntimeError(f"{tool} failed ({result.returncode}): {output}")
+        processes.run(argv, check=check, cwd=self.workdir, timeout=120)
 
 
 # --- in a cluster namespace ---------------------------------------------------------------------
