@@ -1,6 +1,6 @@
 """The cluster tier's environment, in e2e-framework's lifecycle.
 
-Environment set-up (session): parse ``--cluster`` → preflight (tools, Docker, reachability,
+Environment set-up (once for the tier): parse ``--cluster`` → preflight (tools, Docker, reachability,
 node capacity) → the provider (a throwaway kind cluster, or the named context) → the images
 loaded the way that cluster needs. Per module: a namespace of its own (random suffix), a
 throwaway PostgreSQL in it, one ``helm install``. Tests assess. Teardown (after failures and
@@ -108,7 +108,10 @@ def _local_missing() -> list:
     return missing_prerequisites()
 
 
-@pytest.fixture(scope="session")
+# Package scope: the cluster (a local one this session started, or a throwaway kind cluster) is
+# stopped as soon as the tier's last test is done, not at the end of the whole run, so that it
+# takes no CPU or memory from the tiers after it (the load tier measures latency on 2 cores).
+@pytest.fixture(scope="package")
 def cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
     """Environment set-up and finish: preflight, the provider, API clients for the named context only."""
     from kubernetes import client
@@ -189,7 +192,7 @@ def _chart_requests() -> preflight.Resources:
 # --- images ---------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def images(cluster: Cluster) -> Images:
     """The application images, built here (or reused: BuildKit's layer cache, SKIP_IMAGE_BUILD=1)
     whatever the provider, then made available to the cluster the way it needs (timed, for SC-001).
