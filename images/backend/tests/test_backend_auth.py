@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import secrets
+import sys
+import threading
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import jwt
+import pytest
 from backend_support import JWT_SECRET, ApiUser, backend
 
 from harness.core.paths import CHART_DIR
@@ -100,3 +104,17 @@ def test_a_burst_of_sign_ups_stays_within_the_charts_memory_limit(postgres_serve
     assert codes == [201] * 40
     assert peak_kib * 1024 < limit_bytes * 0.75, (
         f"peak RSS {peak_kib // 1024} MiB for 40 concurrent sign-ups; the pod's limit is {limit}")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux's")
+def test_password_hashing_runs_below_the_request_threads_priority() -> None:
+    """A sign-up burst must not take the CPU limit from signed-in requests: the hashing threads
+    run at nice HASH_NICE, the rest of the process at its own priority."""
+    from todo_api import security
+
+    assert security.verify_password(security.hash_password("correct horse battery"), "correct horse battery")
+    hashing = [t for t in threading.enumerate() if t.name.startswith("argon2")]
+    assert hashing, "no hashing thread ran"
+    base = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    for thread in hashing:
+        assert os.getpriority(os.PRIO_PROCESS, thread.native_id) == min(19, base + security.HASH_NICE)
