@@ -2,7 +2,9 @@
 
 The acceptance report (``python -m verification.acceptance``) merges these files,
 one per stage, into the sign-off table. Tests add figures to their evidence with
-pytest's ``record_property("evidence", "backend image 142 MB")``.
+pytest's ``record_property("evidence", "backend image 142 MB")``, and figures for the
+report's figures table with the ``record_figure`` fixture:
+``record_figure("backend image size", 142.3, "MB")``.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ class TestRecord:
     reason: str = ""
     duration_s: float = 0.0
     evidence: list[str] = field(default_factory=list)
+    figures: list[dict] = field(default_factory=list)  # {"name", "value", "unit"}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -36,6 +39,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(ResultsRecorder(config), "todo-results-recorder")
+
+
+@pytest.fixture
+def record_figure(record_property):
+    """``record_figure(name, value, unit="")``: a measured figure for the report's figures table
+    (image sizes, time to Ready, rollout time, …). Also shown as evidence of the test's IDs."""
+
+    def record(name: str, value: float | int | str, unit: str = "") -> None:
+        if isinstance(value, float):
+            value = round(value, 1)
+        record_property("figure", json.dumps({"name": name, "value": value, "unit": unit}))
+
+    return record
 
 
 class ResultsRecorder:
@@ -58,6 +74,8 @@ class ResultsRecorder:
         for name, value in report.user_properties:
             if name == "evidence" and str(value) not in record.evidence:
                 record.evidence.append(str(value))
+            elif name == "figure" and (figure := json.loads(value)) not in record.figures:
+                record.figures.append(figure)
         if report.failed:
             prefix = "" if report.when == "call" else f"error in {report.when}: "
             record.outcome = "failed"
