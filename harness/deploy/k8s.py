@@ -132,19 +132,23 @@ def pods_ready(core, namespace: str, selector: str = "", expected: int | None = 
     return all(pod_is_ready(pod) for pod in pods)
 
 
-def service_routes_to_ready_pods(core, namespace: str, service: str) -> bool:
-    """The Service's EndpointSlices list exactly the Ready pods it selects as ready endpoints."""
+def ready_endpoint_ips(core, namespace: str, service: str) -> set[str]:
+    """The addresses the Service's EndpointSlices list as ready: where its traffic goes."""
     from kubernetes import client
 
+    slices = client.DiscoveryV1Api(core.api_client).list_namespaced_endpoint_slice(
+        namespace, label_selector=f"kubernetes.io/service-name={service}").items
+    return {address for s in slices for e in s.endpoints or []
+            if e.conditions is None or e.conditions.ready is not False for address in e.addresses or []}
+
+
+def service_routes_to_ready_pods(core, namespace: str, service: str) -> bool:
+    """The Service's EndpointSlices list exactly the Ready pods it selects as ready endpoints."""
     svc = core.read_namespaced_service(service, namespace)
     selector = ",".join(f"{k}={v}" for k, v in (svc.spec.selector or {}).items())
     ready_ips = {p.status.pod_ip for p in core.list_namespaced_pod(namespace, label_selector=selector).items
                  if p.metadata.deletion_timestamp is None and p.status.pod_ip and pod_is_ready(p)}
-    slices = client.DiscoveryV1Api(core.api_client).list_namespaced_endpoint_slice(
-        namespace, label_selector=f"kubernetes.io/service-name={service}").items
-    listed = {address for s in slices for e in s.endpoints or []
-              if e.conditions is None or e.conditions.ready is not False for address in e.addresses or []}
-    return bool(ready_ips) and ready_ips == listed
+    return bool(ready_ips) and ready_ips == ready_endpoint_ips(core, namespace, service)
 
 
 def wait_pods_ready(core, namespace: str, selector: str = "", timeout: float = 120,

@@ -101,6 +101,11 @@ class Release:
         assert len(items) == 1, f"expected one {component} Service in {self.namespace}, found {len(items)}"
         return items[0]
 
+    def frontend_cluster_url(self) -> str:
+        """The frontend's address inside the cluster (its Service), for pods that act as users."""
+        svc = self.service("frontend")
+        return f"http://{svc.metadata.name}.{self.namespace}.svc:{svc.spec.ports[0].port}"
+
     def configmap_name(self, component: str) -> str:
         items = self.cluster.core.list_namespaced_config_map(
             self.namespace, label_selector=self.component_selector(component)).items
@@ -205,14 +210,17 @@ class FrontendAccess:
     def __enter__(self) -> str:
         r = self.release
         svc = r.service("frontend")
-        for url in k8s.node_port_candidates(r.cluster.core, r.namespace, svc.metadata.name, r.cluster.env.provider):
+        candidates = k8s.node_port_candidates(r.cluster.core, r.namespace, svc.metadata.name, r.cluster.env.provider)
+        for url in candidates:
             host, port = url.removeprefix("http://").rsplit(":", 1)
             if k8s.tcp_open(host, int(port)):
                 self.via = f"NodePort {url}"
                 return url
         self._forward = k8s.PortForward(r.cluster.target, r.namespace, f"svc/{svc.metadata.name}",
                                         svc.spec.ports[0].port).__enter__()
-        self.via = f"kubectl port-forward svc/{svc.metadata.name}"
+        # Named, never silent: the evidence says the NodePort path was not the one exercised.
+        self.via = (f"kubectl port-forward svc/{svc.metadata.name} (FALLBACK: the NodePort was not reachable "
+                    f"from this host at {', '.join(candidates) or 'any node address'})")
         return self._forward.url
 
     def __exit__(self, *exc: object) -> None:
@@ -227,24 +235,43 @@ def write_values(path: Path, images: Images, database: Database, **extra: Any) -
         "secrets": {"databaseUrl": database.url, "jwtSecret": secrets.token_hex(32)},
     }
     for key, value in extra.items():
-        values[key] = {**values.get(key, {}), **value}
+        values[key] = _merged(values.get(key, {}), value)
     path.write_text(yaml.safe_dump(values))
     return path
 
 
+def _merged(base: dict, override: dict) -> dict:
+    """``override`` over ``base``, nested mappings merged key by key (as Helm merges values files)."""
+    out = dict(base)
+    for key, value in override.items():
+        out[key] = _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
 def install_release(cluster: Cluster, images: Images, tmp: Path, prefix: str = "todo-verify",
-                    name: str = RELEASE_NAME) -> Release:
+                    name: str = RELEASE_NAME, *, values: dict[str, Any] | None = None,
+                    database: Database | None = None, database_down: bool = False, ready: bool = True) -> Release:
     """Namespace → PostgreSQL → one ``helm install`` → every pod Ready (timed).
+
+    ``values`` are merged over the test values per top-level key; ``database`` replaces the
+    throwaway PostgreSQL (e.g. an address nothing listens on); ``database_down`` stops the throwaway
+    PostgreSQL (scaled to 0, its Service kept) before the install; ``ready=False`` returns right
+    after ``helm install``, for the tests of installs that must not become Ready.
 
     On failure the namespace is left for the diagnosis of the failing test's report and
     deleted by the session's teardown (``cluster`` fixture) or, at the latest, at exit.
     """
     namespace = cluster.new_namespace(prefix)
-    database = postgres.deploy_in_cluster(cluster.apps, cluster.core, namespace, images.postgres)
-    values = write_values(tmp / f"values-{namespace}.yaml", images, database)
-    release = Release(cluster, namespace, name, values, database, images)
+    if database is None:
+        database = postgres.deploy_in_cluster(cluster.apps, cluster.core, namespace, images.postgres)
+        if database_down:
+            postgres.scale_in_cluster(cluster.apps, cluster.core, namespace, 0)
+    values_file = write_values(tmp / f"values-{namespace}.yaml", images, database, **(values or {}))
+    release = Release(cluster, namespace, name, values_file, database, images)
     start = time.monotonic()
-    release.helm("install", name, str(CHART_DIR), "-f", str(values), timeout=contract.DEPLOY_BUDGET_S)
+    release.helm("install", name, str(CHART_DIR), "-f", str(values_file), timeout=contract.DEPLOY_BUDGET_S)
+    if not ready:
+        return release
     release.ready_seconds = release.wait_ready(timeout=contract.READY_BUDGET_S)
     release.install_seconds = time.monotonic() - start
     release.wait_routable()

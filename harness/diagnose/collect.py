@@ -7,6 +7,7 @@ through the ``kubernetes`` client.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -82,6 +83,7 @@ def pod_facts(pod: Any, events: Iterable[Any] = (), logs: Mapping[str, str] | No
         state, reason, message, exit_code = _state(status.state if status else None)
         last_state, last_reason, _, last_exit = _state(status.last_state if status else None)
         limits = _get(spec, "resources", "limits") or {}
+        requests = _get(spec, "resources", "requests") or {}
         probes = tuple(
             p
             for p in (
@@ -105,6 +107,8 @@ def pod_facts(pod: Any, events: Iterable[Any] = (), logs: Mapping[str, str] | No
                 restart_count=status.restart_count if status else 0,
                 memory_limit=limits.get("memory"),
                 cpu_limit=limits.get("cpu"),
+                memory_request=requests.get("memory"),
+                cpu_request=requests.get("cpu"),
                 pull_policy=spec.image_pull_policy,
                 probes=probes,
                 env_sources=_env_sources(spec),
@@ -137,6 +141,7 @@ def pod_facts(pod: Any, events: Iterable[Any] = (), logs: Mapping[str, str] | No
         namespace=_get(pod, "metadata", "namespace") or "default",
         phase=_get(pod, "status", "phase") or "Unknown",
         component=labels.get("app.kubernetes.io/component"),
+        release=labels.get("app.kubernetes.io/instance"),
         conditions=conditions,
         containers=tuple(containers),
         events=tuple(event_facts),
@@ -150,6 +155,7 @@ def collect(core: Any, namespace: str, selector: str | None = None, log_lines: i
     """Pods of ``namespace`` (optionally by label ``selector``) with their events and last logs."""
     pods = core.list_namespaced_pod(namespace, label_selector=selector or "").items
     events = core.list_namespaced_event(namespace).items
+    largest = _largest_node(core)
     events.sort(key=lambda e: str(e.last_timestamp or e.event_time or e.first_timestamp or ""))
     result = []
     for pod in pods:
@@ -167,5 +173,21 @@ def collect(core: Any, namespace: str, selector: str | None = None, log_lines: i
                     logs[status.name] = text
                     break
         mine = [e for e in events if e.involved_object and e.involved_object.name == pod.metadata.name]
-        result.append(pod_facts(pod, mine, logs))
+        result.append(dataclasses.replace(pod_facts(pod, mine, logs), largest_node=largest))
     return result
+
+
+def _largest_node(core: Any) -> tuple[tuple[str, str], ...]:
+    """The allocatable cpu and memory of the node with the most cpu; () when nodes cannot be read
+    (a namespaced user without that permission still gets every other finding)."""
+    from harness.kube.quantities import quantity
+
+    try:
+        nodes = core.list_node(_request_timeout=10).items
+    except Exception:  # noqa: BLE001 - optional fact
+        return ()
+    sizes = [n.status.allocatable or {} for n in nodes if n.status]
+    if not sizes:
+        return ()
+    best = max(sizes, key=lambda a: (quantity(a.get("cpu") or "0"), quantity(a.get("memory") or "0")))
+    return tuple((k, str(best[k])) for k in ("cpu", "memory") if best.get(k))

@@ -42,6 +42,8 @@ class ContainerFacts:
     restart_count: int = 0
     memory_limit: str | None = None
     cpu_limit: str | None = None
+    memory_request: str | None = None
+    cpu_request: str | None = None
     pull_policy: str | None = None
     probes: tuple[ProbeFacts, ...] = ()
     # env name -> "secret:NAME/KEY" | "configmap:NAME/KEY" | "literal" | "field"
@@ -65,10 +67,14 @@ class PodFacts:
     namespace: str = "default"
     phase: str = "Unknown"
     component: str | None = None  # app.kubernetes.io/component
+    release: str | None = None  # app.kubernetes.io/instance: the Helm release
     # (type, status, reason, message), e.g. ("PodScheduled", "False", "Unschedulable", "0/1 nodes ...")
     conditions: tuple[tuple[str, str, str | None, str | None], ...] = ()
     containers: tuple[ContainerFacts, ...] = ()
     events: tuple[EventFacts, ...] = ()
+    # Allocatable {"cpu": ..., "memory": ...} of the cluster's largest node, when the reader may list
+    # nodes: tells "this pod fits no node at all" (lower its requests) from "the nodes are full".
+    largest_node: tuple[tuple[str, str], ...] = ()
 
     def condition(self, kind: str) -> tuple[str, str, str | None, str | None] | None:
         return next((c for c in self.conditions if c[0] == kind), None)

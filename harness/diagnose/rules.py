@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from harness import contract
 from harness.diagnose.facts import ContainerFacts, PodFacts
+from harness.kube.quantities import quantity
 from harness.providers import Environment, image_load_advice, more_resources_command
 
 
@@ -198,16 +199,54 @@ def rule_unschedulable(pod: PodFacts, env: Environment) -> list[Finding]:
     short = sorted({kind for m in messages for kind in re.findall(r"Insufficient (cpu|memory)", m)})
     if not short:
         return []
-    return [
-        Finding(
-            "insufficient-resources",
-            pod.name,
-            None,
-            f"no node has enough free {' and '.join(short)} for the pod's requests",
-            more_resources_command(env),
-            messages[-1],
-        )
-    ]
+    if oversized := _requests_beyond_any_node(pod, short, env):
+        cause, fix = oversized
+    else:
+        cause = f"no node has enough free {' and '.join(short)} for the pod's requests"
+        fix = more_resources_command(env)
+    return [Finding("insufficient-resources", pod.name, None, cause, fix, messages[-1])]
+
+
+def _requests_beyond_any_node(pod: PodFacts, short: list[str], env: Environment) -> tuple[str, str] | None:
+    """When the pod alone asks for more than the largest node has: no capacity elsewhere helps, the
+    request must come down. Returns (cause, fix) with the exact ``helm upgrade`` to run."""
+    node = dict(pod.largest_node)
+    for kind in short:
+        if kind not in node:
+            continue
+        asked = [(c, getattr(c, f"{kind}_request")) for c in pod.containers if getattr(c, f"{kind}_request")]
+        total = sum((quantity(value) for _, value in asked), start=quantity("0"))
+        if not asked or total <= quantity(node[kind]):
+            continue
+        container, value = max(asked, key=lambda item: quantity(item[1]))
+        component = pod.component or container.name
+        fitting = _chart_default_request(component, kind) or _half(node[kind], kind)
+        cause = (f"the pod requests {value} {kind} ({component}.resources.requests.{kind}), more than the largest "
+                 f"node can ever offer ({node[kind]} allocatable): it will stay Pending whatever else is freed")
+        release = pod.release or env.release or "RELEASE"
+        fix = (f"lower the request: helm upgrade {release} chart/todo-chatbot -n {pod.namespace} --reuse-values "
+               f"--set {component}.resources.requests.{kind}={fitting}"
+               f" (and keep {component}.resources.limits.{kind} at or above it)")
+        return cause, fix
+    return None
+
+
+def _chart_default_request(component: str, kind: str) -> str | None:
+    """The chart's own default request (values.yaml), the value to go back to."""
+    import yaml
+
+    from harness.core.paths import CHART_DIR
+
+    try:
+        values = yaml.safe_load((CHART_DIR / "values.yaml").read_text())
+        return str(values[component]["resources"]["requests"][kind])
+    except (OSError, KeyError, TypeError, yaml.YAMLError):
+        return None
+
+
+def _half(allocatable: str, kind: str) -> str:
+    amount = quantity(allocatable) / 2
+    return f"{int(amount * 1000)}m" if kind == "cpu" else f"{int(amount / 2**20)}Mi"
 
 
 PROBE_FAILED = re.compile(r"^(Readiness|Liveness|Startup) probe failed:\s*(.*)$", re.DOTALL)

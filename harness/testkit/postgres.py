@@ -195,6 +195,17 @@ def deploy_in_cluster(apps: Any, core: Any, namespace: str, image: str, timeout:
     return Database(f"postgres.{namespace}.svc.cluster.local", 5432, "todo", password, "todo")
 
 
+def scale_in_cluster(apps: Any, core: Any, namespace: str, replicas: int, timeout: float = 120) -> None:
+    """Stop (0) or start (1) the throwaway PostgreSQL of :func:`deploy_in_cluster`, waiting until done."""
+    selector = "app.kubernetes.io/name=postgres"
+    apps.patch_namespaced_deployment_scale("postgres", namespace, {"spec": {"replicas": replicas}})
+    if replicas:
+        k8s.wait_pods_ready(core, namespace, selector, timeout=timeout, expected=replicas)
+    else:
+        wait_for(lambda: not core.list_namespaced_pod(namespace, label_selector=selector).items,
+                 what=f"PostgreSQL in {namespace} to stop", timeout=timeout, interval=1)
+
+
 def psql_in_cluster(target: Any, core: Any, namespace: str, db: Database, sql: str,
                     database: str | None = None) -> str:
     """Run one SQL statement in the throwaway PostgreSQL's pod (``kubectl exec``), as its superuser."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from kubernetes.client import (
     CoreV1Event,
@@ -26,6 +28,7 @@ from kubernetes.client import (
 )
 
 from harness import diagnose as dx
+from harness.kube.quantities import quantity
 from harness.providers import flavour_of_context
 
 KIND = dx.Environment("kind", "todo-verify", "ns1", "todo")
@@ -135,6 +138,28 @@ def test_pending_with_insufficient_cpu_gives_the_minikube_command():
     assert "minikube delete && minikube start --cpus=4 --memory=6144" in f.fix
     [f] = findings(pod, env=dx.Environment("docker-desktop"))
     assert "Settings → Resources" in f.fix
+
+
+@pytest.mark.harness
+def test_a_pod_that_fits_no_node_gets_the_helm_upgrade_that_lowers_its_request():
+    """More capacity cannot help a pod that asks for more than the largest node has: the fix is the
+    request, back to the chart's default, for this release and namespace."""
+    message = "0/1 nodes are available: 1 Insufficient cpu."
+    facts = dx.PodFacts(
+        "todo-backend-abc", "team-a", "Pending", "backend", "todo",
+        conditions=(("PodScheduled", "False", "Unschedulable", message),),
+        containers=(dx.ContainerFacts("backend", cpu_request="64"),),
+        largest_node=(("cpu", "2"), ("memory", "8Gi")))
+    [f] = dx.diagnose([facts], dx.Environment("local"))
+    assert "64 cpu" in f.cause and "2 allocatable" in f.cause
+    assert f.fix.startswith("lower the request: helm upgrade todo chart/todo-chatbot -n team-a --reuse-values "
+                            "--set backend.resources.requests.cpu=")
+    fitting = f.fix.split("requests.cpu=")[1].split()[0]
+    assert quantity(fitting) <= quantity("2")
+    # A pod that would fit an empty node gets the capacity advice instead.
+    small = dataclasses.replace(facts, containers=(dx.ContainerFacts("backend", cpu_request="1"),))
+    [f] = dx.diagnose([small], dx.Environment("local"))
+    assert "no node has enough free cpu" in f.cause and "helm upgrade" not in f.fix
 
 
 @pytest.mark.requirement("US4-2", "EC-4")

@@ -16,22 +16,11 @@ from pathlib import Path
 
 import pytest
 
+from harness.testkit import browser as ui
 from harness.testkit.server_process import ServerProcess
 from verification.tiers import skip_or_fail
 
 from .support import FRONTEND_DIR, SERVER_JS, STANDALONE_DIR, Account, start_backend, start_frontend
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
 
 
 def _run(argv: list[str], what: str) -> None:
@@ -78,18 +67,10 @@ def frontend(standalone_server: Path, backend: ServerProcess) -> Iterator[Server
 
 @pytest.fixture(scope="session")
 def browser():
-    if not CHROMIUM.exists():
-        skip_or_fail(
-            "app", "Chromium is missing at /usr/bin/chromium: install it with apt-get install chromium"
-        )
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        skip_or_fail("app", "Python Playwright is missing: run `make setup`")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    if reason := ui.missing():
+        skip_or_fail("app", reason)
+    with ui.chromium() as chromium:
         yield chromium
-        chromium.close()
 
 
 @pytest.fixture

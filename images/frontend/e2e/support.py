@@ -16,13 +16,13 @@ import httpx
 from harness.contract import FRONTEND_HEALTH_PATH
 from harness.core.net import free_port
 from harness.core.paths import REPO_ROOT
+from harness.testkit import browser as ui
 from harness.testkit.server_process import ServerProcess
 from verification.tiers import skip_or_fail
 
 FRONTEND_DIR = Path(__file__).resolve().parent.parent
 STANDALONE_DIR = FRONTEND_DIR / ".next" / "standalone"
 SERVER_JS = STANDALONE_DIR / "server.js"
-SCREENSHOTS = REPO_ROOT / "reports" / "screenshots"
 JWT_SECRET = "e2e-" + "x" * 40
 PASSWORD = "correct horse battery"
 
@@ -103,8 +103,4 @@ def backend_token(backend: ServerProcess, account: Account) -> tuple[str, dict[s
     return str(body["user_id"]), {"Authorization": f"Bearer {body['access_token']}"}
 
 
-def screenshot(page, name: str) -> Path:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / name
-    page.screenshot(path=str(path), full_page=True)
-    return path
+screenshot = ui.screenshot

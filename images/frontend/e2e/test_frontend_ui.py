@@ -9,6 +9,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from harness.core.net import free_port
+from harness.testkit import browser as ui
 
 from .support import Account, backend_token, screenshot, start_frontend
 
@@ -16,29 +17,14 @@ pytestmark = pytest.mark.timeout(300)
 
 
 def register_via_ui(page: Page, account: Account) -> None:
-    page.goto("/login")
-    page.get_by_role("button", name="Create an account").click()
-    expect(page.get_by_role("heading", name="Create an account")).to_be_visible()
-    page.get_by_label("Email").fill(account.email)
-    page.get_by_label("Password").fill(account.password)
-    page.get_by_role("button", name="Create account").click()
+    ui.register(page, account.email, account.password)
 
 
 def sign_in_via_ui(page: Page, account: Account) -> None:
-    page.get_by_label("Email").fill(account.email)
-    page.get_by_label("Password").fill(account.password)
-    page.get_by_label("Password").press("Enter")  # keyboard submit
+    ui.sign_in(page, account.email, account.password)
 
 
-def chat(page: Page, message: str) -> None:
-    box = page.get_by_label("Message")
-    box.fill(message)
-    box.press("Enter")
-    expect(page.get_by_role("button", name="Send")).to_be_visible()  # "Sending…" has finished
-
-
-def task_item(page: Page, title: str):
-    return page.get_by_role("list", name="Tasks").get_by_role("listitem").filter(has_text=title)
+chat, task_item = ui.chat, ui.task_item
 
 
 @pytest.mark.requirement("US1-2")

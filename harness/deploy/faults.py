@@ -1,0 +1,112 @@
+"""Faults injected into a release on a cluster, for the tests that prove the chart's answers to them.
+
+:class:`FrozenContainer` stops every process of one container with SIGSTOP, so that the container
+is still there but answers nothing: the situation a liveness probe exists for (a deadlock, a hung
+event loop). A signal cannot do it from inside the container: its main process is PID 1 of the
+container's PID namespace, and the kernel drops SIGSTOP sent to a namespace's init from within it.
+So a helper pod on the same node joins the node's PID namespace (``hostPID``), finds the container's
+processes by its container ID in ``/proc/<pid>/cgroup`` (the ID is in the cgroup path with
+containerd, CRI-O and cri-dockerd, cgroup v1 or v2), and signals them from there. It runs as the
+app's own user with no capabilities, so it can signal nothing else. Works the same on kind,
+Minikube, Docker Desktop and the local cluster (the node's processes are the pods' processes).
+"""
+
+from __future__ import annotations
+
+import time
+
+from harness.core.wait import wait_for
+from harness.deploy import k8s
+
+# argv: CONTAINER_ID SIGNAL. Prints "SIGNALLED <pids>" or "NOT FOUND", then sleeps (the pod is
+# deleted by the test); bounded so that a forgotten pod ends by itself.
+SIGNAL_CONTAINER = r"""
+import os, signal, sys, time
+container_id, signame = sys.argv[1], sys.argv[2]
+pids = []
+for entry in os.listdir("/proc"):
+    if not entry.isdigit():
+        continue
+    try:
+        with open("/proc/%s/cgroup" % entry) as f:
+            if container_id in f.read():
+                pids.append(int(entry))
+    except OSError:
+        pass
+for pid in pids:
+    try:
+        os.kill(pid, getattr(signal, signame))
+    except OSError as e:
+        print("cannot signal %d: %s" % (pid, e), flush=True)
+print(("SIGNALLED %s" % " ".join(map(str, pids))) if pids else "NOT FOUND", flush=True)
+time.sleep(600)
+"""
+
+
+class FrozenContainer:
+    """Context manager: every process of ``container`` in ``pod`` stopped (SIGSTOP) on entry.
+
+    ``pids`` are the stopped processes, as the node sees them. On exit the helper pod is deleted
+    (processes the kubelet has not killed by then are continued with SIGCONT first).
+    """
+
+    def __init__(self, core, namespace: str, pod, container: str, image: str) -> None:
+        self.core, self.namespace, self.image = core, namespace, image
+        status = next(s for s in pod.status.container_statuses or [] if s.name == container)
+        self.container_id = status.container_id.split("://", 1)[-1]
+        self.node = pod.spec.node_name
+        self.user = (pod.spec.security_context and pod.spec.security_context.run_as_user) or 10001
+        self.target = f"{pod.metadata.name}/{container}"
+        self.pids: list[int] = []
+        self._pods: list[str] = []
+
+    def _signal(self, signame: str, timeout: float = 60) -> str:
+        name = f"signal-{signame.lower()}-{k8s.random_suffix(5)}"
+        self.core.create_namespaced_pod(self.namespace, {
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "labels": {"app.kubernetes.io/part-of": "todo-chatbot-verification"}},
+            "spec": {
+                "nodeName": self.node, "hostPID": True, "restartPolicy": "Never",
+                "automountServiceAccountToken": False, "terminationGracePeriodSeconds": 0,
+                "securityContext": {"runAsNonRoot": True, "runAsUser": self.user, "runAsGroup": self.user},
+                "containers": [{
+                    "name": "signal", "image": self.image, "imagePullPolicy": "IfNotPresent",
+                    "command": ["python3", "-c", SIGNAL_CONTAINER, self.container_id, signame],
+                    "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                                        "capabilities": {"drop": ["ALL"]}},
+                    "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "64Mi"}},
+                }],
+            },
+        })
+        self._pods.append(name)
+
+        def answer() -> str | None:
+            try:
+                log = self.core.read_namespaced_pod_log(name, self.namespace)
+            except Exception:  # noqa: BLE001 - not started yet
+                return None
+            return next((line for line in log.splitlines() if line.startswith(("SIGNALLED", "NOT FOUND"))), None)
+
+        return wait_for(answer, what=f"pod {name} to send {signame} to {self.target}", timeout=timeout, interval=1)
+
+    def __enter__(self) -> FrozenContainer:
+        answer = self._signal("SIGSTOP")
+        if not answer.startswith("SIGNALLED"):
+            self.__exit__()
+            raise RuntimeError(f"no process of {self.target} (container {self.container_id[:12]}) found on "
+                               f"node {self.node}: {answer}")
+        self.pids = [int(p) for p in answer.split()[1:]]
+        self.frozen_at = time.time()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if self.pids:
+                self._signal("SIGCONT")  # harmless when the kubelet has already replaced the container
+        except Exception:  # noqa: BLE001 - clean-up goes on
+            pass
+        for name in self._pods:
+            try:
+                self.core.delete_namespaced_pod(name, self.namespace, grace_period_seconds=0)
+            except Exception:  # noqa: BLE001 - the namespace goes at teardown anyway
+                pass
