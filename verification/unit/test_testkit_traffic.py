@@ -50,7 +50,6 @@ def server():
     s.close()
 
 
-@pytest.mark.requirement("SC-006")
 def test_steady_client_counts_successes_and_server_errors(server):
     with tr.SteadyClient(server.url, workers=1, pause=0.01) as traffic:
         wait_for(lambda: traffic.total > 0, what="the first request", timeout=30)
@@ -65,7 +64,6 @@ def test_steady_client_counts_successes_and_server_errors(server):
     assert "failed of" in tally.summary()
 
 
-@pytest.mark.requirement("SC-006")
 def test_steady_client_is_bounded_in_requests_and_time(server):
     with tr.SteadyClient(server.url, workers=2, max_requests=7, pause=0) as traffic:
         time.sleep(1)
@@ -77,14 +75,12 @@ def test_steady_client_is_bounded_in_requests_and_time(server):
     assert not any(t.is_alive() for t in client._threads) and time.monotonic() - start < 5
 
 
-@pytest.mark.requirement("SC-006")
 def test_refused_connections_count_as_failed():
     with tr.SteadyClient(f"http://127.0.0.1:{free_port()}/", workers=1, max_requests=3, pause=0) as traffic:
         time.sleep(1)
     assert traffic.tally().failed == 3 and "ConnectError" in traffic.tally().failures[0]
 
 
-@pytest.mark.requirement("SC-006", "EC-2")
 def test_in_cluster_script_counts_the_same_way(server):
     """Run the script the traffic pod runs, here against the local server."""
     server.failing.set()
@@ -96,7 +92,6 @@ def test_in_cluster_script_counts_the_same_way(server):
     assert tally.ok > 0 and tally.failed > 0 and tally.failures[0].startswith("HTTP 503")
 
 
-@pytest.mark.requirement("SC-006")
 def test_parse_tally_takes_the_last_line():
     log = 'noise\nTALLY {"ok": 1, "failed": 0, "failures": []}\nTALLY {"ok": 9, "failed": 1, "failures": ["x"]}\n'
     assert tr.parse_tally(log) == tr.TrafficTally(9, 1, ["x"])
