@@ -120,11 +120,11 @@ bench-load: setup ## Stepped load (100, 150, 225 … users, 60 s at full load ea
 	$(PY) scripts/load_capacity.py $(LOAD_ARGS)
 
 # --- sign-off -------------------------------------------------------------------
-acceptance: setup ## Every stage (images, apps, static, image, runtime, cluster on CLUSTER=auto, load), then reports/acceptance.md
+acceptance: setup ## Every stage (images, bench-images, apps, static and docs, image, runtime, cluster on CLUSTER=auto, load), then reports/acceptance.html and .md; non-zero on any FAIL or UNCOVERED
 	@scripts/ensure-docker.sh || echo "acceptance: no Docker engine: the image, runtime and load stages will be NOT RUN"
 	$(PY) -m verification.acceptance --cluster=$(CLUSTER)
 
-report: ## Rebuild reports/acceptance.md from the last acceptance run
+report: ## Rebuild reports/acceptance.html and .md from the last acceptance run (and the bench and load reports)
 	$(PY) -m verification.acceptance --only-report
 
 # --- a real cluster (Minikube, Docker Desktop, kind) -----------------------------------

@@ -3,9 +3,12 @@
 Loaded from the root ``conftest.py``. It
 
 * registers the tier markers and ``requirement`` (``--strict-markers`` is on);
-* marks each test under ``verification/<tier>/`` with that tier;
+* marks each test under ``verification/<tier>/`` with that tier, and each test under
+  ``verification/unit/`` as a ``harness`` self-test;
 * refuses to collect a verification test without requirement IDs (unless it is a
-  ``harness`` self-test), or with an ID the registry (``verification/requirements.yaml``)
+  ``harness`` self-test), a ``harness`` self-test *with* requirement IDs (a test of the
+  harness's own machinery proves nothing about the product, so it must not count as
+  evidence for the sign-off), or an ID the registry (``verification/requirements.yaml``)
   does not know;
 * skips a tier whose prerequisite is missing with a one-line reason, or fails it
   when ``REQUIRE_TIERS`` names it.
@@ -79,6 +82,8 @@ def requirement_ids(item: pytest.Item) -> list[str]:
 
 # Folders named in the plural hold the tier named in the singular.
 FOLDER_TIERS = {"images": "image"}
+# Folders whose every test is a self-test of the harness.
+HARNESS_FOLDERS = {"unit"}
 
 
 def tier_of(item: pytest.Item) -> str | None:
@@ -102,10 +107,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             tier = FOLDER_TIERS.get(folder, folder)
             if tier in TIERS and tier_of(item) is None:
                 item.add_marker(getattr(pytest.mark, tier))
+            if folder in HARNESS_FOLDERS and item.get_closest_marker("harness") is None:
+                item.add_marker(pytest.mark.harness)
         ids = requirement_ids(item)
+        harness = item.get_closest_marker("harness") is not None
         if bad := unknown_ids(ids):
             problems.append(f"{item.nodeid}: unknown requirement ID(s) {', '.join(bad)}")
-        elif _is_verification_test(item) and not ids and item.get_closest_marker("harness") is None:
+        elif harness and ids:
+            problems.append(f"{item.nodeid}: a harness self-test must carry no requirement IDs "
+                            f"(has {', '.join(ids)}); a test of the product belongs in a tier folder")
+        elif _is_verification_test(item) and not ids and not harness:
             problems.append(f"{item.nodeid}: a verification test must carry @pytest.mark.requirement(...)")
     if problems:
         raise pytest.UsageError(

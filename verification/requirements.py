@@ -1,4 +1,5 @@
-"""The requirement registry: every ID of the specification, its summary and its tier."""
+"""The requirement registry: every ID of the specification, its summary, its tier and, for
+manual requirements, the checklist a person follows; plus each ID's own sentence in the spec."""
 
 from __future__ import annotations
 
@@ -9,8 +10,12 @@ from pathlib import Path
 
 import yaml
 
+from harness.core.paths import REPO_ROOT
+
 REGISTRY_PATH = Path(__file__).with_name("requirements.yaml")
+SPEC_PATH = REPO_ROOT.parent / "shared" / "spec" / "phase-iv-infrastructure-spec.md"
 ID_PATTERN = re.compile(r"^(FR-\d{3}|SC-\d{3}|US\d-\d|EC-\d)$")
+REGISTRY_TIERS = ("static", "image", "runtime", "cluster", "load", "docs", "bench")
 
 
 @dataclass(frozen=True)
@@ -19,6 +24,13 @@ class Requirement:
     summary: str
     tier: str
     manual: bool = False
+    checklist: tuple[str, ...] = ()  # manual only: the steps a person follows
+    artefacts: tuple[str, ...] = ()  # manual only: what the harness prepared for them
+
+    @property
+    def sentence(self) -> str:
+        """The requirement in the spec's own words (the summary when the spec is not beside us)."""
+        return spec_sentences().get(self.id, self.summary)
 
 
 @cache
@@ -29,7 +41,13 @@ def registry() -> dict[str, Requirement]:
     for rid, entry in raw.items():
         if not ID_PATTERN.match(rid):
             raise ValueError(f"{REGISTRY_PATH.name}: malformed requirement ID {rid!r}")
-        result[rid] = Requirement(rid, entry["summary"], entry["tier"], entry.get("kind") == "manual")
+        if entry["tier"] not in REGISTRY_TIERS:
+            raise ValueError(f"{REGISTRY_PATH.name}: {rid} has unknown tier {entry['tier']!r}; known: {REGISTRY_TIERS}")
+        manual = entry.get("kind") == "manual"
+        if manual and not (entry.get("checklist") and entry.get("artefacts")):
+            raise ValueError(f"{REGISTRY_PATH.name}: manual requirement {rid} needs a checklist and artefacts")
+        result[rid] = Requirement(rid, entry["summary"], entry["tier"], manual,
+                                  tuple(entry.get("checklist", ())), tuple(entry.get("artefacts", ())))
     return result
 
 
@@ -37,3 +55,25 @@ def unknown_ids(ids: list[str] | tuple[str, ...]) -> list[str]:
     """The IDs in ``ids`` that the registry does not know."""
     known = registry()
     return [rid for rid in ids if rid not in known]
+
+
+@cache
+def spec_sentences(path: Path = SPEC_PATH) -> dict[str, str]:
+    """Each ID's sentence from the spec: ``- **FR-001**: …`` lines, the numbered
+    ``**Given** … **Then** …`` scenarios under each ``### User Story N``, and the questions
+    under ``### Edge Cases`` in order. Empty when the spec is not there."""
+    if not path.exists():
+        return {}
+    text = path.read_text()
+    sentences = {rid: _plain(line) for rid, line in re.findall(r"^- \*\*((?:FR|SC)-\d{3})\*\*: (.+)$", text, re.M)}
+    for story, body in re.findall(r"^### User Story (\d+)\b.*?\n(.*?)(?=^##)", text, re.M | re.S):
+        for number, line in re.findall(r"^(\d+)\. (\*\*Given\*\*.+)$", body, re.M):
+            sentences[f"US{story}-{number}"] = _plain(line)
+    if edge := re.search(r"^### Edge Cases\n(.*?)(?=^##)", text, re.M | re.S):
+        for number, line in enumerate(re.findall(r"^- (.+)$", edge.group(1), re.M), start=1):
+            sentences[f"EC-{number}"] = _plain(line)
+    return sentences
+
+
+def _plain(markdown: str) -> str:
+    return markdown.replace("**", "").replace("`", "").strip()

@@ -2,7 +2,7 @@
 
 A tier whose prerequisite is missing is skipped with a one-line reason that names
 what to install or set. ``REQUIRE_TIERS=static,image,...`` turns that skip into a
-failure, so a CI run cannot pass with a tier silently skipped. Besides the five
+failure, so a CI run cannot pass with a tier silently skipped. Besides the six
 marker tiers, ``app`` names the applications' own tests (they need PostgreSQL's
 server binaries and Chromium) and may be required the same way.
 """
@@ -21,6 +21,7 @@ TIERS = {
     "runtime": "the chart's rendered pod templates run as containers on Docker",
     "cluster": "helm install into a real cluster (--cluster=auto|kind|local|context:NAME)",
     "load": "100 concurrent users against the resource budget (needs the runtime stack)",
+    "docs": "the documentation: commands, paths and values it names exist; troubleshooting, prerequisites, access",
 }
 EXTRA_REQUIRABLE = {"app"}
 
@@ -85,6 +86,7 @@ def missing_prerequisite(tier: str, config: pytest.Config) -> str | None:
         "runtime": [_docker_missing, _helm_missing],
         "cluster": [lambda: _cluster_missing(config), _helm_missing],
         "load": [_docker_missing, _helm_missing],
+        "docs": [],
     }
     for check in checks[tier]:
         if reason := check():

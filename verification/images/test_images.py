@@ -160,7 +160,7 @@ def test_no_secret_in_config_or_history(
     assert not findings, "secrets in the image configuration or history:\n" + "\n".join(map(str, findings))
 
 
-@pytest.mark.requirement("FR-003", "US2-5")
+@pytest.mark.harness
 def test_secret_scanner_finds_what_it_looks_for() -> None:
     """The scan is only as good as its patterns: each must fire on a sample (built at run
     time so that no sample sits in this repository either)."""

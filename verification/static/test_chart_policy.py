@@ -123,7 +123,7 @@ def test_budget_arithmetic_at_default_values() -> None:
     assert memory + 384 * 1024**2 < contract.BUDGET_MEMORY_BYTES and cpu + 0.4 <= contract.BUDGET_CPU_CORES
 
 
-@pytest.mark.requirement("SC-010", "FR-013")
+@pytest.mark.harness  # the budget rule itself, not the chart
 def test_budget_policy_flags_replicas_beyond_the_budget() -> None:
     manifests = r.render([r.TEST_SECRETS_VALUES], {"backend.replicaCount": 4, "frontend.replicaCount": 4})
     rules = {f.rule.name for f in policy.check(manifests)}

@@ -8,10 +8,8 @@ from harness.kube import render as r
 from harness.kube import schema as k8s_schema
 from verification.static.cases import CASE_IDS, RENDER_CASES, rendered
 
-pytestmark = pytest.mark.requirement("SC-008")
 
-
-@pytest.mark.requirement("FR-024", "FR-028", "FR-026")
+@pytest.mark.requirement("SC-008", "FR-024", "FR-028", "FR-026")
 @pytest.mark.parametrize("case", CASE_IDS)
 def test_chart_renders_deployments_services_configmaps_and_secret(case: str) -> None:
     kinds = sorted({m["kind"] for m in r.installed(rendered(case))})
@@ -25,7 +23,7 @@ def test_chart_renders_deployments_services_configmaps_and_secret(case: str) -> 
     assert len(r.by_kind(rendered(case), "Deployment")) == 2
 
 
-@pytest.mark.requirement("US4-3", "FR-034")
+@pytest.mark.requirement("SC-008", "US4-3", "FR-034")
 @pytest.mark.parametrize("values", ["defaults", *[p.stem for p in r.ENVIRONMENT_VALUES]])
 def test_helm_lint_strict_is_clean(values: str) -> None:
     files, set_values = RENDER_CASES[values]
@@ -35,7 +33,7 @@ def test_helm_lint_strict_is_clean(values: str) -> None:
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.requirement("FR-034")
+@pytest.mark.requirement("SC-008", "FR-034")
 @pytest.mark.parametrize("version", k8s_schema.SUPPORTED_VERSIONS)
 def test_every_manifest_is_valid_against_strict_kubernetes_schemas(version: str) -> None:
     """The default values and the environment files render *for* each version (the preStop action
@@ -49,7 +47,7 @@ def test_every_manifest_is_valid_against_strict_kubernetes_schemas(version: str)
     assert not errors, "\n".join(errors)
 
 
-@pytest.mark.requirement("FR-034")
+@pytest.mark.harness  # the schema validator itself, not the chart
 def test_schema_validation_catches_an_invalid_manifest() -> None:
     deploy = r.deployment(rendered("defaults"), "backend")
     r.container(deploy)["livenessProbe"]["httpGet"]["port"] = {"not": "a port"}
@@ -59,7 +57,7 @@ def test_schema_validation_catches_an_invalid_manifest() -> None:
     assert "bogusField" in errors and "replicas" in errors and "livenessProbe" in errors, errors
 
 
-@pytest.mark.requirement("FR-016")
+@pytest.mark.requirement("SC-008", "FR-016")
 def test_prestop_uses_sleep_action_from_130_and_exec_sleep_on_129() -> None:
     for version, expected in (("1.29.0", "exec"), ("1.30.0", "sleep"), ("1.35.0", "sleep")):
         for component in ("backend", "frontend"):
@@ -69,7 +67,7 @@ def test_prestop_uses_sleep_action_from_130_and_exec_sleep_on_129() -> None:
             assert list(pre_stop) == [expected], f"{component} @ {version}: {pre_stop}"
 
 
-@pytest.mark.requirement("FR-027")
+@pytest.mark.requirement("SC-008", "FR-027")
 def test_chart_refuses_kubernetes_older_than_129() -> None:
     error = r.render_error([r.TEST_SECRETS_VALUES], kube_version="1.28.0")
     assert error and "kubeVersion" in error and ">=1.29" in error, error

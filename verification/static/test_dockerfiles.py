@@ -249,7 +249,7 @@ def test_dockerignore_keeps_secrets_tests_and_local_state_out(app: str) -> None:
     assert not missing, f"{path}: excludes {missing}, which the build needs"
 
 
-@pytest.mark.requirement("SC-008")
+@pytest.mark.harness
 def test_dockerignore_matcher_follows_docker_rules() -> None:
     lines = ["*", "!src/", "**/.env", "node_modules"]
     assert excluded(lines, "README.md")

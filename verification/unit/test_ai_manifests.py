@@ -43,14 +43,12 @@ Apply it with kubectl apply -f."""
 SECRETS = {"secrets.databaseUrl": "postgresql://u:p@db:5432/todo", "secrets.jwtSecret": "x" * 40}
 
 
-@pytest.mark.requirement("US4-1", "FR-030")
 def test_the_deployment_is_read_out_of_a_prose_answer():
     drafts = ai_manifests.extract_yaml(ANSWER)
     assert [d["kind"] for d in drafts] == ["Deployment"]
     assert drafts[0]["metadata"]["name"] == "todo-backend"
 
 
-@pytest.mark.requirement("US4-1", "FR-030", "FR-013", "FR-014")
 def test_comparison_names_what_the_draft_missed_and_the_chart_has():
     draft = ai_manifests.extract_yaml(ANSWER)[0]
     chart = render.deployment(render.render(set_values=SECRETS), "backend")
@@ -62,7 +60,6 @@ def test_comparison_names_what_the_draft_missed_and_the_chart_has():
     assert "| resource limits | **missing** | yes |" in table
 
 
-@pytest.mark.requirement("FR-030", "FR-038")
 def test_without_kubectl_ai_it_says_how_to_install_it_and_exits_cleanly(tmp_path):
     env = {**os.environ, "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin"}
     if any((Path(p) / "kubectl-ai").exists() for p in env["PATH"].split(":")):

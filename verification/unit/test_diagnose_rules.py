@@ -70,7 +70,6 @@ def findings(pod, events=(), logs=None, env=KIND):
     return dx.diagnose([dx.pod_facts(pod, events, logs)], env)
 
 
-@pytest.mark.requirement("EC-5", "US4-2")
 @pytest.mark.parametrize("reason", ["ImagePullBackOff", "ErrImageNeverPull", "ErrImagePull"])
 def test_image_not_loaded_names_the_kind_load_command(reason):
     [f] = findings(make_pod(waiting=reason, message='Back-off pulling image "todo-backend:0.1.0"'))
@@ -78,7 +77,6 @@ def test_image_not_loaded_names_the_kind_load_command(reason):
     assert "kind load docker-image todo-backend:0.1.0 --name todo-verify" in f.fix
 
 
-@pytest.mark.requirement("EC-5", "US4-2")
 def test_image_not_loaded_on_minikube_and_docker_desktop():
     [f] = findings(make_pod(waiting="ErrImageNeverPull"), env=MINIKUBE)
     assert "minikube image load todo-backend:0.1.0" in f.fix
@@ -88,7 +86,6 @@ def test_image_not_loaded_on_minikube_and_docker_desktop():
     assert "make images" in f.fix and "same Docker engine" in f.fix
 
 
-@pytest.mark.requirement("US4-2", "EC-3")
 def test_crashloop_with_the_backends_configuration_error_names_the_variable_and_its_secret_key():
     env = [V1EnvVar(name="JWT_SECRET", value_from=V1EnvVarSource(
         secret_key_ref=V1SecretKeySelector(name="todo-todo-chatbot", key="JWT_SECRET")))]
@@ -100,7 +97,6 @@ def test_crashloop_with_the_backends_configuration_error_names_the_variable_and_
     assert f.evidence.startswith("todo-api: configuration error")
 
 
-@pytest.mark.requirement("US4-2", "EC-3")
 @pytest.mark.parametrize("lines, name", [
     (["1 validation error for Settings", "database_url", "  Field required [type=missing]"], "DATABASE_URL"),
     (["Error: BACKEND_URL is required"], "BACKEND_URL"),
@@ -112,7 +108,6 @@ def test_config_error_variable_reads_one_and_two_line_forms(lines, name):
     assert (found[0] if found else None) == name
 
 
-@pytest.mark.requirement("US4-2")
 def test_crashloop_without_a_config_error_points_at_the_previous_log():
     [f] = findings(make_pod(waiting="CrashLoopBackOff", last_terminated=("Error", 1), restarts=3),
                    logs={"backend": "Segmentation fault"})
@@ -120,7 +115,6 @@ def test_crashloop_without_a_config_error_points_at_the_previous_log():
     assert f.evidence == "Segmentation fault"
 
 
-@pytest.mark.requirement("US4-2", "SC-010")
 def test_oom_killed_names_the_limit_to_raise():
     pod = make_pod(waiting="CrashLoopBackOff", last_terminated=("OOMKilled", 137), restarts=2, memory="384Mi")
     [f] = findings(pod)
@@ -128,7 +122,6 @@ def test_oom_killed_names_the_limit_to_raise():
     assert "--set backend.resources.limits.memory=768Mi" in f.fix
 
 
-@pytest.mark.requirement("EC-1", "US4-2")
 def test_pending_with_insufficient_cpu_gives_the_minikube_command():
     message = "0/1 nodes are available: 1 Insufficient cpu, 1 Insufficient memory."
     pod = make_pod(waiting="ContainerCreating", phase="Pending",
@@ -140,7 +133,6 @@ def test_pending_with_insufficient_cpu_gives_the_minikube_command():
     assert "Settings → Resources" in f.fix
 
 
-@pytest.mark.harness
 def test_a_pod_that_fits_no_node_gets_the_helm_upgrade_that_lowers_its_request():
     """More capacity cannot help a pod that asks for more than the largest node has: the fix is the
     request, back to the chart's default, for this release and namespace."""
@@ -162,7 +154,6 @@ def test_a_pod_that_fits_no_node_gets_the_helm_upgrade_that_lowers_its_request()
     assert "no node has enough free cpu" in f.cause and "helm upgrade" not in f.fix
 
 
-@pytest.mark.requirement("US4-2", "EC-4")
 def test_failing_readiness_names_probe_path_and_last_answer():
     pod = make_pod(ready=False)
     events = [event("Unhealthy", "Readiness probe failed: HTTP probe failed with statuscode: 500", count=3),
@@ -173,7 +164,6 @@ def test_failing_readiness_names_probe_path_and_last_answer():
     assert "DATABASE_URL" in f.fix  # the backend's readiness checks the database
 
 
-@pytest.mark.requirement("US4-2")
 def test_create_container_config_error_names_the_missing_secret_or_key():
     [f] = findings(make_pod(waiting="CreateContainerConfigError",
                             message="couldn't find key JWT_SECRET in Secret ns1/todo-chatbot-credentials"))
@@ -184,13 +174,11 @@ def test_create_container_config_error_names_the_missing_secret_or_key():
     assert "kubectl -n ns1 create secret generic todo-chatbot-credentials" in f.fix
 
 
-@pytest.mark.requirement("US4-2")
 def test_healthy_pod_has_no_finding_and_events_of_other_pods_are_ignored():
     pod = make_pod(ready=True)
     assert findings(pod, [event("Unhealthy", "Readiness probe failed: 503", pod="someone-else")]) == []
 
 
-@pytest.mark.requirement("US4-2")
 def test_plain_dicts_from_kubectl_json_are_accepted():
     pod = {"metadata": {"name": "p", "namespace": "ns1", "labels": {"app.kubernetes.io/component": "frontend"}},
            "spec": {"containers": [{"name": "frontend", "image": "todo-frontend:0.1.0", "imagePullPolicy": "Never"}]},
@@ -204,7 +192,6 @@ def test_plain_dicts_from_kubectl_json_are_accepted():
     assert "kind load docker-image todo-frontend:0.1.0" in f.fix and "--set frontend.image.tag" in f.fix
 
 
-@pytest.mark.requirement("US4-2")
 def test_rules_work_on_facts_from_anywhere_such_as_docker_inspect():
     """The runtime tier builds facts from a Docker container; the same rules apply."""
     facts = dx.PodFacts("todo-backend-1", containers=(dx.ContainerFacts(
@@ -213,7 +200,6 @@ def test_rules_work_on_facts_from_anywhere_such_as_docker_inspect():
     assert f.rule == "oom-killed" and "512Mi" in f.fix
 
 
-@pytest.mark.requirement("US4-2", "SC-007")
 def test_collect_and_report_with_a_fake_api():
     pod = make_pod(waiting="CrashLoopBackOff", last_terminated=("Error", 2), restarts=1)
 
@@ -238,7 +224,6 @@ def test_collect_and_report_with_a_fake_api():
     assert "[config-error]" in report and "secrets.databaseUrl" in report
 
 
-@pytest.mark.requirement("SC-007", "FR-038")
 def test_cli_reports_an_unreachable_cluster_with_exit_code_2(tmp_path, capsys):
     kubeconfig = tmp_path / "config"
     kubeconfig.write_text(
@@ -249,7 +234,6 @@ def test_cli_reports_an_unreachable_cluster_with_exit_code_2(tmp_path, capsys):
     assert "cannot reach the cluster" in err and "kubectl config get-contexts" in err
 
 
-@pytest.mark.requirement("FR-036")
 def test_environment_from_context_name():
     assert flavour_of_context("kind-dev") == dx.Environment("kind", "dev")
     assert flavour_of_context("docker-desktop").provider == "docker-desktop"

@@ -13,7 +13,7 @@ import pytest
 from harness.localk8s import config as lc
 from harness.providers import parse_cluster_option
 
-pytestmark = pytest.mark.requirement("FR-035", "FR-037")
+pytestmark = pytest.mark.harness
 
 IPTABLES_SAVE = """*nat
 :PREROUTING ACCEPT [0:0]

@@ -22,7 +22,6 @@ from harness.providers import (
 REPO = REPO_ROOT
 
 
-@pytest.mark.requirement("FR-036")
 @pytest.mark.parametrize("value, spec", [
     ("kind", ClusterSpec("kind", "todo-verify")),
     ("kind:ci-1", ClusterSpec("kind", "ci-1")),
@@ -34,14 +33,12 @@ def test_parse_cluster_option(value, spec):
     assert parse_cluster_option(value) == spec
 
 
-@pytest.mark.requirement("FR-036", "FR-038")
 @pytest.mark.parametrize("value", ["", "minikube", "context:", "context", "kind:Bad_Name", "docker-desktop"])
 def test_bad_cluster_values_show_the_accepted_forms(value):
     with pytest.raises(ClusterOptionError, match="--cluster="):
         parse_cluster_option(value)
 
 
-@pytest.mark.requirement("FR-036")
 def test_flavour_from_context_name_and_node_labels():
     assert flavour_of_context("minikube") == Environment("minikube", "minikube")
     assert flavour_of_context("dev", {"minikube.k8s.io/name": "dev"}) == Environment("minikube", "dev")
@@ -50,7 +47,6 @@ def test_flavour_from_context_name_and_node_labels():
     assert flavour_of_context("gke_x").provider == "unknown"
 
 
-@pytest.mark.requirement("FR-036", "EC-5")
 def test_image_load_command_per_provider():
     assert image_load_argv("todo-backend:0.1.0", Environment("kind", "t")) == [
         "kind", "load", "docker-image", "todo-backend:0.1.0", "--name", "t"]
@@ -59,7 +55,6 @@ def test_image_load_command_per_provider():
     assert image_load_argv("todo-backend:0.1.0", Environment("docker-desktop")) is None
 
 
-@pytest.mark.requirement("EC-7")
 def test_namespace_names_are_unique_dns_labels():
     names = {k8s.namespace_name("todo-verify") for _ in range(200)}
     assert len(names) == 200
@@ -69,7 +64,6 @@ def test_namespace_names_are_unique_dns_labels():
     assert k8s.namespace_name("Todo_Verify!", suffix="abc") == "todo-verify-abc"
 
 
-@pytest.mark.requirement("EC-7", "FR-036")
 def test_target_always_names_kubeconfig_and_context(tmp_path):
     target = k8s.Target(tmp_path / "kubeconfig", "minikube")
     argv = target.kubectl_argv("get", "pods")
@@ -92,7 +86,6 @@ users:
 """
 
 
-@pytest.mark.requirement("FR-036", "EC-7")
 def test_context_provider_uses_only_the_named_context(tmp_path):
     from harness.providers.context import ContextProvider
 
@@ -107,7 +100,6 @@ def test_context_provider_uses_only_the_named_context(tmp_path):
         ContextProvider("docker-desktop", str(path)).create()
 
 
-@pytest.mark.requirement("FR-036")
 def test_kind_provider_keeps_its_kubeconfig_apart(tmp_path):
     from harness.providers.kind import KindProvider
 
@@ -117,7 +109,6 @@ def test_kind_provider_keeps_its_kubeconfig_apart(tmp_path):
     provider.close()  # never created: nothing to delete, no kind call
 
 
-@pytest.mark.requirement("FR-038")
 def test_cluster_tier_without_a_cluster_prints_one_clear_skip_reason():
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "verification/cluster", "-m", "cluster", "-q", "-rs", "-p", "no:cacheprovider"],
@@ -128,7 +119,6 @@ def test_cluster_tier_without_a_cluster_prints_one_clear_skip_reason():
     assert "--cluster=auto" in skip_lines[0] and "--cluster=context:NAME" in skip_lines[0]
 
 
-@pytest.mark.requirement("FR-036")
 def test_context_provider_picks_the_kubeconfig_file_that_has_the_context(tmp_path, monkeypatch):
     from harness.providers.context import ContextProvider
 

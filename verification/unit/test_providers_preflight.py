@@ -16,7 +16,6 @@ REPO = REPO_ROOT
 MINIKUBE = Environment("minikube", "minikube")
 
 
-@pytest.mark.requirement("FR-038")
 def test_missing_tools_each_come_with_how_to_install():
     problems = pf.check_tools(["docker", "kind", "kubectl"], which=lambda tool: None)
     text = "\n".join(map(str, problems))
@@ -24,7 +23,6 @@ def test_missing_tools_each_come_with_how_to_install():
     assert "apt-get install docker.io" in text and "go install sigs.k8s.io/kind@" in text and "kubernetes.io/docs/tasks/tools" in text
 
 
-@pytest.mark.requirement("FR-038", "FR-036")
 def test_required_tools_per_provider():
     assert pf.required_tools(ClusterSpec("kind", "x")) == ["docker", "kind", "kubectl", "helm"]
     assert pf.required_tools(ClusterSpec("local", "todo-local")) == ["docker", "kubectl", "helm"]
@@ -34,7 +32,6 @@ def test_required_tools_per_provider():
     assert pf.required_tools(ClusterSpec("context", "prod")) == ["docker", "kubectl", "helm"]
 
 
-@pytest.mark.requirement("FR-038")
 def test_preflight_cli_with_an_empty_path_names_every_missing_tool(tmp_path):
     """A real subprocess whose PATH holds nothing: kind, kubectl and docker are reported with hints."""
     result = subprocess.run([sys.executable, "-m", "harness.providers.preflight", "--cluster", "kind"],
@@ -47,14 +44,12 @@ def test_preflight_cli_with_an_empty_path_names_every_missing_tool(tmp_path):
     assert "minikube" not in result.stderr
 
 
-@pytest.mark.requirement("FR-038", "FR-036")
 def test_preflight_cli_rejects_an_unknown_cluster_value():
     result = subprocess.run([sys.executable, "-m", "harness.providers.preflight", "--cluster", "minikube"],
                             cwd=REPO, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1 and "--cluster=context:NAME" in result.stderr
 
 
-@pytest.mark.requirement("FR-038")
 def test_docker_not_running_is_reported_with_the_start_command():
     def fake_run(argv, **kwargs):
         return subprocess.CompletedProcess(argv, 1, "", "Cannot connect to the Docker daemon at unix:///var/run/docker.sock")
@@ -69,7 +64,6 @@ def test_docker_not_running_is_reported_with_the_start_command():
     assert pf.check_docker(run=missing)
 
 
-@pytest.mark.requirement("FR-038")
 def test_unreachable_cluster_says_how_to_start_it():
     def refused():
         raise ConnectionRefusedError("connection refused")
@@ -90,13 +84,11 @@ DEPLOYMENTS = [
 ]
 
 
-@pytest.mark.requirement("EC-1")
 def test_chart_requests_sum_requests_times_replicas():
     total = pf.chart_requests(DEPLOYMENTS)
     assert total.cpu == pytest.approx(0.7) and total.memory == 2 * (192 + 256) * 1024**2
 
 
-@pytest.mark.requirement("EC-1", "FR-013")
 def test_chart_requests_of_the_real_chart_fit_a_two_cpu_minikube():
     from harness.kube import render
 
@@ -104,7 +96,6 @@ def test_chart_requests_of_the_real_chart_fit_a_two_cpu_minikube():
     assert 0 < total.cpu < 2 and 0 < total.memory < 2 * 1024**3
 
 
-@pytest.mark.requirement("EC-1", "FR-038")
 def test_node_allocatable_below_the_chart_requests_gives_the_minikube_command():
     free = pf.allocatable_free([{"cpu": "1", "memory": "2Gi"}], [pf.Resources(0.75, 1024**3)])
     assert free == pf.Resources(0.25, 1024**3)
@@ -114,14 +105,12 @@ def test_node_allocatable_below_the_chart_requests_gives_the_minikube_command():
     assert pf.check_capacity(pf.Resources(4, 8 * 1024**3), pf.chart_requests(DEPLOYMENTS), MINIKUBE) == []
 
 
-@pytest.mark.requirement("EC-1")
 def test_memory_shortage_alone_is_reported():
     [p] = pf.check_capacity(pf.Resources(8, 512 * 1024**2), pf.Resources(0.5, 1024**3), Environment("docker-desktop"))
     assert "memory 512Mi free < 1024Mi requested" in p.what and "CPU" not in p.what
     assert "Docker Desktop → Settings → Resources" in p.fix
 
 
-@pytest.mark.requirement("FR-038")
 def test_preflight_error_lists_every_problem():
     error = pf.PreflightError([pf.Problem("a", "fix a"), pf.Problem("b", "fix b")])
     assert str(error) == "cluster tier preflight failed:\n  - a: fix a\n  - b: fix b"

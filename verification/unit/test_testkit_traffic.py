@@ -15,8 +15,6 @@ from harness.core.net import free_port
 from harness.core.wait import wait_for
 from harness.testkit import traffic as tr
 
-pytestmark = pytest.mark.harness
-
 
 class Server:
     """A loopback server answering 200, or 503 while ``failing`` is set."""

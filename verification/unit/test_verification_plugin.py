@@ -1,10 +1,11 @@
-"""Self-tests of the tier plugin: requirement tracing at collection and REQUIRE_TIERS."""
+"""Self-tests of the tier plugin: requirement tracing at collection, harness self-tests and REQUIRE_TIERS."""
 
 from __future__ import annotations
 
 import pytest
 
-pytestmark = pytest.mark.harness
+# No `pytestmark = pytest.mark.harness` here on purpose: the plugin marks verification/unit/ itself,
+# which the last test checks.
 
 CONFTEST = 'pytest_plugins = ["verification.plugin", "verification.results"]\n'
 
@@ -40,3 +41,22 @@ def test_misspelt_required_tier_is_a_usage_error(pytester: pytest.Pytester, monk
     result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider")
     assert result.ret != 0
     result.stderr.fnmatch_lines(["*REQUIRE_TIERS names unknown tiers*statc*"])
+
+
+def test_harness_self_test_with_requirement_ids_fails_collection(pytester: pytest.Pytester):
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(
+        test_probe='import pytest\n'
+                   '@pytest.mark.harness\n@pytest.mark.requirement("FR-001", "SC-008")\ndef test_x():\n    pass\n'
+                   '@pytest.mark.harness\ndef test_y():\n    pass\n'
+    )
+    result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider")
+    assert result.ret != 0
+    result.stderr.fnmatch_lines(["*test_probe.py::test_x: a harness self-test must carry no requirement IDs "
+                                 "(has FR-001, SC-008)*"])
+    assert "test_y" not in result.stderr.str()  # one line per offender, and only offenders
+
+
+def test_unit_folder_tests_are_harness_self_tests(request: pytest.FixtureRequest):
+    # This very test carries no marker of its own: the plugin adds it for verification/unit/.
+    assert request.node.get_closest_marker("harness") is not None

@@ -1,0 +1,305 @@
+"""The sign-off report: one row per requirement, from the results files of ``make acceptance``.
+
+``reports/acceptance.html`` is the report a person reads: a summary by tier and verdict,
+the measured figures, then each requirement with its verdict, the spec's own sentence and
+the evidence folded underneath (tests, weaker evidence, figures, screenshots, the command
+that runs a missing tier, a manual requirement's checklist). It is one self-contained file:
+images are embedded, so it can be mailed or archived as it is. ``reports/acceptance.md`` is
+the compact table; ``reports/junit.xml`` merges the stages' JUnit files for CI.
+
+Evidence strings ``screenshot: <path under reports/>`` (or ``chart: …``), recorded by any
+test with ``record_property("evidence", …)``, are shown as images.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import mimetypes
+import time
+import xml.etree.ElementTree as ET
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.core.paths import REPO_ROOT
+from verification.requirements import REGISTRY_TIERS, Requirement, registry
+from verification.verdicts import STATUSES, BenchEvidence, Verdict, bench_evidence, proves, verdict
+
+REPORTS = REPO_ROOT / "reports"
+RAW = REPORTS / "acceptance"
+LOAD_SUMMARY = "load/summary.json"  # under REPORTS, written by load/budget_gate.py
+LOAD_CHART = "load/timeline.png"
+IMAGE_PREFIXES = ("screenshot: ", "chart: ")
+LOAD_IDS = ("SC-004", "SC-010")
+
+
+@dataclass
+class Row:
+    requirement: Requirement
+    verdict: Verdict
+    tests: list[dict] = field(default_factory=list)
+    evidence: list[str] = field(default_factory=list)  # besides the tests' own
+
+    @property
+    def status(self) -> str:
+        return self.verdict.status
+
+    def weaker(self, test: dict) -> bool:
+        """A passing test that does not prove this ID (its tier is weaker than the ID's)."""
+        return test["outcome"] == "passed" and not self.requirement.manual and not proves(
+            self.requirement.tier, test.get("tier"))
+
+
+@dataclass(frozen=True)
+class Figure:
+    group: str
+    name: str
+    value: object
+    unit: str
+    source: str  # the test (or report file) that measured it
+
+
+def load_records() -> list[dict]:
+    records: list[dict] = []
+    for path in sorted(RAW.glob("results-*.json")):
+        records.extend(json.loads(path.read_text()))
+    return records
+
+
+def load_summary() -> dict | None:
+    path = REPORTS / LOAD_SUMMARY
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def extra_evidence(bench: BenchEvidence) -> dict[str, list[str]]:
+    """Evidence that lives outside the tests: the load run's summary and chart, the image benchmark."""
+    extra: dict[str, list[str]] = {}
+    if (data := load_summary()) is not None:
+        line = (f"load run: {data.get('users')} users, {data.get('requests')} requests, {data.get('failures')} "
+                f"failures, p95 {data.get('p95_ms')} ms (signed-in {data.get('signed_in_p95_ms')} ms), peak "
+                f"{int(data.get('peak_memory_bytes') or 0) / 2**20:.0f} MiB / {data.get('peak_cpu_cores')} cores, "
+                f"restarts {data.get('restarts')}; gate {'PASS' if data.get('passed') else 'FAIL'} "
+                f"(reports/{LOAD_SUMMARY})")
+        for rid in LOAD_IDS:
+            extra.setdefault(rid, []).append(line)
+    if (REPORTS / LOAD_CHART).exists():
+        for rid in LOAD_IDS:
+            extra.setdefault(rid, []).append(f"chart: {LOAD_CHART}")
+    for row in bench.rows:
+        extra.setdefault("SC-002", []).append(
+            f"{row['image']}: cold build {row['cold_s']} s, warm {row.get('warm_s')} s, {row.get('size_mb')} MB "
+            f"({row.get('bases')} bases, recipe {row['fingerprint']}, {row.get('when')})")
+    return extra
+
+
+def build_rows(records: list[dict], bench: BenchEvidence | None = None) -> list[Row]:
+    bench = bench or bench_evidence()
+    by_id: dict[str, list[dict]] = {}
+    for record in records:
+        for rid in record["ids"]:
+            by_id.setdefault(rid, []).append(record)
+    extra = extra_evidence(bench)
+    return [Row(req, verdict(req, by_id.get(rid, []), bench), by_id.get(rid, []), extra.get(rid, []))
+            for rid, req in registry().items()]
+
+
+def figures(records: list[dict], bench: BenchEvidence | None = None) -> list[Figure]:
+    """Every measured figure: the tests' ``record_figure`` ones, the load run's, the image benchmark's."""
+    found = [Figure(record.get("tier") or "other", f["name"], f["value"], f.get("unit", ""), record["nodeid"])
+             for record in records for f in record.get("figures", [])]
+    if (data := load_summary()) is not None:
+        source = f"reports/{LOAD_SUMMARY}"
+        memory = data.get("peak_memory_bytes")
+        for name, key, unit in (("users", "users", ""), ("duration", "duration_s", "s"), ("requests", "requests", ""),
+                                ("failures", "failures", ""), ("throughput", "rps", "req/s"), ("p50", "p50_ms", "ms"),
+                                ("p95", "p95_ms", "ms"), ("p99", "p99_ms", "ms"),
+                                ("p95 signed-in", "signed_in_p95_ms", "ms"), ("p95 sign-up", "signup_p95_ms", "ms"),
+                                ("peak CPU", "peak_cpu_cores", "cores"), ("restarts", "restarts", ""),
+                                ("OOM kills", "oom_kills", "")):
+            if key in data:
+                found.append(Figure("load run", name, data[key], unit, source))
+        if memory is not None:
+            found.append(Figure("load run", "peak memory", round(memory / 2**20), "MiB", source))
+    for row in (bench or BenchEvidence("NOT RUN", "")).rows:
+        for name, key, unit in (("cold build", "cold_s", "s"), ("warm build", "warm_s", "s"), ("size", "size_mb", "MB")):
+            if key in row:
+                found.append(Figure("image bench", f"{row['image']} {name}", row[key], unit, "reports/bench-images.json"))
+    return found
+
+
+def counts_by_tier(rows: list[Row]) -> dict[str, Counter]:
+    table: dict[str, Counter] = {tier: Counter() for tier in REGISTRY_TIERS}
+    for row in rows:
+        table[row.requirement.tier][row.status] += 1
+    return {tier: counts for tier, counts in table.items() if counts}
+
+
+def _test_name(test: dict) -> tuple[str, str]:
+    where, _, name = test["nodeid"].partition("::")
+    return name or where, where
+
+
+def evidence_summary(row: Row) -> str:
+    """One line: what the tests did, and what to do for a NOT RUN or MANUAL ID."""
+    outcomes = Counter(t["outcome"] for t in row.tests)
+    parts = [f"{n} {outcome}" for outcome, n in sorted(outcomes.items())]
+    if weaker := sum(1 for t in row.tests if row.weaker(t)):
+        parts.append(f"{weaker} only weaker evidence")
+    said = ", ".join(parts) or "no test"
+    if row.status == "NOT RUN":
+        return f"{said}; run `{row.verdict.command}`"
+    if row.status == "MANUAL":
+        return f"{said} (supporting); checklist in acceptance.html"
+    if row.status in ("FAIL", "UNCOVERED") or row.requirement.tier == "bench":
+        return f"{said}; {row.verdict.reason}"
+    return said
+
+
+# --- Markdown ---------------------------------------------------------------------------
+def write_markdown(rows: list[Row], path: Path) -> None:
+    counts = Counter(row.status for row in rows)
+    lines = [
+        "# Acceptance report: Phase IV infrastructure specification", "",
+        f"Generated {time.strftime('%Y-%m-%d %H:%M:%S')} by `make acceptance`; the evidence of each "
+        "requirement is in acceptance.html.", "",
+        " · ".join(f"{s}: {counts.get(s, 0)}" for s in STATUSES), "",
+        "| ID | Status | Tier | Evidence | Requirement |",
+        "|---|---|---|---|---|",
+    ]
+    for row in rows:
+        cells = (row.requirement.id, row.status, row.requirement.tier + (" (manual)" if row.requirement.manual else ""),
+                 evidence_summary(row), row.requirement.sentence)
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    path.write_text("\n".join(lines) + "\n")
+
+
+# --- HTML -------------------------------------------------------------------------------
+COLOURS = {"PASS": "#1a7f37", "FAIL": "#cf222e", "NOT RUN": "#9a6700", "MANUAL": "#0969da", "UNCOVERED": "#8250df"}
+STYLE = (
+    "body{font-family:system-ui,sans-serif;margin:2em;max-width:80em}"
+    "td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top;font-size:14px;text-align:left}"
+    "table{border-collapse:collapse;margin-bottom:1.5em}.num{text-align:right}"
+    + "".join(f".s-{s.replace(' ', '-')}{{color:{c};font-weight:bold}}" for s, c in COLOURS.items())
+    + ".weaker{color:#777}details summary{cursor:pointer}img{max-width:100%;border:1px solid #ddd}"
+    "code{background:#f6f8fa;padding:1px 4px}"
+)
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text))
+
+
+def _status(status: str) -> str:
+    return f"<span class='s-{status.replace(' ', '-')}'>{status}</span>"
+
+
+def _image(rel: str) -> str:
+    """An image under reports/ embedded as a data URI, so the report stands alone."""
+    path = REPORTS / rel
+    if not path.is_file():
+        return f"<em>image missing: reports/{_e(rel)}</em>"
+    mime = mimetypes.guess_type(path.name)[0] or "image/png"
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f"<figure><img src='data:{mime};base64,{data}' alt='{_e(rel)}'><figcaption>reports/{_e(rel)}</figcaption></figure>"
+
+
+def _evidence_item(text: str) -> str:
+    for prefix in IMAGE_PREFIXES:
+        if text.startswith(prefix):
+            return _image(text.removeprefix(prefix).strip())
+    return _e(text)
+
+
+def _test_item(row: Row, test: dict) -> str:
+    name, where = _test_name(test)
+    mark = {"passed": "✔", "failed": "✘", "skipped": "–"}.get(test["outcome"], "?")
+    reason = f": {_e(test['reason'])}" if test["outcome"] != "passed" and test.get("reason") else ""
+    weaker = " <em>(weaker evidence: does not prove this ID)</em>" if row.weaker(test) else ""
+    figures_ = "".join(f"<br>{_e(f['name'])}: {_e(f['value'])} {_e(f.get('unit', ''))}" for f in test.get("figures", []))
+    own = "".join(f"<br>{_evidence_item(e)}" for e in test.get("evidence", []))
+    css = " class='weaker'" if row.weaker(test) else ""
+    return (f"<li{css}>{mark} {test['outcome']} <code>{_e(name)}</code> ({_e(test.get('tier') or 'no tier')}, "
+            f"{_e(where)}){reason}{weaker}{figures_}{own}</li>")
+
+
+def _details(row: Row) -> str:
+    parts = [f"<p>{_status(row.status)}: {_e(row.verdict.reason)}</p>"]
+    if row.verdict.command:
+        parts.append(f"<p>To run the missing evidence: <code>{_e(row.verdict.command)}</code></p>")
+    req = row.requirement
+    if req.manual:
+        parts.append("<h4>Checklist</h4><ol>" + "".join(f"<li>{_e(s)}</li>" for s in req.checklist) + "</ol>")
+        parts.append("<h4>Prepared by the harness</h4><ul>" + "".join(f"<li>{_e(a)}</li>" for a in req.artefacts)
+                     + "</ul>")
+    if row.tests:
+        title = "Supporting tests" if req.manual else "Tests"
+        parts.append(f"<h4>{title}</h4><ul>" + "".join(_test_item(row, t) for t in row.tests) + "</ul>")
+    if row.evidence:
+        parts.append("<h4>Other evidence</h4><ul>" + "".join(f"<li>{_evidence_item(e)}</li>" for e in row.evidence)
+                     + "</ul>")
+    return "".join(parts)
+
+
+def _summary_table(rows: list[Row]) -> str:
+    head = "<tr><th>Tier</th>" + "".join(f"<th>{_status(s)}</th>" for s in STATUSES) + "<th>Total</th></tr>"
+    body = []
+    for tier, counts in [*counts_by_tier(rows).items(), ("total", Counter(r.status for r in rows))]:
+        cells = "".join(f"<td class='num'>{counts.get(s, 0) or ''}</td>" for s in STATUSES)
+        label = f"<b>{tier}</b>" if tier == "total" else _e(tier)
+        body.append(f"<tr><td>{label}</td>{cells}<td class='num'>{sum(counts.values())}</td></tr>")
+    return f"<table>{head}{''.join(body)}</table>"
+
+
+def _figures_table(found: list[Figure]) -> str:
+    if not found:
+        return "<p>No figures were measured in this run.</p>"
+    body = []
+    for group in dict.fromkeys(f.group for f in found):
+        for f in (f for f in found if f.group == group):
+            body.append(f"<tr><td>{_e(group)}</td><td>{_e(f.name)}</td><td class='num'>{_e(f.value)} {_e(f.unit)}</td>"
+                        f"<td><code>{_e(f.source)}</code></td></tr>")
+    return ("<table><tr><th>Group</th><th>Figure</th><th>Value</th><th>Measured by</th></tr>"
+            + "".join(body) + "</table>")
+
+
+def write_html(rows: list[Row], found: list[Figure], path: Path) -> None:
+    body = []
+    for row in rows:
+        req = row.requirement
+        body.append(
+            f"<tr id='{req.id}'><td><a href='#{req.id}'>{req.id}</a></td><td>{_status(row.status)}</td>"
+            f"<td>{_e(req.tier)}{' (manual)' if req.manual else ''}</td>"
+            f"<td>{_e(req.sentence)}<details><summary>{_e(evidence_summary(row))}</summary>{_details(row)}</details>"
+            "</td></tr>"
+        )
+    path.write_text(
+        "<!doctype html><html lang='en'><meta charset='utf-8'><title>Acceptance report</title>"
+        f"<style>{STYLE}</style><h1>Acceptance report: Phase IV infrastructure specification</h1>"
+        f"<p>Generated {time.strftime('%Y-%m-%d %H:%M:%S')} by <code>make acceptance</code>. A requirement "
+        "passes only on evidence of its tier or a stronger one (static &lt; image &lt; runtime &lt; cluster; "
+        "load, docs and bench only on their own).</p>"
+        f"<h2>Summary</h2>{_summary_table(rows)}<h2>Figures</h2>{_figures_table(found)}"
+        "<h2>Requirements</h2><table><tr><th>ID</th><th>Verdict</th><th>Tier</th><th>Requirement and evidence</th>"
+        f"</tr>{''.join(body)}</table></html>\n"
+    )
+
+
+def merge_junit(path: Path) -> None:
+    merged = ET.Element("testsuites")
+    for part in sorted(RAW.glob("junit-*.xml")):
+        root = ET.parse(part).getroot()
+        suites = [root] if root.tag == "testsuite" else list(root)
+        for suite in suites:
+            suite.set("name", f"{part.stem.removeprefix('junit-')}")
+            merged.append(suite)
+    ET.ElementTree(merged).write(path, encoding="utf-8", xml_declaration=True)
+
+
+def write_all(rows: list[Row], records: list[dict] | None = None, bench: BenchEvidence | None = None) -> None:
+    REPORTS.mkdir(parents=True, exist_ok=True)
+    write_markdown(rows, REPORTS / "acceptance.md")
+    write_html(rows, figures(load_records() if records is None else records, bench or bench_evidence()),
+               REPORTS / "acceptance.html")
+    merge_junit(REPORTS / "junit.xml")
