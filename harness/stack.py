@@ -71,6 +71,10 @@ class StackError(RuntimeError):
     """The stack cannot start; the message says what is missing and the command that fixes it."""
 
 
+class PsqlFailed(RuntimeError):
+    """psql in the database container exited non-zero (its output is the message)."""
+
+
 def postgres_image(client: docker.DockerClient) -> str:
     """``$TODO_POSTGRES_IMAGE``, else the first of :data:`POSTGRES_IMAGES` present locally (never pulled)."""
     candidates = (os.environ["TODO_POSTGRES_IMAGE"],) if os.environ.get("TODO_POSTGRES_IMAGE") else POSTGRES_IMAGES
@@ -185,11 +189,13 @@ class LocalStack(Managed):
         )
         output = result.output.decode(errors="replace").strip()
         if result.exit_code != 0:
-            raise RuntimeError(f"psql failed ({result.exit_code}): {output}")
+            raise PsqlFailed(f"psql failed ({result.exit_code}): {output}")
         return output
 
     def wait_database(self, timeout: float = 60) -> None:
-        wait_for(lambda: self.psql("SELECT 1") == "1", what="PostgreSQL to accept connections", timeout=timeout)
+        # psql fails until the server accepts connections: that one error means "not yet"
+        wait_for(lambda: self.psql("SELECT 1") == "1", what="PostgreSQL to accept connections", timeout=timeout,
+                 retry_on=(PsqlFailed,))
 
     # -- shortcuts -----------------------------------------------------------------------------
     @property

@@ -219,6 +219,10 @@ def node_port_candidates(core, namespace: str, service: str, provider: str) -> l
     return [f"http://{h}:{ports[0]}" for h in dict.fromkeys(hosts)]
 
 
+class PortForwardExited(RuntimeError):
+    """``kubectl port-forward`` exited before (or instead of) listening."""
+
+
 class PortForward:
     """``kubectl port-forward svc/NAME LOCAL:REMOTE`` as a context manager on a free loopback port."""
 
@@ -236,7 +240,7 @@ class PortForward:
 
         def listening() -> bool:
             if self.process.poll() is not None:
-                raise RuntimeError(f"kubectl port-forward exited: {self.process.stdout.read()[-500:]}")
+                raise PortForwardExited(f"kubectl port-forward exited: {self.process.stdout.read()[-500:]}")
             return tcp_open("127.0.0.1", self.port, 1)
 
         try:

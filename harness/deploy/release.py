@@ -18,7 +18,7 @@ import yaml
 from harness import contract
 from harness import diagnose as dx
 from harness.core.paths import CHART_DIR
-from harness.core.wait import wait_for
+from harness.core.wait import network_error, wait_for
 from harness.deploy import k8s
 from harness.testkit import app_flow, postgres
 from harness.testkit.postgres import Database
@@ -142,8 +142,11 @@ class Release:
                 ok, last = app_flow.backend_reached(url)
             return ok
 
+        # Right after the endpoints settle, a port-forward to the Service may still die (its pod
+        # was replaced): try again with a new one rather than fail.
         wait_for(backend_answers, what="the backend to answer through the frontend and both Services",
-                 timeout=max(1.0, deadline - time.monotonic()), interval=0.5, describe=lambda: last)
+                 timeout=max(1.0, deadline - time.monotonic()), interval=0.5, describe=lambda: last,
+                 retry_on=(network_error, k8s.PortForwardExited))
         self.routable_seconds = time.monotonic() - start
         return self.routable_seconds
 

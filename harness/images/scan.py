@@ -85,7 +85,7 @@ def scan_bytes(data: bytes, values: Iterable[bytes]) -> list[str]:
     elf = data[:4] == b"\x7fELF"
     kinds = [kind for kind, pattern in TOKEN_PATTERNS.items()
              if not (elf and kind == "private key (PEM)") and pattern.search(data)]
-    kinds += ["a secret value the tests pass at run time" for v in values if v and v in data]
+    kinds += ["a secret value the test planted or passed" for v in values if v and v in data]
     return kinds
 
 
@@ -133,6 +133,12 @@ def scan_metadata(attrs: dict, history: list[dict], values: Iterable[str] = ()) 
     for key, value in (config.get("Labels") or {}).items():
         for kind in scan_bytes(f"{key}={value}".encode(), needles):
             findings.append(Finding(f"label {key}", kind))
+    # A known value anywhere else in the configuration (an ENV under an innocent name, the
+    # command, the health check, ...).
+    rest = {k: v for k, v in attrs.items() if k != "Config"} | {"Config": {k: v for k, v in config.items()
+                                                                         if k != "Labels"}}
+    for kind in scan_bytes(json.dumps(rest, default=str).encode(), needles):
+        findings.append(Finding("image config", kind))
     for step, entry in enumerate(history):
         created_by = entry.get("CreatedBy") or ""
         where = f"history step {step}"

@@ -32,8 +32,8 @@ import sys
 import time
 from pathlib import Path
 
-from harness.core.processes import alive, run
-from harness.core.wait import wait_for
+from harness.core.processes import CommandFailed, alive, run
+from harness.core.wait import network_error, wait_for
 from harness.localk8s.components import (
     build_binaries,
     give_up_if_exited,
@@ -129,8 +129,11 @@ def _up(layout: Layout, build: bool) -> Path:
     write_configs(layout, cni_bin_dir())
 
     def wait(what: str, check, timeout: float, component: str | None = None) -> None:
+        # kubectl exits non-zero (CommandFailed) while the API server is still starting; a
+        # component that died is caught by give_up, not by waiting out the timeout.
         wait_for(check, what=what, timeout=timeout, interval=0.5, describe=lambda: f"logs: {layout.logs}",
-                 give_up=give_up_if_exited(component, what, layout) if component else None)
+                 give_up=give_up_if_exited(component, what, layout) if component else None,
+                 retry_on=(network_error, CommandFailed))
 
     start("etcd", layout, ip)
     wait("etcd", lambda: http_ok(f"http://127.0.0.1:{ETCD_CLIENT_PORT}/health"), 60, "etcd")

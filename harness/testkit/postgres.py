@@ -24,7 +24,7 @@ from typing import Any
 from harness.core import processes
 from harness.core.lifecycle import Managed
 from harness.core.net import free_port
-from harness.core.wait import wait_for
+from harness.core.wait import network_error, wait_for
 from harness.deploy import k8s
 
 INSTALL_HINT = "PostgreSQL server binaries (initdb) not found: apt-get install postgresql"
@@ -104,8 +104,10 @@ class LocalPostgres(Managed):
         )
         pwfile.unlink()
         self.restart()
+        # psql exits non-zero (CommandFailed) until the server accepts connections
         wait_for(self._accepts_connections, what=f"PostgreSQL on 127.0.0.1:{self.port}", timeout=60,
-                 describe=lambda: self.logfile.read_text(errors="replace")[-2000:])
+                 describe=lambda: self.logfile.read_text(errors="replace")[-2000:],
+                 retry_on=(network_error, processes.CommandFailed))
         return self
 
     def stop(self) -> None:

@@ -4,6 +4,7 @@ read-only root filesystem, answer their health checks, and fail fast on bad env.
 from __future__ import annotations
 
 import re
+import secrets
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -24,15 +25,25 @@ LABELS = ("source", "version", "revision", "created")
 
 # --- build, size, metadata --------------------------------------------------------------
 @pytest.mark.requirement("US2-1", "FR-001")
-def test_backend_image_builds_and_is_under_500_mb(built_images: dict[str, Any]) -> None:
+def test_backend_image_builds_and_is_under_500_mb(built_images: dict[str, Any], record_figure: Any) -> None:
     size = built_images["backend"].size
+    _record_build_figures("backend", built_images["backend"], record_figure)
     assert size < contract.BACKEND_IMAGE_MAX_BYTES, f"backend image is {size / 1e6:.0f} MB, limit 500 MB"
 
 
 @pytest.mark.requirement("US2-2", "FR-002")
-def test_frontend_image_builds_and_is_under_300_mb(built_images: dict[str, Any]) -> None:
+def test_frontend_image_builds_and_is_under_300_mb(built_images: dict[str, Any], record_figure: Any) -> None:
     size = built_images["frontend"].size
+    _record_build_figures("frontend", built_images["frontend"], record_figure)
     assert size < contract.FRONTEND_IMAGE_MAX_BYTES, f"frontend image is {size / 1e6:.0f} MB, limit 300 MB"
+
+
+def _record_build_figures(app: str, result: Any, record_figure: Any) -> None:
+    """Size and build time as figures for the report. The time is this session's build with the
+    layer cache (0 when SKIP_IMAGE_BUILD trusted an existing image): a figure, never a verdict;
+    the cold-build budget (SC-002) is judged from ``make bench-images``."""
+    record_figure(f"{app} image size", result.size / 1e6, "MB")
+    record_figure(f"{app} image build time (layer cache)", result.seconds, "s")
 
 
 @pytest.mark.parametrize("app", APPS)
@@ -142,21 +153,82 @@ def saved_images(image_refs: dict[str, str]) -> Any:
         yield {app: scan.save_image(images.docker_cli(), ref, Path(tmp)) for app, ref in image_refs.items()}
 
 
+CANARY_TAG = "secret-canary"
+
+
+def _plant_canaries(app: str, context: Path, tmp: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Put canary credentials wherever a careless build would pick them up; returns the values.
+
+    * ``.env`` and ``.env.local`` at the top of the context, and ``.env`` files inside the
+      directories the Dockerfiles copy (``src/``; the backend's package; the frontend's
+      ``public/``, which ships as it is): a ``.dockerignore`` or a ``COPY`` that let them in
+      shows them in a layer;
+    * the same variables in the environment of ``docker build``: a ``--build-arg NAME``
+      without a value, or an ``ARG``/``ENV`` fed from it, would carry them into the history or
+      the configuration;
+    * a CA bundle with a canary line (a PEM comment, harmless to TLS), passed the way the build
+      passes it, as the BuildKit secret ``ca``: it must stay a mount, never a layer.
+    """
+    token = secrets.token_hex(12)
+    password = f"canary-db-{token}"
+    values = {
+        "JWT_SECRET": f"canary-jwt-{token}-{secrets.token_hex(16)}",
+        "DATABASE_URL": f"postgresql://todo:{password}@db:5432/todo",
+        "OPENAI_API_KEY": f"sk-canary-{token}",
+    }
+    dotenv = "".join(f"{name}={value}\n" for name, value in values.items())
+    inner = [context / "src", context / ("src/todo_api" if app == "backend" else "public")]
+    for path in [context / ".env", context / ".env.local", *(d / ".env" for d in inner)]:
+        assert path.parent.is_dir(), f"{path.parent} is not in the {app} context any more: plant the canary elsewhere"
+        path.write_text(dotenv)
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    needles = [*values.values(), password]
+    system_bundle = Path(images.DEFAULT_CA_BUNDLE)
+    if system_bundle.is_file():
+        ca_canary = f"canary-ca-{token}"
+        bundle = tmp / "ca.crt"
+        bundle.write_text(system_bundle.read_text() + f"\n# {ca_canary}\n")
+        monkeypatch.setenv("CA_BUNDLE", str(bundle))
+        needles.append(ca_canary)
+    return needles
+
+
 @pytest.mark.parametrize("app", APPS)
 @pytest.mark.requirement("FR-003", "US2-5")
-def test_no_secret_in_any_layer(app: str, saved_images: dict[str, Path], runtime_secrets: dict[str, str]) -> None:
-    findings, scanned = scan.scan_layers(saved_images[app], runtime_secrets.values())
+def test_no_secret_in_any_layer(app: str, saved_images: dict[str, Path], built_images: dict[str, Any],
+                                tmp_path: Path, monkeypatch: pytest.MonkeyPatch, docker_client: Any) -> None:
+    # The image as built: no credentials file, no token of a known shape, nothing under /run/secrets.
+    findings, scanned = scan.scan_layers(saved_images[app])
     assert scanned > 100, f"only {scanned} files scanned in {saved_images[app]}: the archive layout was not understood"
     assert not findings, "secrets or credential files in the image layers:\n" + "\n".join(map(str, findings[:30]))
 
+    # The same build from a context (and an environment) that does hold credentials: none of
+    # them may reach a layer, the history or the configuration. A copy of the context, so the
+    # checkout is never touched; the layer cache makes it a rebuild of the changed steps only.
+    context = tmp_path / app
+    images._copy_context(images.APPS[app], context)
+    canaries = _plant_canaries(app, context, tmp_path, monkeypatch)
+    result = images.build(app, CANARY_TAG, context=context, bases=images.choose_bases())
+    try:
+        archive = scan.save_image(images.docker_cli(), result.ref, tmp_path)
+        findings, scanned = scan.scan_layers(archive, canaries)
+        image = docker_client.images.get(result.ref)
+        findings += scan.scan_metadata(image.attrs, image.history(), canaries)
+    finally:
+        images.docker("image", "rm", result.ref, check=False)
+    assert scanned > 100, f"only {scanned} files scanned in the canary image: the archive layout was not understood"
+    assert not findings, (f"canary secrets planted in the {app} build context and environment reached the image:\n"
+                          + "\n".join(map(str, findings[:30])))
+
 
 @pytest.mark.parametrize("app", APPS)
 @pytest.mark.requirement("FR-003", "US2-5")
-def test_no_secret_in_config_or_history(
-    app: str, docker_client: Any, image_refs: dict[str, str], runtime_secrets: dict[str, str]
-) -> None:
+def test_no_secret_in_config_or_history(app: str, docker_client: Any, image_refs: dict[str, str]) -> None:
+    """No sensitive ENV or build arg with a value, no build-time CA setting left in the config.
+    (Values handed to a build are looked for by the canary build in test_no_secret_in_any_layer.)"""
     image = docker_client.images.get(image_refs[app])
-    findings = scan.scan_metadata(image.attrs, image.history(), runtime_secrets.values())
+    findings = scan.scan_metadata(image.attrs, image.history())
     assert not findings, "secrets in the image configuration or history:\n" + "\n".join(map(str, findings))
 
 
@@ -318,26 +390,3 @@ def test_backend_becomes_ready_with_postgres(
     status, body, _ = running.wait_healthy(contract.BACKEND_READINESS_PATH)
     assert status == 200, body
     assert password not in running.logs(), "the database password appears in the log"
-
-
-# --- build time (SC-002) ------------------------------------------------------------------------
-@pytest.mark.parametrize("app", APPS)
-@pytest.mark.requirement("SC-002")
-def test_cold_build_under_3_minutes(app: str, built_images: dict[str, Any]) -> None:
-    """A build without the layer cache takes < 3 minutes. The figure comes from
-    ``make bench-images`` (reports/bench-images.json) when it measured these very recipes;
-    otherwise the test measures a cold build itself."""
-    import json
-
-    assert built_images[app]  # the app builds at all
-    figure, source = None, ""
-    if images.BENCH_REPORT.is_file():
-        for row in json.loads(images.BENCH_REPORT.read_text()):
-            if row.get("image") == images.APPS[app].image and row.get("fingerprint") == images.recipe_fingerprint(app):
-                figure, source = float(row["cold_s"]), f"{images.BENCH_REPORT.name} ({row.get('when')})"
-    if figure is None:
-        result = images.cold_build(app)
-        images.docker("image", "rm", result.ref, check=False)
-        figure, source = result.seconds, "measured now"
-    assert figure < contract.IMAGE_COLD_BUILD_BUDGET_S, (
-        f"cold build of {app} took {figure:.0f} s ({source}), limit {contract.IMAGE_COLD_BUILD_BUDGET_S} s")

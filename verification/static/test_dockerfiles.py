@@ -6,7 +6,6 @@ regression in seconds and point at the Dockerfile line.
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from pathlib import Path
 
@@ -232,25 +231,36 @@ def excluded(ignore_lines: list[str], path: str) -> bool:
     return result
 
 
-MUST_EXCLUDE = [".env", ".env.local", "sub/.env.production", "tests/test_app.py", "node_modules/x/index.js",
-                ".git/HEAD", "reports/junit.xml", "key.pem"]
+# Paths a build context must never carry, at the top and inside the directories the images do
+# copy (the backend's src/, the frontend's whole tree and its public/ that ships as it is).
+MUST_EXCLUDE = [".env", ".env.local", "sub/.env.production", "src/.env", "src/todo_api/.env.local",
+                "public/.env", "tests/test_app.py", "node_modules/x/index.js", ".git/HEAD", "reports/junit.xml",
+                "key.pem"]
 MUST_INCLUDE = {"backend": ["requirements.lock", "pyproject.toml", "src/todo_api/__init__.py"],
                 "frontend": ["package.json", "package-lock.json", "next.config.ts"]}
+# The .dockerignore rules about .env files (".env", ".env.*", "**/.env", "**/.env.*").
+ENV_RULE = re.compile(r"^(\*\*/)?\.env(\.\*)?$")
+
+
+def dockerignore_problems(path: Path, app: str) -> list[str]:
+    """What is wrong with the .dockerignore at ``path`` for ``app``: secrets, tests or local
+    state it would let into the build context, files the build needs that it keeps out."""
+    lines = path.read_text().splitlines()
+    problems = [f"would send {p} into the build context" for p in MUST_EXCLUDE if not excluded(lines, p)]
+    problems += [f"excludes {p}, which the build needs" for p in MUST_INCLUDE[app] if excluded(lines, p)]
+    return problems
 
 
 @pytest.mark.requirement("FR-003", "US2-5")
 def test_dockerignore_keeps_secrets_tests_and_local_state_out(app: str) -> None:
     path = APPS[app].directory / ".dockerignore"
     assert path.is_file(), f"{path} is missing"
-    lines = path.read_text().splitlines()
-    leaked = [p for p in MUST_EXCLUDE if not excluded(lines, p)]
-    assert not leaked, f"{path}: would send {leaked} into the build context"
-    missing = [p for p in MUST_INCLUDE[app] if excluded(lines, p)]
-    assert not missing, f"{path}: excludes {missing}, which the build needs"
+    problems = dockerignore_problems(path, app)
+    assert not problems, f"{path}:\n" + "\n".join(problems)
 
 
 @pytest.mark.harness
-def test_dockerignore_matcher_follows_docker_rules() -> None:
+def test_dockerignore_matcher_follows_docker_rules(tmp_path: Path) -> None:
     lines = ["*", "!src/", "**/.env", "node_modules"]
     assert excluded(lines, "README.md")
     assert not excluded(lines, "src/a.py")
@@ -259,7 +269,17 @@ def test_dockerignore_matcher_follows_docker_rules() -> None:
     assert not excluded(["node_modules"], "lib/node_modules/a.js")
     assert excluded(["**/node_modules"], "lib/node_modules/a.js")
     assert excluded([".env.*"], ".env.prod") and not excluded([".env.*"], "x/.env.prod")
-    assert fnmatch.fnmatch("x", "*")  # the module's own sanity
+    # The check above is only worth something if it fails when a real file loses its rule: a
+    # copy of each real .dockerignore without its .env rules must be reported as leaking them.
+    for app in sorted(APPS):
+        real = APPS[app].directory / ".dockerignore"
+        lines = real.read_text().splitlines()
+        kept = [line for line in lines if not ENV_RULE.match(line.strip())]
+        assert len(kept) < len(lines), f"{real}: no .env rule to remove"
+        broken = tmp_path / f"{app}.dockerignore"
+        broken.write_text("\n".join(kept) + "\n")
+        leaks = [p for p in dockerignore_problems(broken, app) if ".env" in p]
+        assert leaks, f"{real} without its .env rules: the check still finds nothing wrong"
 
 
 def _all_dockerfiles() -> list[Path]:
