@@ -141,7 +141,7 @@ test-cluster: setup ## The cluster tier: CLUSTER=auto (default), kind (throwaway
 cluster-up: setup ## Start the single-node cluster built here from upstream sources (host processes); prints its kubeconfig
 	@$(PY) -m harness.localk8s up
 
-cluster-down: setup ## Stop the local cluster; removes its processes, mounts, cni0, iptables chains and state
+cluster-down: setup ## Stop the local cluster; removes its processes, mounts, todo0 bridge, its iptables chains and state; restores the kernel settings it changed
 	@$(PY) -m harness.localk8s down
 
 diagnose: ## Pods' states, events, last logs, cause and fix (read-only; KUBE_CONTEXT=… NAMESPACE=… to choose)

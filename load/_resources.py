@@ -17,6 +17,7 @@ from typing import Any
 import docker
 
 from harness.core import docker as docker_engine
+from harness.podrt.labels import LABEL_DEPLOYMENT as DEPLOYMENT_LABEL
 
 
 @dataclass
@@ -47,6 +48,9 @@ class ResourceSampler:
     samples: list[Sample] = field(default_factory=list)
     containers: list[str] = field(default_factory=list)
     _start_state: dict[str, ContainerState] = field(default_factory=dict)
+    _cpu_start: dict[str, int] = field(default_factory=dict)  # container -> CPU nanoseconds used so far
+    _cpu_end: dict[str, int] = field(default_factory=dict)
+    groups: dict[str, str] = field(default_factory=dict)  # container -> its Deployment (the service)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -58,7 +62,9 @@ class ResourceSampler:
         labels = [part.strip() for part in self.label.split(",") if part.strip()]
         found = self.client.containers.list(filters={"label": labels})
         self.containers = [c.name for c in found]
+        self.groups = {c.name: c.labels.get(DEPLOYMENT_LABEL, c.name) for c in found}
         self._start_state = self.states()
+        self._cpu_start = self._cpu_used()
         self._started = time.monotonic()
         self._thread = threading.Thread(target=self._run, name="resource-sampler", daemon=True)
         self._thread.start()
@@ -67,6 +73,30 @@ class ResourceSampler:
         self._stop.set()
         if self._thread:
             self._thread.join(timeout=15)
+        self._cpu_end = self._cpu_used()
+
+    def cpu_seconds_by_group(self) -> dict[str, float]:
+        """CPU time each service (Deployment) used between :meth:`start` and :meth:`stop`, from the
+        containers' cumulative counters (a container restarted meanwhile is left out: its counter
+        started again)."""
+        used: dict[str, float] = {}
+        for name, start in self._cpu_start.items():
+            end = self._cpu_end.get(name)
+            if end is None or end < start:
+                continue
+            group = self.groups.get(name, name)
+            used[group] = round(used.get(group, 0.0) + (end - start) / 1e9, 2)
+        return used
+
+    def _cpu_used(self) -> dict[str, int]:
+        used = {}
+        for name in self.containers:
+            try:
+                stats = self.client.api.stats(name, stream=False, one_shot=True)
+            except (docker.errors.APIError, TypeError):
+                continue
+            used[name] = int(((stats.get("cpu_stats") or {}).get("cpu_usage") or {}).get("total_usage", 0))
+        return used
 
     # -- figures ------------------------------------------------------------------------
     @property

@@ -122,7 +122,9 @@ def figures_line(summary: dict) -> str:
             f"{'unmeasured' if memory is None else f'{memory / 2**20:.0f} MiB'} of "
             f"{summary['budget']['memory_bytes'] / 2**20:.0f}; peak CPU "
             f"{'unmeasured' if cpu is None else f'{cpu:.2f}'} of {summary['budget']['cpu_cores']:.0f} cores "
-            f"({len(summary['containers'])} containers)")
+            f"({len(summary['containers'])} containers); CPU per request "
+            + (", ".join(f"{name} {ms} ms" for name, ms in summary.get("cpu_ms_per_request", {}).items())
+               or "unmeasured"))
 
 
 # Request names (load/todo_user.py) that each user sends once, on arrival.
@@ -147,6 +149,7 @@ def summarise(environment: Environment, p95_threshold_ms: float, signup_p95_thre
     peak_cpu = sampler.peak_cpu_cores if sampler else None
     restarts = _state.get("restarts")
     ooms = _state.get("oom_kills")
+    cpu_seconds = sampler.cpu_seconds_by_group() if sampler else {}
     criteria = {
         "zero_failures": total.num_failures == 0 and total.num_requests > 0,
         "p95_below_threshold": use.num_requests > 0 and use.get_response_time_percentile(0.95) < p95_threshold_ms,
@@ -178,6 +181,12 @@ def summarise(environment: Environment, p95_threshold_ms: float, signup_p95_thre
         "budget": {"memory_bytes": BUDGET_MEMORY_BYTES, "cpu_cores": BUDGET_CPU_CORES},
         "criteria": criteria,
         "passed": all(criteria.values()),
+        # CPU per request served: each user request passes the frontend and, for the API, the
+        # backend, so the sum is what one request costs the application (issue 15's figure).
+        "cpu_seconds": cpu_seconds,
+        "cpu_ms_per_request": {group: round(seconds * 1000 / total.num_requests, 2)
+                               for group, seconds in {**cpu_seconds, "total": sum(cpu_seconds.values())}.items()}
+        if total.num_requests and cpu_seconds else {},
         "per_request": {
             name: {"requests": s.num_requests, "failures": s.num_failures,
                    "p95_ms": s.get_response_time_percentile(0.95)}

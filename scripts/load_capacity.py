@@ -41,6 +41,15 @@ def step(users: int, hold_seconds: int, out: Path, host: str) -> dict:
     return json.loads((out / "summary.json").read_text())
 
 
+def cpu_per_request(summary: dict) -> str:
+    """CPU milliseconds one request cost each service and both (budget_gate's cpu_ms_per_request)."""
+    per = summary.get("cpu_ms_per_request") or {}
+    if not per:
+        return "unmeasured"
+    service = {name.rsplit("-", 1)[-1]: value for name, value in per.items() if name != "total"}
+    return f"{service.get('backend', 0):.1f}+{service.get('frontend', 0):.1f}={per['total']:.1f}"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--start", type=int, default=100)
@@ -52,13 +61,13 @@ def main() -> int:
     passed_at = None
     users = args.start
     print(f"{'users':>6} {'req/s':>7} {'p50':>6} {'p95':>6} {'p99':>6} {'p95 in':>7} {'fail':>6} "
-          f"{'peak MiB':>9} {'peak CPU':>9}  verdict")
+          f"{'peak MiB':>9} {'peak CPU':>9} {'CPU ms/req (backend+frontend=total)':>36}  verdict")
     while users <= args.max:
         s = step(users, args.step_seconds, REPO / "reports" / "load" / "capacity" / str(users), host)
         ok = s["failures"] == 0 and s["criteria"]["p95_below_threshold"]
         print(f"{s['users']:>6} {s['rps']:>7} {s['p50_ms']:>6.0f} {s['p95_ms']:>6.0f} {s['p99_ms']:>6.0f} "
               f"{s['signed_in_p95_ms']:>7.0f} {s['failures']:>6} {(s['peak_memory_bytes'] or 0) / 2**20:>9.0f} "
-              f"{s['peak_cpu_cores'] or 0:>9.2f}  {'ok' if ok else 'over'}", flush=True)
+              f"{s['peak_cpu_cores'] or 0:>9.2f} {cpu_per_request(s):>36}  {'ok' if ok else 'over'}", flush=True)
         if not ok:
             break
         passed_at = users

@@ -17,8 +17,14 @@ Binaries: ``scripts/build-kubernetes.sh`` and ``scripts/build-cluster-tools.sh``
 ~/.cache/todo-chatbot, reused when the pinned versions match). Everything the running cluster
 writes lives under one run directory (``$TODO_CACHE/local-cluster``) and the cluster's own
 networks (pods 10.244.0.0/16, services 10.96.0.0/16), which ``down`` removes together with the
-processes, mounts, the ``cni0`` bridge, network namespaces, KUBE-*/CNI-* iptables chains and
-the kubelet's cgroups.
+processes, mounts, the ``todo0`` bridge, network namespaces, the iptables chains the cluster made
+and the kubelet's cgroups, and puts back the kernel settings the components changed
+(``hoststate``).
+
+Safety on a developer's machine: the run directory carries a marker file (``down`` removes
+nothing without it); ``up`` refuses to start beside another cluster's bridge or kube-proxy;
+etcd speaks TLS with client certificates of its own CA; the API server, the kubelet and the
+NodePorts listen on the node's address, everything else on loopback.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from pathlib import Path
 
 from harness.core.processes import CommandFailed, alive, run
 from harness.core.wait import network_error, wait_for
+from harness.localk8s import hoststate
 from harness.localk8s.components import (
     build_binaries,
     give_up_if_exited,
@@ -49,6 +56,7 @@ from harness.localk8s.config import (
     CONTEXT,
     ETCD_CLIENT_PORT,
     NODE_NAME,
+    RUN_MARKER,
     Layout,
     coredns_manifests,
     write_configs,
@@ -77,15 +85,32 @@ def kubectl(layout: Layout, *args: str, input: str | None = None, check: bool = 
                input=input, check=check).stdout
 
 
-def http_ok(url: str) -> bool:
-    """True when ``url`` answers 200 (certificates not checked: loopback only)."""
+class UnsafeHost(RuntimeError):
+    """The cluster will not start or stop here; the message says why and what to do."""
+
+
+def etcd_healthy(layout: Layout) -> bool:
+    """etcd's /health over TLS, as the API server reaches it (etcd's CA, the API server's client cert)."""
     import ssl
     import urllib.request
 
-    ctx = ssl.create_default_context(cafile=None)
-    ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
-    with urllib.request.urlopen(url, timeout=2, context=ctx) as r:  # noqa: S310 - loopback only
+    pki = layout.pki
+    ctx = ssl.create_default_context(cafile=str(pki / "etcd-ca.crt"))
+    ctx.load_cert_chain(str(pki / "apiserver-etcd-client.crt"), str(pki / "apiserver-etcd-client.key"))
+    with urllib.request.urlopen(f"https://127.0.0.1:{ETCD_CLIENT_PORT}/health", timeout=2, context=ctx) as r:  # noqa: S310
         return r.status == 200
+
+
+def _claim_run_dir(layout: Layout) -> None:
+    """Make the run directory ours (the marker), refusing one that holds anything else: ``down``
+    removes the whole directory, so LOCAL_CLUSTER_DIR=/tmp or $HOME must never be taken."""
+    run_dir = layout.run
+    if run_dir.exists() and not layout.marker.exists() and any(run_dir.iterdir()):
+        raise UnsafeHost(f"LOCAL_CLUSTER_DIR={run_dir} is not empty and was not made by the local cluster "
+                         f"(no {RUN_MARKER} file); 'down' removes the whole directory, so it will not use it: "
+                         "choose an empty or new directory")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    layout.marker.write_text("made by `python -m harness.localk8s up`; `down` removes this directory\n")
 
 
 @contextlib.contextmanager
@@ -119,14 +144,18 @@ def _up(layout: Layout, build: bool) -> Path:
         log("already running")
         return layout.kubeconfig
     _down(layout, quiet=True)  # a half-started or crashed cluster from before
+    if other := hoststate.other_cluster():
+        raise UnsafeHost(f"another Kubernetes cluster's networking is on this host ({other}): the local cluster "
+                         "would share its iptables chains and could break it; stop that cluster first")
     t0 = time.monotonic()
     if build:
         build_binaries()
     ip = node_ip()
-    layout.run.mkdir(parents=True, exist_ok=True)
+    _claim_run_dir(layout)
+    hoststate.snapshot(layout)  # before any component can change a setting or add a chain
     snapshot_netns(layout)
     write_pki(layout, ip)
-    write_configs(layout, cni_bin_dir())
+    write_configs(layout, cni_bin_dir(), ip)
 
     def wait(what: str, check, timeout: float, component: str | None = None) -> None:
         # kubectl exits non-zero (CommandFailed) while the API server is still starting; a
@@ -136,7 +165,7 @@ def _up(layout: Layout, build: bool) -> Path:
                  retry_on=(network_error, CommandFailed))
 
     start("etcd", layout, ip)
-    wait("etcd", lambda: http_ok(f"http://127.0.0.1:{ETCD_CLIENT_PORT}/health"), 60, "etcd")
+    wait("etcd", lambda: etcd_healthy(layout), 60, "etcd")
     start("containerd", layout, ip)
     wait("containerd", lambda: ctr(layout, "version", capture_output=True).returncode == 0, 60, "containerd")
     import_system_images(layout)
@@ -235,6 +264,11 @@ def down(layout: Layout | None = None, quiet: bool = False) -> list[str]:
 def _down(layout: Layout, quiet: bool) -> list[str]:
     if not layout.run.exists():
         return []
+    if not layout.marker.exists():
+        if not any(layout.run.iterdir()):
+            return []
+        raise UnsafeHost(f"{layout.run} has no {RUN_MARKER} file: it is not a local cluster's run directory, "
+                         "so 'down' will not remove anything in it (LOCAL_CLUSTER_DIR points elsewhere?)")
     kubelet_pid = pid_of("kubelet", layout)
     if kubelet_pid and alive(kubelet_pid) and (pid := pid_of("kube-apiserver", layout)) and alive(pid):
         # Controllers off first so nothing comes back; then the kubelet stops every pod the normal
@@ -263,14 +297,15 @@ def _down(layout: Layout, quiet: bool) -> list[str]:
             terminate(pid)
     for pid in our_shims(layout):
         terminate(pid, timeout=5)
-    if layout.kubeconfig.exists() and (layout.k8s_bin / "kube-proxy").exists():
-        run([str(layout.k8s_bin / "kube-proxy"), "--cleanup", "--v=0"], check=False)
-    cleanup_iptables()
+    # Not `kube-proxy --cleanup`: it flushes every KUBE-* chain, another cluster's too. The chains
+    # this cluster made are known (hoststate.snapshot) and removed one by one.
+    cleanup_iptables(layout)
     remove_pod_netns(layout)
     for point in _our_mounts(layout):
         run(["umount", "-l", point], check=False)
     remove_bridge()
     remove_pod_cgroups()
+    hoststate.restore(layout)
     left = leftovers(layout)
     if not left:
         shutil.rmtree(layout.run, ignore_errors=True)
@@ -288,11 +323,20 @@ def leftovers(layout: Layout) -> list[str]:
     left += [f"mount {m}" for m in _our_mounts(layout)]
     if bridge_present():
         left.append(f"interface {BRIDGE}")
-    left += iptables_leftovers()
+    left += iptables_leftovers(layout)
+    left += hoststate.sysctls_changed(layout)
     return left
 
 
 def main(argv: list[str]) -> int:
+    try:
+        return _main(argv)
+    except UnsafeHost as exc:
+        print(f"local-cluster: {exc}", file=sys.stderr)
+        return 2
+
+
+def _main(argv: list[str]) -> int:
     cmd = argv[0] if argv else "status"
     layout = Layout()
     if cmd == "up":

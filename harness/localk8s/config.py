@@ -33,12 +33,20 @@ DNS_SERVICE_IP = "10.96.0.10"
 CLUSTER_DOMAIN = "cluster.local"
 APISERVER_PORT = int(os.environ.get("LOCAL_CLUSTER_APISERVER_PORT", "16443"))
 ETCD_CLIENT_PORT, ETCD_PEER_PORT = 12379, 12380
-BRIDGE = "cni0"
+# Names of our own, so that nothing is mistaken for another cluster's (cni0 is flannel's, k3s's and
+# kubeadm guides' bridge): the bridge, the FORWARD chain and the comment on every rule we add.
+BRIDGE = "todo0"
 CNI_BIN_DIRS = ("/usr/lib/cni", "/opt/cni/bin")
 PAUSE_IMAGE = f"localhost/todo-local/pause:{PAUSE_VERSION}"
 COREDNS_IMAGE = f"localhost/todo-local/coredns:{COREDNS_VERSION}"
-CHAIN_PREFIXES = ("KUBE-", "CNI-")
-FORWARD_CHAIN = "CNI-TODO-LOCAL-FORWARD"  # pod traffic through FORWARD (forward_rules); CNI- so down() removes it
+# Chains the cluster creates: kube-proxy's (KUBE-, fixed by kube-proxy), the CNI plugins' (CNI-, with
+# our network's name in their comments) and ours. `down` removes only those that were not there
+# before `up` (hoststate.snapshot), and `up` refuses to start beside another cluster's kube-proxy.
+CHAIN_PREFIXES = ("KUBE-", "CNI-", "TODO-LOCAL-")
+FORWARD_CHAIN = "TODO-LOCAL-FORWARD"  # pod traffic through FORWARD (forward_rules)
+RULE_COMMENT = "todo-local-cluster"
+# The run directory carries this file from `up` on; `down` removes nothing without it.
+RUN_MARKER = ".todo-local-cluster"
 # Order of start; stop is the reverse.
 COMPONENTS = ("etcd", "containerd", "kube-apiserver", "kube-controller-manager", "kube-scheduler",
               "kubelet", "kube-proxy")
@@ -81,6 +89,15 @@ class Layout:
     @property
     def netns_snapshot(self) -> Path:
         return self.run / "netns-before"
+
+    @property
+    def marker(self) -> Path:
+        return self.run / RUN_MARKER
+
+    @property
+    def host_snapshot(self) -> Path:
+        """The host's settings before ``up`` (sysctls, iptables chains), restored by ``down``."""
+        return self.run / "host-before.json"
 
 
 # --- pure builders (unit-tested) ------------------------------------------------------------------
@@ -145,15 +162,17 @@ def forward_rules() -> list[list[str]]:
     Service that is not routable yet would be answered by that proxy (HTTP 404, empty body)
     instead of failing, and a client's keep-alive pool would keep talking to the proxy.
     """
+    mark = ["-m", "comment", "--comment", RULE_COMMENT]
     return [
-        ["-i", BRIDGE, "-d", SERVICE_CIDR, "-j", "REJECT", "--reject-with", "icmp-port-unreachable"],
-        ["-i", BRIDGE, "-j", "ACCEPT"],
-        ["-o", BRIDGE, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"],
+        ["-i", BRIDGE, "-d", SERVICE_CIDR, *mark, "-j", "REJECT", "--reject-with", "icmp-port-unreachable"],
+        ["-i", BRIDGE, *mark, "-j", "ACCEPT"],
+        ["-o", BRIDGE, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", *mark, "-j", "ACCEPT"],
     ]
 
 
-def kubelet_config(layout: Layout) -> dict:
+def kubelet_config(layout: Layout, node_ip: str) -> dict:
     return {
+        "address": node_ip,  # the kubelet's API (10250) on the node's address, not every interface
         "apiVersion": "kubelet.config.k8s.io/v1beta1", "kind": "KubeletConfiguration",
         "authentication": {"anonymous": {"enabled": False}, "webhook": {"enabled": True},
                            "x509": {"clientCAFile": str(layout.pki / "ca.crt")}},
@@ -173,12 +192,17 @@ def kubelet_config(layout: Layout) -> dict:
     }
 
 
-def kube_proxy_config(layout: Layout) -> dict:
+def kube_proxy_config(layout: Layout, node_ip: str) -> dict:
     return {
         "apiVersion": "kubeproxy.config.k8s.io/v1alpha1", "kind": "KubeProxyConfiguration",
         "clientConnection": {"kubeconfig": str(layout.run / "admin.kubeconfig")},
         "mode": "iptables", "clusterCIDR": POD_CIDR, "hostnameOverride": NODE_NAME,
-        "conntrack": {"maxPerCore": 0},  # leave the host's conntrack sysctls alone
+        # NodePorts on the node's address only; none on 127.0.0.1, which would make kube-proxy set
+        # net.ipv4.conf.all.route_localnet=1 (the weakness of CVE-2020-8558).
+        "nodePortAddresses": [f"{node_ip}/32"],
+        "iptables": {"localhostNodePorts": False},
+        # 0 = leave the host's conntrack table size and TCP timeouts as they are.
+        "conntrack": {"maxPerCore": 0, "tcpEstablishedTimeout": "0s", "tcpCloseWaitTimeout": "0s"},
         "metricsBindAddress": "127.0.0.1:10249", "healthzBindAddress": "127.0.0.1:10256",
     }
 
@@ -197,17 +221,25 @@ def component_argv(name: str, layout: Layout, node_ip: str) -> list[str]:
     pki, run = layout.pki, layout.run
     admin = str(run / "admin.kubeconfig")
     if name == "etcd":
-        client, peer = f"http://127.0.0.1:{ETCD_CLIENT_PORT}", f"http://127.0.0.1:{ETCD_PEER_PORT}"
+        # TLS with client certificates of etcd's own CA on both ports: on loopback, any local process
+        # could otherwise read the Secrets or write a privileged pod straight into the store.
+        client, peer = f"https://127.0.0.1:{ETCD_CLIENT_PORT}", f"https://127.0.0.1:{ETCD_PEER_PORT}"
+        tls = [f"--cert-file={pki / 'etcd.crt'}", f"--key-file={pki / 'etcd.key'}", "--client-cert-auth",
+               f"--trusted-ca-file={pki / 'etcd-ca.crt'}", f"--peer-cert-file={pki / 'etcd.crt'}",
+               f"--peer-key-file={pki / 'etcd.key'}", "--peer-client-cert-auth",
+               f"--peer-trusted-ca-file={pki / 'etcd-ca.crt'}"]
         return [str(layout.tools_bin / "etcd"), "--name=todo-local", f"--data-dir={run / 'etcd'}",
                 f"--listen-client-urls={client}", f"--advertise-client-urls={client}",
                 f"--listen-peer-urls={peer}", f"--initial-advertise-peer-urls={peer}",
                 f"--initial-cluster=todo-local={peer}", "--listen-metrics-urls=", "--log-level=warn",
-                "--quota-backend-bytes=2147483648"]
+                "--quota-backend-bytes=2147483648", *tls]
     if name == "containerd":
         return [shutil.which("containerd") or "/usr/bin/containerd", "--config", str(run / "containerd" / "config.toml")]
     if name == "kube-apiserver":
-        return [str(layout.k8s_bin / name), f"--etcd-servers=http://127.0.0.1:{ETCD_CLIENT_PORT}",
-                "--bind-address=0.0.0.0", f"--secure-port={APISERVER_PORT}", f"--advertise-address={node_ip}",
+        return [str(layout.k8s_bin / name), f"--etcd-servers=https://127.0.0.1:{ETCD_CLIENT_PORT}",
+                f"--etcd-cafile={pki / 'etcd-ca.crt'}", f"--etcd-certfile={pki / 'apiserver-etcd-client.crt'}",
+                f"--etcd-keyfile={pki / 'apiserver-etcd-client.key'}",
+                f"--bind-address={node_ip}", f"--secure-port={APISERVER_PORT}", f"--advertise-address={node_ip}",
                 f"--service-cluster-ip-range={SERVICE_CIDR}", "--allow-privileged=true",
                 "--authorization-mode=Node,RBAC", "--anonymous-auth=false",
                 f"--client-ca-file={pki / 'ca.crt'}",
@@ -238,22 +270,24 @@ def component_argv(name: str, layout: Layout, node_ip: str) -> list[str]:
     raise ValueError(f"unknown component {name}")
 
 
-def rules_to_delete(save_output: str, prefixes: tuple[str, ...] = CHAIN_PREFIXES) -> tuple[list[list[str]], list[str]]:
+def rules_to_delete(save_output: str, prefixes: tuple[str, ...] = CHAIN_PREFIXES,
+                    keep: frozenset[str] | set[str] = frozenset()) -> tuple[list[list[str]], list[str]]:
     """From ``iptables-save -t TABLE``: the rules (as ``-D`` argv tails) that live in or jump to
-    our chains, and our chains themselves. Docker's and anyone else's rules are left alone."""
+    our chains, and our chains themselves: those with our prefixes that are not in ``keep`` (the
+    chains there before the cluster started). Docker's and anyone else's rules are left alone."""
     rules: list[list[str]] = []
     chains: list[str] = []
     for line in save_output.splitlines():
         if line.startswith(":"):
             chain = line[1:].split()[0]
-            if chain.startswith(prefixes):
+            if chain.startswith(prefixes) and chain not in keep:
                 chains.append(chain)
         elif line.startswith("-A "):
             parts = shlex.split(line)  # comments are quoted: -m comment --comment "a b"
             chain = parts[1]
             target = parts[parts.index("-j") + 1] if "-j" in parts else ""
             target = target or (parts[parts.index("-g") + 1] if "-g" in parts else "")
-            if chain.startswith(prefixes) or target.startswith(prefixes):
+            if chain in chains or target in chains:
                 rules.append(["-D", *parts[1:]])
     return rules, chains
 
@@ -347,13 +381,13 @@ def coredns_manifests() -> list[dict]:
 # --- the run directory's configuration files -------------------------------------------------------
 
 
-def write_configs(layout: Layout, cni_bin: str) -> None:
+def write_configs(layout: Layout, cni_bin: str, node_ip: str) -> None:
     """The kubeconfigs, containerd's config (CNI plugins from ``cni_bin``), the CNI network and
     the kubelet's and kube-proxy's configurations, under the run directory."""
     import yaml
 
     run_dir, pki = layout.run, layout.pki
-    server = f"https://127.0.0.1:{APISERVER_PORT}"
+    server = f"https://{node_ip}:{APISERVER_PORT}"  # where the API server listens (component_argv)
     for name, cert_name, user in (("admin", "admin", "todo-local-admin"), ("kubelet", "kubelet", f"system:node:{NODE_NAME}")):
         (run_dir / f"{name}.kubeconfig").write_text(yaml.safe_dump(
             kubeconfig(server, pki / "ca.crt", pki / f"{cert_name}.crt", pki / f"{cert_name}.key", user)))
@@ -362,5 +396,5 @@ def write_configs(layout: Layout, cni_bin: str) -> None:
     (run_dir / "containerd" / "config.toml").write_text(containerd_config(layout, cni_bin))
     (run_dir / "cni" / "net.d").mkdir(parents=True, exist_ok=True)
     (run_dir / "cni" / "net.d" / "10-todo-local.conflist").write_text(json.dumps(cni_config(layout), indent=2))
-    (run_dir / "kubelet-config.yaml").write_text(yaml.safe_dump(kubelet_config(layout)))
-    (run_dir / "kube-proxy-config.yaml").write_text(yaml.safe_dump(kube_proxy_config(layout)))
+    (run_dir / "kubelet-config.yaml").write_text(yaml.safe_dump(kubelet_config(layout, node_ip)))
+    (run_dir / "kube-proxy-config.yaml").write_text(yaml.safe_dump(kube_proxy_config(layout, node_ip)))

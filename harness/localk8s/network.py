@@ -1,6 +1,7 @@
 """The local cluster's networking on the host: the node's address, the CNI plugins, the FORWARD rules
 that let pod traffic through, and the removal of what the cluster's networking leaves behind (its
-iptables rules and chains, pod network namespaces, the ``cni0`` bridge)."""
+iptables rules and chains — only those that were not there before ``up`` —, pod network namespaces,
+its ``todo0`` bridge)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from harness.core.processes import run
+from harness.localk8s import hoststate
 from harness.localk8s.config import (
     BRIDGE,
     CNI_BIN_DIRS,
     FORWARD_CHAIN,
+    RULE_COMMENT,
     Layout,
     forward_rules,
     rules_to_delete,
@@ -48,23 +51,26 @@ def install_forward_rules() -> None:
     run([*ipt, "-F", FORWARD_CHAIN])
     for rule in forward_rules():
         run([*ipt, "-A", FORWARD_CHAIN, *rule])
-    if run([*ipt, "-C", "FORWARD", "-j", FORWARD_CHAIN], check=False).returncode != 0:
-        run([*ipt, "-A", "FORWARD", "-j", FORWARD_CHAIN])
+    jump = ["FORWARD", "-m", "comment", "--comment", RULE_COMMENT, "-j", FORWARD_CHAIN]
+    if run([*ipt, "-C", *jump], check=False).returncode != 0:
+        run([*ipt, "-A", *jump])
 
 
-def _our_iptables() -> Iterator[tuple[str, str, list[list[str]], list[str]]]:
-    """(tool, table, our rules, our chains) for each table, read when reached (``rules_to_delete``)."""
+def _our_iptables(layout: Layout) -> Iterator[tuple[str, str, list[list[str]], list[str]]]:
+    """(tool, table, our rules, our chains) for each table, read when reached (``rules_to_delete``):
+    chains with the cluster's prefixes that were not there before ``up`` (hoststate.snapshot)."""
     for tool in ("iptables", "ip6tables"):
         if not shutil.which(tool):
             continue
-        for table in ("filter", "nat", "mangle"):
-            rules, chains = rules_to_delete(run([f"{tool}-save", "-t", table], check=False).stdout)
+        for table in hoststate.TABLES:
+            keep = hoststate.chains_before(layout, tool, table) or set()
+            rules, chains = rules_to_delete(run([f"{tool}-save", "-t", table], check=False).stdout, keep=keep)
             yield tool, table, rules, chains
 
 
-def cleanup_iptables() -> None:
-    """Remove the KUBE-*/CNI-* rules and chains (and the jumps to them); anyone else's are left alone."""
-    for tool, table, rules, chains in _our_iptables():
+def cleanup_iptables(layout: Layout) -> None:
+    """Remove the cluster's rules and chains (and the jumps to them); anyone else's are left alone."""
+    for tool, table, rules, chains in _our_iptables(layout):
         for rule in rules:
             run([tool, "-w", "-t", table, *rule], check=False)
         for chain in chains:
@@ -73,10 +79,10 @@ def cleanup_iptables() -> None:
             run([tool, "-w", "-t", table, "-X", chain], check=False)
 
 
-def iptables_leftovers() -> list[str]:
+def iptables_leftovers(layout: Layout) -> list[str]:
     """Our rules and chains still there, one line per table ([] when none)."""
     return [f"{tool} {table}: {len(rules)} rules, {len(chains)} chains"
-            for tool, table, rules, chains in _our_iptables() if rules or chains]
+            for tool, table, rules, chains in _our_iptables(layout) if rules or chains]
 
 
 def snapshot_netns(layout: Layout) -> None:

@@ -1,5 +1,7 @@
 """The local cluster's PKI, made with openssl: a CA, the API server's serving certificate, the admin's
-and the kubelet's client certificates and the service-account key pair (under ``Layout.pki``)."""
+and the kubelet's client certificates and the service-account key pair; and etcd's own CA, its
+serving/peer certificate and the API server's client certificate for it — a CA of its own, as
+kubeadm does, so that no cluster client certificate (admin, kubelet) opens etcd (under ``Layout.pki``)."""
 
 from __future__ import annotations
 
@@ -14,17 +16,18 @@ def write_pki(layout: Layout, ip: str) -> None:
     pki.mkdir(parents=True, exist_ok=True)
     ossl = shutil.which("openssl") or "openssl"
 
-    def cert(name: str, subj: str, ext: str) -> None:
+    def cert(name: str, subj: str, ext: str, ca: str = "ca") -> None:
         run([ossl, "genrsa", "-out", str(pki / f"{name}.key"), "2048"])
         run([ossl, "req", "-new", "-key", str(pki / f"{name}.key"), "-subj", subj, "-out", str(pki / f"{name}.csr")])
         (pki / f"{name}.ext").write_text(ext)
-        run([ossl, "x509", "-req", "-in", str(pki / f"{name}.csr"), "-CA", str(pki / "ca.crt"),
-             "-CAkey", str(pki / "ca.key"), "-CAcreateserial", "-days", "365", "-sha256",
+        run([ossl, "x509", "-req", "-in", str(pki / f"{name}.csr"), "-CA", str(pki / f"{ca}.crt"),
+             "-CAkey", str(pki / f"{ca}.key"), "-CAcreateserial", "-days", "365", "-sha256",
              "-extfile", str(pki / f"{name}.ext"), "-out", str(pki / f"{name}.crt")])
 
-    run([ossl, "genrsa", "-out", str(pki / "ca.key"), "2048"])
-    run([ossl, "req", "-x509", "-new", "-key", str(pki / "ca.key"), "-subj", "/CN=todo-local-ca", "-days", "365",
-         "-sha256", "-out", str(pki / "ca.crt")])
+    for ca, cn in (("ca", "todo-local-ca"), ("etcd-ca", "todo-local-etcd-ca")):
+        run([ossl, "genrsa", "-out", str(pki / f"{ca}.key"), "2048"])
+        run([ossl, "req", "-x509", "-new", "-key", str(pki / f"{ca}.key"), "-subj", f"/CN={cn}", "-days", "365",
+             "-sha256", "-out", str(pki / f"{ca}.crt")])
     sans = ",".join([f"IP:{KUBERNETES_SERVICE_IP}", "IP:127.0.0.1", f"IP:{ip}", "DNS:localhost", "DNS:kubernetes",
                      "DNS:kubernetes.default", "DNS:kubernetes.default.svc",
                      f"DNS:kubernetes.default.svc.{CLUSTER_DOMAIN}"])
@@ -33,6 +36,9 @@ def write_pki(layout: Layout, ip: str) -> None:
     client = "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n"
     cert("admin", "/O=system:masters/CN=todo-local-admin", client)
     cert("kubelet", f"/O=system:nodes/CN=system:node:{NODE_NAME}", client)
+    cert("etcd", "/CN=todo-local-etcd", "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n"
+         "extendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n", ca="etcd-ca")
+    cert("apiserver-etcd-client", "/CN=kube-apiserver-etcd-client", client, ca="etcd-ca")
     run([ossl, "genrsa", "-out", str(pki / "sa.key"), "2048"])
     run([ossl, "rsa", "-in", str(pki / "sa.key"), "-pubout", "-out", str(pki / "sa.pub")])
     for f in pki.iterdir():

@@ -71,6 +71,19 @@ PREPARE_DEADLINE_S = 45 * 60
 _PREPARED: dict[str, str] = {}  # what -> the error, when preparing it failed
 
 
+HOST_STATE_MODULE = "test_local_host_state.py"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The host-state test starts and stops a local cluster of its own, so it runs before any test
+    brings up the tier's shared one."""
+    first = [i for i in items if i.path.name == HOST_STATE_MODULE]
+    if first:
+        rest = [i for i in items if i.path.name != HOST_STATE_MODULE]
+        at = next((n for n, i in enumerate(rest) if i.get_closest_marker("cluster")), len(rest))
+        items[:] = rest[:at] + first + rest[at:]
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     option = session.config.getoption("cluster", default=None)
     if not option or session.config.getoption("collectonly"):

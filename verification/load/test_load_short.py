@@ -22,7 +22,8 @@ USERS = 100
 RUN_TIME_S = 60
 SPAWN_RATE = 10  # as load/locust.conf: all 100 users within 10 s, the rest of the minute at full load
 SUMMARY_KEYS = {"users", "duration_s", "requests", "failures", "rps", "p50_ms", "p95_ms", "p99_ms",
-                "restarts", "oom_kills", "peak_memory_bytes", "peak_cpu_cores", "passed", "criteria"}
+                "restarts", "oom_kills", "peak_memory_bytes", "peak_cpu_cores", "passed", "criteria",
+                "cpu_ms_per_request"}
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +55,9 @@ def test_summary_has_every_figure_and_a_chart(load_run, record_property):
     summary = load_run["summary"]
     assert SUMMARY_KEYS <= summary.keys(), f"summary.json lacks {sorted(SUMMARY_KEYS - summary.keys())}"
     assert (load_run["out"] / "timeline.png").stat().st_size > 0
+    per_request = summary["cpu_ms_per_request"]
+    services = {name.rsplit("-", 1)[-1] for name in per_request if name != "total"}
+    assert {"backend", "frontend"} <= services and per_request["total"] > 0, f"CPU per request: {per_request}"
     record_property("load_figures", _figures(load_run))
 
 

@@ -13,8 +13,6 @@ import pytest
 from harness.localk8s import config as lc
 from harness.providers import parse_cluster_option
 
-pytestmark = pytest.mark.harness
-
 IPTABLES_SAVE = """*nat
 :PREROUTING ACCEPT [0:0]
 :DOCKER - [0:0]
@@ -51,25 +49,35 @@ def test_containerd_is_an_instance_of_its_own(tmp_path: Path):
 
 
 def test_kubelet_config_fits_this_machine(tmp_path: Path):
-    cfg = lc.kubelet_config(lc.Layout(run=tmp_path))
+    cfg = lc.kubelet_config(lc.Layout(run=tmp_path), "192.0.2.2")
     assert cfg["cgroupDriver"] == "cgroupfs" and cfg["failCgroupV1"] is False
     assert cfg["clusterDNS"] == [lc.DNS_SERVICE_IP]
     assert cfg["authentication"]["anonymous"]["enabled"] is False
     assert cfg["containerRuntimeEndpoint"].endswith("containerd.sock")
 
 
-def test_every_component_listens_on_loopback_or_is_authenticated(tmp_path: Path):
+def test_every_component_listens_on_loopback_or_the_node_address_and_is_authenticated(tmp_path: Path):
     layout = lc.Layout(run=tmp_path)
-    etcd = lc.component_argv("etcd", layout, "192.0.2.2")
-    assert all("127.0.0.1" in a for a in etcd if a.startswith("--listen-client") or a.startswith("--listen-peer"))
-    api = lc.component_argv("kube-apiserver", layout, "192.0.2.2")
-    assert "--anonymous-auth=false" in api and f"--service-cluster-ip-range={lc.SERVICE_CIDR}" in api
+    node = "192.0.2.2"
+    etcd = lc.component_argv("etcd", layout, node)
+    assert all("https://127.0.0.1" in a for a in etcd if a.startswith(("--listen-client", "--listen-peer")))
+    assert "--client-cert-auth" in etcd and "--peer-client-cert-auth" in etcd
+    assert f"--trusted-ca-file={layout.pki / 'etcd-ca.crt'}" in etcd  # etcd's own CA, not the cluster's
+    api = lc.component_argv("kube-apiserver", layout, node)
+    assert f"--bind-address={node}" in api and "--anonymous-auth=false" in api
+    assert f"--etcd-servers=https://127.0.0.1:{lc.ETCD_CLIENT_PORT}" in api
+    assert any(a.startswith("--etcd-certfile=") for a in api)
     for name in ("kube-controller-manager", "kube-scheduler"):
-        assert "--bind-address=127.0.0.1" in lc.component_argv(name, layout, "192.0.2.2")
-    assert lc.kube_proxy_config(layout)["mode"] == "iptables"
+        assert "--bind-address=127.0.0.1" in lc.component_argv(name, layout, node)
+    assert lc.kubelet_config(layout, node)["address"] == node
+    proxy = lc.kube_proxy_config(layout, node)
+    assert proxy["mode"] == "iptables" and proxy["nodePortAddresses"] == [f"{node}/32"]
+    # no NodePorts on 127.0.0.1: kube-proxy would set net.ipv4.conf.all.route_localnet=1
+    assert proxy["iptables"]["localhostNodePorts"] is False
+    assert proxy["conntrack"] == {"maxPerCore": 0, "tcpEstablishedTimeout": "0s", "tcpCloseWaitTimeout": "0s"}
 
 
-def test_teardown_removes_only_our_iptables_rules():
+def test_teardown_removes_only_the_chains_the_cluster_made():
     rules, chains = lc.rules_to_delete(IPTABLES_SAVE)
     assert sorted(chains) == ["CNI-abc123", "KUBE-SERVICES"]
     assert ["-D", "PREROUTING", "-m", "comment", "--comment", "kubernetes service portals", "-j",
@@ -78,6 +86,52 @@ def test_teardown_removes_only_our_iptables_rules():
             "-j", "CNI-abc123"] in rules
     assert not any("DOCKER" in r for rule in rules for r in rule)
     assert len(rules) == 3
+    # A chain that was there before `up` (another tool's CNI- chain) is left with its rules.
+    rules, chains = lc.rules_to_delete(IPTABLES_SAVE, keep={"CNI-abc123"})
+    assert chains == ["KUBE-SERVICES"] and not any("CNI-abc123" in rule for rule in rules)
+
+
+def test_our_forward_rules_carry_our_comment_and_our_bridge():
+    assert lc.BRIDGE != "cni0" and lc.FORWARD_CHAIN.startswith("TODO-LOCAL-")
+    for rule in lc.forward_rules():
+        assert ["--comment", lc.RULE_COMMENT] == rule[rule.index("--comment"):rule.index("--comment") + 2]
+        assert lc.BRIDGE in rule
+
+
+def test_up_and_down_refuse_a_run_directory_that_is_not_theirs(tmp_path: Path, monkeypatch):
+    from harness.localk8s import cluster
+
+    precious = tmp_path / "home"
+    precious.mkdir()
+    (precious / "thesis.tex").write_text("years of work")
+    layout = lc.Layout(run=precious)
+    with pytest.raises(cluster.UnsafeHost, match="not empty and was not made by the local cluster"):
+        cluster._claim_run_dir(layout)
+    with pytest.raises(cluster.UnsafeHost, match=f"no {lc.RUN_MARKER} file"):
+        cluster._down(layout, quiet=True)
+    assert (precious / "thesis.tex").read_text() == "years of work"
+    fresh = lc.Layout(run=tmp_path / "new")
+    cluster._claim_run_dir(fresh)
+    assert fresh.marker.exists()
+
+
+def test_host_settings_recorded_at_up_are_written_back_at_down(tmp_path: Path, monkeypatch):
+    """restore() writes back exactly what differs from the snapshot, through /proc/sys paths."""
+    from harness.localk8s import hoststate
+
+    fake = tmp_path / "proc-sys"
+    monkeypatch.setattr(hoststate, "_sysctl_path", lambda name: fake / name.replace(".", "/"))
+    for name in hoststate.SYSCTLS[:3]:
+        (fake / name.replace(".", "/")).parent.mkdir(parents=True, exist_ok=True)
+        (fake / name.replace(".", "/")).write_text("0\n")
+    monkeypatch.setattr(hoststate, "iptables_chains", lambda: {})
+    layout = lc.Layout(run=tmp_path)
+    hoststate.snapshot(layout)
+    (fake / hoststate.SYSCTLS[1].replace(".", "/")).write_text("1\n")  # the kubelet's change
+    assert hoststate.sysctls_changed(layout) == [f"sysctl {hoststate.SYSCTLS[1]}=1 (was 0)"]
+    assert hoststate.restore(layout) == []
+    assert (fake / hoststate.SYSCTLS[1].replace(".", "/")).read_text().strip() == "0"
+    assert hoststate.sysctls_changed(layout) == []
 
 
 def test_one_binary_image_is_a_docker_archive():
