@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from todo_api.chat import Turn
-from todo_api.tools import TaskTools, ToolError, query_tasks
+from todo_api.tools import MAX_TASK_ID, TaskTools, ToolError, query_tasks
 
 HELP = (
     "I can manage your tasks. Try: \"Add a task to buy groceries\", \"Show me all my tasks\", "
@@ -28,8 +28,6 @@ _I = re.IGNORECASE
 # itself: every pattern below is linear in the length, but only a bounded length keeps a turn
 # to a bounded time.
 MAX_MESSAGE_CHARS = 4000
-# Task ids are PostgreSQL integers: a larger number can never name a task.
-MAX_TASK_ID = 2**31 - 1
 
 # Regular-expression denial of service (security review, issue 16): patterns such as
 # ``mark\s+(?P<ref>.+?)\s+…`` backtracked cubically over a run of whitespace, because three
