@@ -20,6 +20,7 @@ from todo_api.chat.openai import OpenAIProvider
 from todo_api.chat.rules import RulesProvider
 from todo_api.db import make_engine, make_sessionmaker
 from todo_api.mcp_server import MCP_PATH, TodoMCP
+from todo_api.ratelimit import AuthLimits
 from todo_api.readiness import Readiness
 from todo_api.routers import auth, chat, health, tasks
 from todo_api.settings import Settings
@@ -183,6 +184,7 @@ def create_app(settings: Settings) -> ASGIApp:
     api.state.sessionmaker = factory
     api.state.readiness = readiness
     api.state.provider = make_provider(settings)
+    api.state.auth_limits = AuthLimits()
     api.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     if settings.cors_origin_list:
         api.add_middleware(
