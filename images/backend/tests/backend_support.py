@@ -24,7 +24,8 @@ from harness.testkit.server_process import ServerProcess
 BIN = Path(sys.executable).parent
 TODO_API = [str(BIN / "todo-api")]
 PYTHON_M = [sys.executable, "-m", "todo_api"]
-JWT_SECRET = "test-secret-" + "s" * 32
+# Fixed (reproducible) but random-looking: the backend refuses low-entropy secrets at start-up.
+JWT_SECRET = "test-only-9f1c4e7a2b8d0f3e6a5c1b9d7e2f4a8c0b3d6e9f1a2c5b8d"
 
 
 def base_env(database_url: str, port: int, **extra: str) -> dict[str, str]:

@@ -27,8 +27,9 @@ def test_register_then_login_returns_a_bearer_token_for_the_user(client: httpx.C
     assert login.status_code == 200
     body = login.json()
     assert body["token_type"] == "bearer" and body["user_id"] == created.json()["id"]
-    claims = jwt.decode(body["access_token"], JWT_SECRET, algorithms=["HS256"])
+    claims = jwt.decode(body["access_token"], JWT_SECRET, algorithms=["HS256"], audience="todo-frontend")
     assert claims["sub"] == body["user_id"] and claims["exp"] > claims["iat"]
+    assert claims["iss"] == "todo-api" and claims["aud"] == "todo-frontend"
 
 
 def test_taken_email_is_409_whatever_its_case(client: httpx.Client, user: ApiUser) -> None:
@@ -69,11 +70,34 @@ def test_task_routes_need_a_valid_token(client: httpx.Client, user: ApiUser) -> 
     now = datetime.now(UTC)
     forged = jwt.encode({"sub": user.id, "iat": now, "exp": now + timedelta(hours=1)}, "x" * 40, algorithm="HS256")
     assert client.get(path, headers={"Authorization": f"Bearer {forged}"}).status_code == 401
-    expired = jwt.encode({"sub": user.id, "iat": now - timedelta(hours=2), "exp": now - timedelta(hours=1)},
-                         JWT_SECRET, algorithm="HS256")
+    expired = jwt.encode({"sub": user.id, "iss": "todo-api", "aud": "todo-frontend", "iat": now - timedelta(hours=2),
+                          "exp": now - timedelta(hours=1)}, JWT_SECRET, algorithm="HS256")
     response = client.get(path, headers={"Authorization": f"Bearer {expired}"})
     assert response.status_code == 401 and response.headers["www-authenticate"] == "Bearer"
     assert client.get(path, headers=user.headers).status_code == 200
+
+
+@pytest.mark.parametrize(("name", "claims"), [
+    ("no iss or aud", {}),
+    ("no aud", {"iss": "todo-api"}),
+    ("no iss", {"aud": "todo-frontend"}),
+    ("another issuer", {"iss": "someone-else", "aud": "todo-frontend"}),
+    ("another audience", {"iss": "todo-api", "aud": "another-service"}),
+])
+def test_a_token_signed_with_the_key_but_not_issued_for_this_api_is_refused(
+        api: ServerProcess, client: httpx.Client, user: ApiUser, name: str, claims: dict) -> None:
+    now = datetime.now(UTC)
+    token = jwt.encode({"sub": user.id, "iat": now, "exp": now + timedelta(hours=1), **claims}, JWT_SECRET,
+                       algorithm="HS256")
+    response = client.get(f"/api/{user.id}/tasks", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401, name
+    ping = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+    mcp = client.post("/mcp", json=ping, headers={"Authorization": f"Bearer {token}",
+                                                  "Accept": "application/json, text/event-stream"})
+    assert mcp.status_code == 401, name
+    good = {"sub": user.id, "iss": "todo-api", "aud": "todo-frontend", "iat": now, "exp": now + timedelta(hours=1)}
+    accepted = jwt.encode(good, JWT_SECRET, algorithm="HS256")
+    assert client.get(f"/api/{user.id}/tasks", headers={"Authorization": f"Bearer {accepted}"}).status_code == 200
 
 
 def test_a_burst_of_sign_ups_stays_within_the_charts_memory_limit(postgres_server: LocalPostgres) -> None:

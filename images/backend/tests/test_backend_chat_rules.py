@@ -157,3 +157,16 @@ def test_other_phrasings(client: httpx.Client, user: ApiUser, message: str, tool
     expected = {k: (seed if v == "{id}" else v) for k, v in arguments.items()}
     assert [(c["name"], c["arguments"]) for c in answer["tool_calls"]] == [(tool, expected)], answer
     assert "error" not in str(answer["tool_calls"][0]["result"])
+
+
+@pytest.mark.parametrize("number", ["2147483648", "99999999999999999999", "9" * 3000, "0"])
+def test_a_task_number_beyond_the_database_integer_is_a_clear_answer_not_a_500(
+        client: httpx.Client, user: ApiUser, number: str) -> None:
+    """Security review, issue 16: "Mark task 2147483648 as complete" answered 500."""
+    chat = Conversation(client, user)
+    for message in (f"Mark task {number} as complete", f"Delete task {number}", f"Change task {number} to 'x'"):
+        answer = chat.say(message)
+        assert answer["tool_calls"] == [], answer
+        assert answer["response"].startswith(f"There is no task {number[:20]}"), answer["response"]
+    assert chat.say("Mark task 2147483647 as complete")["tool_calls"][0]["result"] == {
+        "error": "Task 2147483647 not found"}

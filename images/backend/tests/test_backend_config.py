@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import secrets
 import subprocess
 
 import pytest
@@ -9,9 +11,14 @@ from backend_support import PYTHON_M, TODO_API
 from todo_api.settings import DEFAULT_PORT, JWT_SECRET_MIN_BYTES, Settings
 
 from harness import contract
+from harness.core.paths import REPO_ROOT
 
+ENV_EXAMPLE = dict(
+    line.split("=", 1) for line in (REPO_ROOT / ".env.example").read_text().splitlines()
+    if line and not line.startswith("#") and "=" in line
+)
 GOOD_URL = "postgresql://todo:hunter2-db-password@127.0.0.1:5432/todo?sslmode=disable"
-GOOD_SECRET = "k" * 40
+GOOD_SECRET = "c3a9f17e5b2d48e0a6f91c7d3b5e2a8f04d6c9e1b7a3f5d2"
 
 
 def test_settings_variables_equal_the_contract() -> None:
@@ -35,6 +42,14 @@ CASES = [
     ("missing DATABASE_URL", {"JWT_SECRET": GOOD_SECRET}, "DATABASE_URL", "is required"),
     ("missing JWT_SECRET", {"DATABASE_URL": GOOD_URL}, "JWT_SECRET", "is required"),
     ("short JWT_SECRET", {"DATABASE_URL": GOOD_URL, "JWT_SECRET": "short-secret-value"}, "JWT_SECRET", "at least 32 bytes"),
+    ("placeholder JWT_SECRET of .env.example", {"DATABASE_URL": GOOD_URL, "JWT_SECRET": ENV_EXAMPLE["JWT_SECRET"]},
+     "JWT_SECRET", "placeholder"),
+    ("placeholder JWT_SECRET", {"DATABASE_URL": GOOD_URL, "JWT_SECRET": "Change-Me-To-Something-Long-And-Random-1234"},
+     "JWT_SECRET", "placeholder"),
+    ("low-entropy JWT_SECRET", {"DATABASE_URL": GOOD_URL, "JWT_SECRET": "test-secret-" + "s" * 32},
+     "JWT_SECRET", "only 6 distinct characters"),
+    ("repeated-pattern JWT_SECRET", {"DATABASE_URL": GOOD_URL, "JWT_SECRET": "abcdefghijkl" * 4},
+     "JWT_SECRET", "repeated"),
     ("wrong scheme", {"DATABASE_URL": "mysql://u:hunter2-db-password@h/db", "JWT_SECRET": GOOD_SECRET},
      "DATABASE_URL", "postgresql://"),
     ("no database name", {"DATABASE_URL": "postgresql://u:hunter2-db-password@h:5432", "JWT_SECRET": GOOD_SECRET},
@@ -74,3 +89,23 @@ def test_python_m_reports_config_errors_too() -> None:
     result = run({"JWT_SECRET": GOOD_SECRET}, PYTHON_M)
     assert result.returncode != 0
     assert "DATABASE_URL: is required but not set" in result.stderr
+
+
+def test_bad_jwt_secret_errors_say_how_to_generate_one() -> None:
+    for value in ("short", ENV_EXAMPLE["JWT_SECRET"], "x" * 40, "0123456789ab" * 3):
+        result = run({"DATABASE_URL": GOOD_URL, "JWT_SECRET": value})
+        assert result.returncode == 2 and "JWT_SECRET" in result.stderr, result.stderr
+        assert "openssl rand -hex 32" in result.stderr and value not in result.stderr
+
+
+@pytest.mark.parametrize("name", ["openssl rand -hex 32", "token_urlsafe(36)", "cluster test values"])
+def test_random_secrets_and_the_repositorys_fixed_test_secrets_are_accepted(name: str) -> None:
+    values = {
+        "openssl rand -hex 32": [secrets.token_hex(32) for _ in range(200)],
+        "token_urlsafe(36)": ["jwt-" + secrets.token_urlsafe(36) for _ in range(200)],
+        # harness/kube/values-test-secrets.yaml: the cluster tiers install the backend with it.
+        "cluster test values": [re.search(r'jwtSecret: "([^"]+)"', (REPO_ROOT / "harness/kube/values-test-secrets.yaml")
+                                          .read_text())[1]],  # type: ignore[index]
+    }[name]
+    for value in values:
+        Settings(database_url=GOOD_URL, jwt_secret=value)  # type: ignore[arg-type]

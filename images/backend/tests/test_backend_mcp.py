@@ -45,3 +45,15 @@ def test_mcp_refuses_requests_without_a_valid_token(api: ServerProcess) -> None:
     assert httpx.post(f"{api.url}/mcp", json=ping, headers=headers).status_code == 401
     bad = httpx.post(f"{api.url}/mcp", json=ping, headers={**headers, "Authorization": "Bearer nope"})
     assert bad.status_code == 401 and bad.headers["www-authenticate"] == "Bearer"
+
+
+async def complete_out_of_range(url: str, token: str) -> object:
+    http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    async with http, Client(streamable_http_client(url, http_client=http)) as client:
+        return await client.call_tool("complete_task", {"task_id": 2**31})
+
+
+def test_mcp_task_id_beyond_the_database_integer_is_a_tool_error(api: ServerProcess, user: ApiUser) -> None:
+    result = asyncio.run(complete_out_of_range(f"{api.url}/mcp", user.token))
+    assert result.is_error and "2147483647" in result.content[0].text, result
+    assert '"status": 500' not in api.logs()

@@ -15,7 +15,8 @@ import { GET as listTasks } from "@/app/api/tasks/route";
 import { SESSION_COOKIE, decodeSession, encodeSession } from "@/lib/session";
 
 const fetchMock = vi.fn<typeof fetch>();
-const COOKIE = `${SESSION_COOKIE}=${encodeSession({ token: "tok-1", userId: "7", email: "ada@example.com" })}`;
+const USER = "0b5c7a4e-2f1d-4c3b-9a8e-6d7f1e2a3b4c";
+const COOKIE = `${SESSION_COOKIE}=${encodeSession({ token: "tok-1", userId: USER, email: "ada@example.com" })}`;
 
 function req(path: string, init: { method?: string; body?: unknown; cookie?: string; headers?: Record<string, string> } = {}) {
   const headers: Record<string, string> = { ...(init.headers ?? {}) };
@@ -67,11 +68,11 @@ describe("GET /api/healthz", () => {
 
 describe("login", () => {
   it("stores the token in an httpOnly SameSite=Lax cookie and hides it from the body", async () => {
-    fetchMock.mockResolvedValue(json(200, { access_token: "jwt-token", token_type: "bearer", user_id: "7" }));
+    fetchMock.mockResolvedValue(json(200, { access_token: "jwt-token", token_type: "bearer", user_id: USER }));
     const res = await login(req("/api/auth/login", { method: "POST", body: { email: "Ada@Example.com", password: "pw12345678" } }));
     expect(res.status).toBe(200);
     const body = await res.json();
-    expect(body).toEqual({ user_id: "7", email: "ada@example.com" });
+    expect(body).toEqual({ user_id: USER, email: "ada@example.com" });
     expect(JSON.stringify(body)).not.toContain("jwt-token");
     expect(calledUrl()).toBe("http://backend-a:8000/api/auth/login");
     const setCookie = res.headers.get("set-cookie") ?? "";
@@ -80,11 +81,11 @@ describe("login", () => {
     expect(setCookie).toMatch(/SameSite=lax/i);
     expect(setCookie).not.toMatch(/Secure/i);
     const value = res.cookies.get(SESSION_COOKIE)?.value;
-    expect(decodeSession(value)).toEqual({ token: "jwt-token", userId: "7", email: "ada@example.com" });
+    expect(decodeSession(value)).toEqual({ token: "jwt-token", userId: USER, email: "ada@example.com" });
   });
 
   it("marks the cookie Secure behind an HTTPS proxy", async () => {
-    fetchMock.mockResolvedValue(json(200, { access_token: "t", token_type: "bearer", user_id: "7" }));
+    fetchMock.mockResolvedValue(json(200, { access_token: "t", token_type: "bearer", user_id: USER }));
     const res = await login(
       req("/api/auth/login", { method: "POST", body: { email: "a@b.cd", password: "x" }, headers: { "x-forwarded-proto": "https" } }),
     );
@@ -130,7 +131,7 @@ describe("authenticated forwarding", () => {
     fetchMock.mockResolvedValue(json(200, []));
     const res = await listTasks(req("/api/tasks?status=pending", { cookie: COOKIE }));
     expect(res.status).toBe(200);
-    expect(calledUrl()).toBe("http://backend-a:8000/api/7/tasks?status=pending");
+    expect(calledUrl()).toBe(`http://backend-a:8000/api/${USER}/tasks?status=pending`);
     expect((calledInit().headers as Record<string, string>).authorization).toBe("Bearer tok-1");
   });
 
@@ -145,21 +146,21 @@ describe("authenticated forwarding", () => {
     await listTasks(req("/api/tasks", { cookie: COOKIE }));
     vi.stubEnv("BACKEND_URL", "http://backend-b:9000/");
     await listTasks(req("/api/tasks", { cookie: COOKIE }));
-    expect(calledUrl(0)).toBe("http://backend-a:8000/api/7/tasks?status=all");
-    expect(calledUrl(1)).toBe("http://backend-b:9000/api/7/tasks?status=all");
+    expect(calledUrl(0)).toBe(`http://backend-a:8000/api/${USER}/tasks?status=all`);
+    expect(calledUrl(1)).toBe(`http://backend-b:9000/api/${USER}/tasks?status=all`);
   });
 
   it("forwards chat, complete and delete", async () => {
     fetchMock.mockResolvedValueOnce(json(200, { conversation_id: 3, response: "Added", tool_calls: [] }));
     const c = await chat(req("/api/chat", { method: "POST", body: { message: "hi" }, cookie: COOKIE }));
     expect(c.status).toBe(200);
-    expect(calledUrl(0)).toBe("http://backend-a:8000/api/7/chat");
+    expect(calledUrl(0)).toBe(`http://backend-a:8000/api/${USER}/chat`);
     expect(JSON.parse(String(calledInit(0).body))).toEqual({ message: "hi" });
 
     fetchMock.mockResolvedValueOnce(json(200, { id: 5, completed: true }));
     const p = await complete(req("/api/tasks/5/complete", { method: "PATCH", body: { completed: true }, cookie: COOKIE }), params("5"));
     expect(p.status).toBe(200);
-    expect(calledUrl(1)).toBe("http://backend-a:8000/api/7/tasks/5/complete");
+    expect(calledUrl(1)).toBe(`http://backend-a:8000/api/${USER}/tasks/5/complete`);
     expect(calledInit(1).method).toBe("PATCH");
 
     fetchMock.mockResolvedValueOnce(new Response(null, { status: 204 }));
@@ -172,7 +173,7 @@ describe("authenticated forwarding", () => {
     fetchMock.mockResolvedValue(json(200, { id: 3, messages: [] }));
     const res = await conversation(req("/api/conversations/3", { cookie: COOKIE }), params("3"));
     expect(res.status).toBe(200);
-    expect(calledUrl()).toBe("http://backend-a:8000/api/7/conversations/3");
+    expect(calledUrl()).toBe(`http://backend-a:8000/api/${USER}/conversations/3`);
   });
 
   it("refuses a task id that is not a number without calling the backend", async () => {
@@ -256,7 +257,7 @@ describe("session and logout", () => {
     const res = sessionRoute(req("/api/auth/session", { cookie: COOKIE }));
     expect(res.status).toBe(200);
     const body = await res.json();
-    expect(body).toEqual({ user_id: "7", email: "ada@example.com" });
+    expect(body).toEqual({ user_id: USER, email: "ada@example.com" });
     expect(sessionRoute(req("/api/auth/session")).status).toBe(401);
   });
 

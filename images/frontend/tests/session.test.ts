@@ -9,9 +9,16 @@ function jwt(claims: object): string {
 
 describe("session cookie value", () => {
   it("round-trips", () => {
-    const s = { token: "a.b.c", userId: "42", email: "ada@example.com" };
+    const s = { token: "a.b.c", userId: "0b5c7a4e-2f1d-4c3b-9a8e-6d7f1e2a3b4c", email: "ada@example.com" };
     expect(decodeSession(encodeSession(s))).toEqual(s);
   });
+
+  it.each(["42", "../../auth/login", "0b5c7a4e-2f1d-4c3b-9a8e-6d7f1e2a3b4c/../x", "0b5c7a4e-2f1d-4c3b-9a8e-6d7f1e2a3b4c?x=1", " ", "%2e%2e"])(
+    "refuses a user id %j that is not the backend's format (a UUID)",
+    (userId) => {
+      expect(decodeSession(encodeSession({ token: "a.b.c", userId, email: "" }))).toBeNull();
+    },
+  );
 
   it.each([undefined, null, "", "garbage!", Buffer.from("{}").toString("base64url"), Buffer.from('{"token":"","userId":"1"}').toString("base64url")])(
     "treats %j as no session",

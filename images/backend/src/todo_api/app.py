@@ -20,6 +20,7 @@ from todo_api.chat.openai import OpenAIProvider
 from todo_api.chat.rules import RulesProvider
 from todo_api.db import make_engine, make_sessionmaker
 from todo_api.mcp_server import MCP_PATH, TodoMCP
+from todo_api.ratelimit import AuthLimits
 from todo_api.readiness import Readiness
 from todo_api.routers import auth, chat, health, tasks
 from todo_api.settings import Settings
@@ -73,6 +74,68 @@ class RequestLog:
             )
 
 
+# The largest request body accepted, on every route (REST and MCP). The largest legitimate one is a
+# chat message: 4,000 characters, at most ~24 KB as JSON even if every character is escaped. Without
+# a limit a single request could make the process buffer a body larger than its memory limit.
+MAX_BODY_BYTES = 64 * 1024
+
+
+class BodyLimit:
+    """Pure ASGI middleware: answers 413 to a body above ``max_bytes`` without reading all of it.
+
+    A declared Content-Length above the limit is refused before anything is read. Otherwise the body
+    is read here, up to the limit (a chunked body may not declare its size), and replayed to the
+    application; the first chunk beyond the limit ends the request with 413. Buffering is bounded by
+    the limit, and doing it here keeps the refusal out of FastAPI's error handling (a failure while
+    a handler reads the body would become a 500).
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await self._refuse(scope, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away: let the app see it
+                replay: list[Message] = [message]
+                break
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.max_bytes:
+                await self._refuse(scope, send)
+                return
+            if not message.get("more_body", False):
+                replay = [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
+                break
+
+        async def replaying_receive() -> Message:
+            return replay.pop(0) if replay else await receive()
+
+        await self.app(scope, replaying_receive, send)
+
+    async def _refuse(self, scope: Scope, send: Send) -> None:
+        response = JSONResponse(
+            {"detail": f"request body too large: at most {self.max_bytes} bytes"},
+            status_code=413,
+            headers={"connection": "close"},  # the rest of the body is not read
+        )
+        await response(scope, _nothing, send)
+
+
+async def _nothing() -> Message:  # pragma: no cover - JSONResponse never reads the request
+    return {"type": "http.disconnect"}
+
+
 class McpDispatch:
     """Sends /mcp to the MCP server, everything else to FastAPI."""
 
@@ -121,6 +184,7 @@ def create_app(settings: Settings) -> ASGIApp:
     api.state.sessionmaker = factory
     api.state.readiness = readiness
     api.state.provider = make_provider(settings)
+    api.state.auth_limits = AuthLimits()
     api.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     if settings.cors_origin_list:
         api.add_middleware(
@@ -131,4 +195,4 @@ def create_app(settings: Settings) -> ASGIApp:
         )
     for router in (health.router, auth.router, tasks.router, chat.router):
         api.include_router(router)
-    return RequestLog(McpDispatch(api, mcp))
+    return RequestLog(BodyLimit(McpDispatch(api, mcp)))

@@ -13,6 +13,10 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 TOKEN_ALGORITHM = "HS256"
 TOKEN_LIFETIME = timedelta(hours=24)
+# Who issued a token and for whom: a token signed with the same key for another purpose (another
+# service sharing JWT_SECRET, a future token type) is not a login token for this API.
+TOKEN_ISSUER = "todo-api"
+TOKEN_AUDIENCE = "todo-frontend"
 
 # argon2id at OWASP's recommended minimum (19 MiB, 2 passes, 1 lane). The library's
 # default takes 64 MiB per hash, and FastAPI runs sync handlers on up to 40 threads: a
@@ -62,7 +66,7 @@ def verify_password(password_hash: str | None, password: str) -> bool:
 
 def create_token(secret: str, user_id: str) -> str:
     now = datetime.now(UTC)
-    claims = {"sub": user_id, "iat": now, "exp": now + TOKEN_LIFETIME}
+    claims = {"sub": user_id, "iss": TOKEN_ISSUER, "aud": TOKEN_AUDIENCE, "iat": now, "exp": now + TOKEN_LIFETIME}
     return jwt.encode(claims, secret, algorithm=TOKEN_ALGORITHM)
 
 
@@ -73,7 +77,14 @@ class InvalidToken(Exception):
 def token_subject(secret: str, token: str) -> str:
     """The user id a valid token was issued to; :class:`InvalidToken` otherwise."""
     try:
-        claims = jwt.decode(token, secret, algorithms=[TOKEN_ALGORITHM], options={"require": ["sub", "exp"]})
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=[TOKEN_ALGORITHM],
+            issuer=TOKEN_ISSUER,
+            audience=TOKEN_AUDIENCE,
+            options={"require": ["sub", "exp", "iss", "aud"]},
+        )
     except jwt.PyJWTError as exc:
         raise InvalidToken(str(exc)) from None
     subject = claims.get("sub")

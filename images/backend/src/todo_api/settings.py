@@ -17,6 +17,19 @@ JWT_SECRET_MIN_BYTES = 32  # equals harness.contract.JWT_SECRET_MIN_BYTES (a tes
 DEFAULT_PORT = 8000  # equals harness.contract.BACKEND_PORT (a test checks it)
 POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
 
+# A JWT_SECRET copied from .env.example or the docs, or typed by hand, is long enough but guessable:
+# anyone who knows it can sign a token for any user. Refused at start-up (security review, issue 16).
+# The placeholders .env.example and the documentation use, and the usual ones (compared lower-cased):
+JWT_SECRET_PLACEHOLDERS = (
+    "replace-with", "replace_with", "replace-me", "replace_me", "replaceme",
+    "change-me", "change_me", "changeme", "your-secret", "your_secret", "yoursecret", "placeholder", "example",
+)
+# Fewer distinct characters than this is typed, not random ("k" * 40, "test-secret-ssss…"). The bar is
+# low on purpose: `openssl rand -hex 32` (64 hex digits) never has fewer than 12 distinct ones in
+# practice, and even a 32-digit hex key falls below 10 only about once in 8,000 draws.
+JWT_SECRET_MIN_DISTINCT = 10
+JWT_SECRET_HOW = "generate one with: openssl rand -hex 32"
+
 
 class ConfigError(Exception):
     """The environment cannot configure the service; str() is one line for people."""
@@ -66,9 +79,22 @@ class Settings(BaseSettings):
     @field_validator("jwt_secret")
     @classmethod
     def _jwt_secret(cls, value: SecretStr) -> SecretStr:
-        length = len(value.get_secret_value().encode())
+        secret = value.get_secret_value()
+        length = len(secret.encode())
         if length < JWT_SECRET_MIN_BYTES:
-            raise ValueError(f"must be at least {JWT_SECRET_MIN_BYTES} bytes long (it has {length})")
+            raise ValueError(f"must be at least {JWT_SECRET_MIN_BYTES} bytes long (it has {length}); {JWT_SECRET_HOW}")
+        lowered = secret.lower()
+        if any(marker in lowered for marker in JWT_SECRET_PLACEHOLDERS):
+            raise ValueError(f"is a placeholder (as in .env.example or the docs), not a secret; {JWT_SECRET_HOW}")
+        distinct = len(set(secret))
+        if distinct < JWT_SECRET_MIN_DISTINCT:
+            raise ValueError(
+                f"is too predictable: only {distinct} distinct characters (at least {JWT_SECRET_MIN_DISTINCT}); "
+                f"{JWT_SECRET_HOW}"
+            )
+        # A value made of one repeated unit ("abcdefghijkl" * 4) has the strength of the unit alone.
+        if (secret + secret).find(secret, 1) < len(secret):
+            raise ValueError(f"is too predictable: one short pattern repeated; {JWT_SECRET_HOW}")
         return value
 
     @field_validator("openai_base_url")

@@ -38,12 +38,17 @@ class ListTasksArgs(_Args):
     status: Literal["all", "pending", "completed"] = Field(default="all", description="Which tasks to list")
 
 
+# Task ids are PostgreSQL integers: a larger number would reach the database and fail there (a 500);
+# bounded here it is an ordinary tool error for every caller (the chat agents and MCP).
+MAX_TASK_ID = 2**31 - 1
+
+
 class TaskIdArgs(_Args):
-    task_id: int = Field(ge=1, description="The task's number")
+    task_id: int = Field(ge=1, le=MAX_TASK_ID, description="The task's number")
 
 
 class UpdateTaskArgs(_Args):
-    task_id: int = Field(ge=1, description="The task's number")
+    task_id: int = Field(ge=1, le=MAX_TASK_ID, description="The task's number")
     title: Title | None = Field(default=None, description="New title")
     description: Description | None = Field(default=None, description="New description")
 

@@ -11,6 +11,7 @@
 import { NextResponse, type NextRequest } from "next/server";
 
 import { ConfigError, backendUrl } from "./config";
+import { guardRequest } from "./guard";
 import { SESSION_COOKIE, cookieOptions, decodeSession, isHttps, type Session } from "./session";
 
 export const DEFAULT_TIMEOUT_MS = 15_000;
@@ -144,6 +145,7 @@ export function clearSession(response: NextResponse, request: NextRequest): Next
 /**
  * Forward an authenticated call: the user id and token come from the session cookie,
  * so the browser never names another user's id. A backend 401 (expired token) clears the cookie.
+ * Mutating calls pass the shared guard first (CSRF, JSON only, size: lib/guard.ts).
  */
 export async function forwardAuthed(
   request: NextRequest,
@@ -151,9 +153,16 @@ export async function forwardAuthed(
   subpath: string,
   options: { body?: boolean; search?: string; timeoutMs?: number } = {},
 ): Promise<NextResponse> {
+  const guarded = await guardRequest(request, { body: options.body ?? false });
+  if (guarded instanceof NextResponse) return guarded;
   const session = sessionOf(request);
-  if (!session) return jsonError(401, "not_authenticated", MESSAGES.notAuthenticated);
-  const body = options.body ? await request.text() : undefined;
+  if (!session) {
+    // A cookie that does not decode to a session (tampered, or a user id that is not the backend's
+    // format) is cleared rather than sent again on every request.
+    const refused = jsonError(401, "not_authenticated", MESSAGES.notAuthenticated);
+    return request.cookies.has(SESSION_COOKIE) ? clearSession(refused, request) : refused;
+  }
+  const body = options.body ? guarded : undefined;
   const response = await callBackend({
     method,
     path: `/api/${encodeURIComponent(session.userId)}${subpath}`,

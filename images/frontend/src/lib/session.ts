@@ -12,6 +12,17 @@ export interface Session {
   email: string;
 }
 
+/**
+ * The backend's user ids are UUIDs (todo_api.models.User.id). The id from the cookie goes into the
+ * backend's path (/api/{user_id}/...), so anything else is refused rather than forwarded: a forged
+ * or stale cookie must not be able to steer the proxy to another backend route.
+ */
+const USER_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function isUserId(value: unknown): value is string {
+  return typeof value === "string" && USER_ID.test(value);
+}
+
 export function encodeSession(session: Session): string {
   return Buffer.from(JSON.stringify(session), "utf8").toString("base64url");
 }
@@ -24,9 +35,8 @@ export function decodeSession(value: string | undefined | null): Session | null 
       parsed &&
       typeof parsed === "object" &&
       typeof (parsed as Session).token === "string" &&
-      typeof (parsed as Session).userId === "string" &&
-      (parsed as Session).token !== "" &&
-      (parsed as Session).userId !== ""
+      isUserId((parsed as Session).userId) &&
+      (parsed as Session).token !== ""
     ) {
       const s = parsed as Session;
       return { token: s.token, userId: s.userId, email: typeof s.email === "string" ? s.email : "" };

@@ -9,10 +9,11 @@ about exactly one task. Anything else gets a short guide to what it understands.
 from __future__ import annotations
 
 import re
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from todo_api.chat import Turn
-from todo_api.tools import TaskTools, ToolError, query_tasks
+from todo_api.tools import MAX_TASK_ID, TaskTools, ToolError, query_tasks
 
 HELP = (
     "I can manage your tasks. Try: \"Add a task to buy groceries\", \"Show me all my tasks\", "
@@ -21,56 +22,102 @@ HELP = (
 )
 
 _I = re.IGNORECASE
-_POLITE = r"(?:(?:please|pls|can you|could you|would you|kindly)\s+)*"
+
+# The longest message the agent reads: the API's own limit (schemas.ChatRequest.message). The
+# agent is also reachable without that schema (tests, future callers), so it bounds the input
+# itself: every pattern below is linear in the length, but only a bounded length keeps a turn
+# to a bounded time.
+MAX_MESSAGE_CHARS = 4000
+
+# Regular-expression denial of service (security review, issue 16): patterns such as
+# ``mark\s+(?P<ref>.+?)\s+…`` backtracked cubically over a run of whitespace, because three
+# adjacent quantifiers (``\s+``, ``.+?``, ``\s+``) could each take any share of the same spaces;
+# "mark" followed by 800 spaces and "\nz\nz" took seconds while holding the GIL. So:
+#   1. :func:`normalise` bounds the message and collapses every whitespace run (newlines too)
+#      into one space before any pattern runs; the patterns therefore use a literal " ", never
+#      ``\s+``/``\s*``;
+#   2. no two adjacent quantified parts of a pattern can match the same characters: a free
+#      ``.+`` is followed only by literal text or the end, and optional trailing words (" off",
+#      " to my list") are stripped afterwards in code instead of by an optional group after a
+#      lazy ``.+?``;
+#   3. "verb … noun" (LIST_ALL) is two linear searches, not ``verb.*noun`` (quadratic over a
+#      message of repeated verbs).
+# A property test (tests/test_backend_chat_rules_redos.py) keeps every message up to
+# MAX_MESSAGE_CHARS under a few milliseconds.
+_POLITE = r"(?:(?:please|pls|can you|could you|would you|kindly) )*"
 _DONE = r"(?:complete|completed|done|finished|finish)"
 
 UPDATE = [
-    re.compile(rf"^{_POLITE}(?:change|update|rename|edit|modify)\s+(?P<ref>.+?)\s+(?:to|into|as)\s*[:\-]?\s+(?P<title>.+)$", _I),
+    re.compile(rf"^{_POLITE}(?:change|update|rename|edit|modify) (?P<ref>.+?) (?:to|into|as)(?: ?[:\-])? (?P<title>\S.*)$", _I),
 ]
 COMPLETE = [
-    re.compile(rf"^{_POLITE}(?:mark|set|tick|check)\s+(?P<ref>.+?)\s+(?:as\s+|to\s+)?{_DONE}$", _I),
-    re.compile(rf"^{_POLITE}(?:mark|tick|check)\s+(?:off\s+)?(?P<ref>.+?)(?:\s+off)?$", _I),
-    re.compile(rf"^{_POLITE}(?:complete|finish)\s+(?P<ref>.+)$", _I),
-    re.compile(rf"^(?:i\s+(?:have\s+|just\s+)?(?:completed|finished|did|done))\s+(?P<ref>.+)$", _I),
-    re.compile(rf"^(?P<ref>.+?)\s+is\s+(?:now\s+)?{_DONE}$", _I),
+    re.compile(rf"^{_POLITE}(?:mark|set|tick|check) (?P<ref>.+?) (?:as |to )?{_DONE}$", _I),
+    # "check off X" / "tick X off": a trailing " off" is removed from ref by _strip_off.
+    re.compile(rf"^{_POLITE}(?:mark|tick|check) (?:off )?(?P<ref>.+)$", _I),
+    re.compile(rf"^{_POLITE}(?:complete|finish) (?P<ref>.+)$", _I),
+    re.compile(r"^i (?:have |just )?(?:completed|finished|did|done) (?P<ref>.+)$", _I),
+    re.compile(rf"^(?P<ref>.+?) is (?:now )?{_DONE}$", _I),
 ]
+_TRAILING_OFF = re.compile(r" off$", _I)
 DELETE = [
-    re.compile(rf"^{_POLITE}(?:delete|remove|cancel|drop|erase|get rid of)\s+(?P<ref>.+)$", _I),
+    re.compile(rf"^{_POLITE}(?:delete|remove|cancel|drop|erase|get rid of) (?P<ref>.+)$", _I),
 ]
 ADD = [
     re.compile(
-        rf"^{_POLITE}(?:add|create|make|new|put)\s+(?:a\s+|an\s+|one\s+)?(?:new\s+)?(?:task|todo|to-do|item|reminder)"
-        r"(?:\s+(?:to|called|named|for|that says|saying))?\s*[:\-]?\s*(?P<title>.+)$",
+        rf"^{_POLITE}(?:add|create|make|new|put) (?:a |an |one )?(?:new )?(?:task|todo|to-do|item|reminder)"
+        r"(?: (?:to|called|named|for|that says|saying))?(?: ?[:\-])? ?(?P<title>\S.*)$",
         _I,
     ),
     re.compile(
-        r"^(?:i\s+(?:need|have|want|must|should)\s+(?:to\s+)?remember\s+to|remember\s+to|remind\s+me\s+to|"
-        r"don'?t\s+let\s+me\s+forget\s+to|i\s+(?:need|have|must|should)\s+to)\s+(?P<title>.+)$",
+        r"^(?:i (?:need|have|want|must|should) (?:to )?remember to|remember to|remind me to|"
+        r"don'?t let me forget to|i (?:need|have|must|should) to) (?P<title>.+)$",
         _I,
     ),
-    re.compile(rf"^{_POLITE}add\s+(?P<title>.+?)(?:\s+to\s+(?:my\s+)?(?:list|tasks|task list|todo list|to-do list))?$", _I),
+    # "add X to my list": the trailing " to my list" is removed from the title by _strip_list.
+    re.compile(rf"^{_POLITE}add (?P<title>.+)$", _I),
 ]
+_TRAILING_LIST = re.compile(r" to (?:my )?(?:list|tasks|task list|todo list|to-do list)$", _I)
 LIST_COMPLETED = re.compile(
-    r"\b(?:what\s+(?:have|did)\s+i\s+(?:already\s+)?(?:completed|done|finished|complete|finish|do)|"
-    r"(?:completed|finished|done)\s+(?:tasks|todos|items|ones)|what(?:'s|\s+is|\s+are)\s+(?:done|completed|finished))\b",
+    r"\b(?:what (?:have|did) i (?:already )?(?:completed|done|finished|complete|finish|do)|"
+    r"(?:completed|finished|done) (?:tasks|todos|items|ones)|what(?:'s| is| are) (?:done|completed|finished))\b",
     _I,
 )
 LIST_PENDING = re.compile(
-    r"\b(?:pending|incomplete|unfinished|outstanding|open\s+tasks|remaining|left\s+to\s+do|still\s+(?:need|have)\s+to\s+do|"
-    r"not\s+(?:yet\s+)?(?:done|completed|finished)|to\s+do\s+(?:today|next|now)|what\s+do\s+i\s+(?:still\s+)?(?:need|have)\s+to\s+do)\b",
+    r"\b(?:pending|incomplete|unfinished|outstanding|open tasks|remaining|left to do|still (?:need|have) to do|"
+    r"not (?:yet )?(?:done|completed|finished)|to do (?:today|next|now)|what do i (?:still )?(?:need|have) to do)\b",
     _I,
 )
-LIST_ALL = re.compile(
-    r"\b(?:show|list|display|view|see|get|give|what(?:'s|\s+is|\s+are)|tell\s+me|read)\b.*\b(?:tasks?|todos?|to-dos?|list)\b|"
-    r"^(?:my\s+)?(?:tasks|todos|to-dos|todo list|to-do list)$",
-    _I,
-)
-GREETING = re.compile(r"^(?:hi|hello|hey|good\s+(?:morning|afternoon|evening)|howdy|yo)\b", _I)
+# "show … tasks": a verb, then (anywhere after it) a noun; see _asks_for_list.
+LIST_VERB = re.compile(r"\b(?:show|list|display|view|see|get|give|what(?:'s| is| are)|tell me|read)\b", _I)
+LIST_NOUN = re.compile(r"\b(?:tasks?|todos?|to-dos?|list)\b", _I)
+LIST_NOUN_AT_END = re.compile(r"\b(?:tasks?|todos?|to-dos?|list)$", _I)
+LIST_ONLY = re.compile(r"^(?:my )?(?:tasks|todos|to-dos|todo list|to-do list)$", _I)
+GREETING = re.compile(r"^(?:hi|hello|hey|good (?:morning|afternoon|evening)|howdy|yo)\b", _I)
 HELP_ASK = re.compile(r"^(?:help|what can you do|how does this work|\?+)$|\bhelp\b", _I)
 THANKS = re.compile(r"^(?:thanks|thank you|thx|cheers|great|ok|okay|cool|nice)\b", _I)
 
 PRONOUN = re.compile(r"^(?:it|that|this|that one|this one|that task|this task|the task|the last one|the last task)$", _I)
-NUMBER = re.compile(r"^(?:the\s+)?(?:task|todo|item|number|no\.?)?\s*(?:number\s+)?#?\s*(?P<id>\d+)$", _I)
+NUMBER = re.compile(r"^(?:the )?(?:(?:task|todo|item|number|no\.?) ?)?(?:number )?(?:# ?)?(?P<id>\d+)$", _I)
+
+
+def normalise(message: str) -> str:
+    """The message as the patterns see it: bounded, every whitespace run one space, trimmed."""
+    return _clean(" ".join(message[:MAX_MESSAGE_CHARS].split()))
+
+
+def _asks_for_list(text: str, *, whole: bool = False) -> bool:
+    """"show … tasks" somewhere in ``text`` (``whole``: the text starts with the verb and ends with the noun).
+
+    Equivalent to searching ``\\bVERB\\b.*\\bNOUN\\b`` but linear: the first verb has the
+    earliest end, so a noun anywhere after it exists iff one exists after any verb.
+    """
+    if whole:
+        verb = LIST_VERB.match(text)
+        return LIST_ONLY.match(text) is not None or (
+            verb is not None and (m := LIST_NOUN_AT_END.search(text, verb.end())) is not None and m.end() == len(text)
+        )
+    verb = LIST_VERB.search(text)
+    return LIST_ONLY.match(text) is not None or (verb is not None and LIST_NOUN.search(text, verb.end()) is not None)
 
 
 def _clean(text: str) -> str:
@@ -87,10 +134,61 @@ def _unquote(text: str) -> str:
 
 def _text_query(ref: str) -> str:
     ref = _unquote(ref)
-    ref = re.sub(r"^(?:the|my|a)\s+", "", ref, flags=_I)
-    ref = re.sub(r"^(?:task|todo|item)\s+(?:about|called|named|for|to|that says)\s+", "", ref, flags=_I)
-    ref = re.sub(r"\s+(?:task|todo|item|one)$", "", ref, flags=_I)
+    ref = re.sub(r"^(?:the|my|a) ", "", ref, flags=_I)
+    ref = re.sub(r"^(?:task|todo|item) (?:about|called|named|for|to|that says) ", "", ref, flags=_I)
+    ref = re.sub(r" (?:task|todo|item|one)$", "", ref, flags=_I)
     return _unquote(ref)
+
+
+def _looks_like_ref(ref: str) -> bool:
+    return bool(_text_query(ref)) and not re.fullmatch(r"(?:all|everything|my tasks)", _clean(ref), _I)
+
+
+@dataclass(frozen=True)
+class Intent:
+    """What a message asks for, before anything is looked up or changed."""
+
+    action: Literal["update", "complete", "delete", "add", "list", "greeting", "thanks", "help", "unknown"]
+    ref: str = ""  # update/complete/delete: which task ("task 3", "it", "the meeting task")
+    title: str = ""  # add/update: the (new) title
+    status: str = ""  # list: all, pending or completed
+    text: str = ""  # the normalised message
+
+
+def parse(message: str) -> Intent:
+    """The intent of one message: pure, no database, linear in the (bounded) message length."""
+    text = normalise(message)
+    for pattern in UPDATE:
+        if m := pattern.match(text):
+            return Intent("update", ref=m["ref"], title=m["title"], text=text)
+    if not LIST_COMPLETED.search(text):
+        for pattern in COMPLETE:
+            if m := pattern.match(text):
+                ref = _TRAILING_OFF.sub("", m["ref"]) if pattern is COMPLETE[1] else m["ref"]
+                if _looks_like_ref(ref):
+                    return Intent("complete", ref=ref, text=text)
+    for pattern in DELETE:
+        if m := pattern.match(text):
+            return Intent("delete", ref=m["ref"], text=text)
+    for pattern in ADD:
+        if m := pattern.match(text):
+            title = _TRAILING_LIST.sub("", m["title"]) if pattern is ADD[2] else m["title"]
+            title = _unquote(title)
+            if title and not _asks_for_list(text, whole=True):
+                return Intent("add", title=title, text=text)
+    if LIST_COMPLETED.search(text):
+        return Intent("list", status="completed", text=text)
+    if LIST_PENDING.search(text):
+        return Intent("list", status="pending", text=text)
+    if _asks_for_list(text):
+        return Intent("list", status="all", text=text)
+    if GREETING.match(text):
+        return Intent("greeting", text=text)
+    if THANKS.match(text):
+        return Intent("thanks", text=text)
+    if HELP_ASK.search(text):
+        return Intent("help", text=text)
+    return Intent("unknown", text=text)
 
 
 def previous_task_ids(history: list[Turn]) -> list[int]:
@@ -116,44 +214,29 @@ class RulesProvider:
     """Pattern rules → tool calls; every reply is plain, friendly text."""
 
     def reply(self, message: str, history: list[Turn], tools: TaskTools) -> str:
-        text = _clean(message)
-        for pattern in UPDATE:
-            if m := pattern.match(text):
-                return self._update(m["ref"], m["title"], history, tools)
-        if not LIST_COMPLETED.search(text):
-            for pattern in COMPLETE:
-                if (m := pattern.match(text)) and self._looks_like_ref(m["ref"]):
-                    return self._complete(m["ref"], history, tools)
-        for pattern in DELETE:
-            if m := pattern.match(text):
-                return self._delete(m["ref"], history, tools)
-        for pattern in ADD:
-            if m := pattern.match(text):
-                title = _unquote(m["title"])
-                if title and not LIST_ALL.fullmatch(text):
-                    return self._add(title, tools)
-        if LIST_COMPLETED.search(text):
-            return self._list("completed", tools)
-        if LIST_PENDING.search(text):
-            return self._list("pending", tools)
-        if LIST_ALL.search(text):
-            return self._list("all", tools)
-        if GREETING.match(text):
+        intent = parse(message)
+        if intent.action == "update":
+            return self._update(intent.ref, intent.title, history, tools)
+        if intent.action == "complete":
+            return self._complete(intent.ref, history, tools)
+        if intent.action == "delete":
+            return self._delete(intent.ref, history, tools)
+        if intent.action == "add":
+            return self._add(intent.title, tools)
+        if intent.action == "list":
+            return self._list(intent.status, tools)
+        if intent.action == "greeting":
             return "Hello! " + HELP
-        if THANKS.match(text):
+        if intent.action == "thanks":
             return "You're welcome! Anything else I can do for your tasks?"
-        if HELP_ASK.search(text):
+        if intent.action == "help":
             return HELP
-        return f"Sorry, I didn't understand \"{text[:80]}\". " + HELP
+        return f"Sorry, I didn't understand \"{intent.text[:80]}\". " + HELP
 
     # -- intents -----------------------------------------------------------------------------
-    @staticmethod
-    def _looks_like_ref(ref: str) -> bool:
-        return bool(_text_query(ref)) and not re.fullmatch(r"(?:all|everything|my tasks)", _clean(ref), _I)
-
     def _add(self, title: str, tools: TaskTools) -> str:
         description = None
-        if m := re.match(r"^(?P<title>.+?)\s+(?:with description|described as|details?:)\s+(?P<desc>.+)$", title, _I):
+        if m := re.match(r"^(?P<title>.+?) (?:with description|described as|details?:) (?P<desc>.+)$", title, _I):
             title, description = _unquote(m["title"]), _unquote(m["desc"])
         arguments: dict[str, Any] = {"title": title[:200]}
         if description:
@@ -215,7 +298,13 @@ class RulesProvider:
     def _resolve(self, ref: str, history: list[Turn], tools: TaskTools, verb: str) -> tuple[int | None, str]:
         cleaned = _clean(ref)
         if m := NUMBER.match(cleaned):
-            return int(m["id"]), ""
+            digits = m["id"].lstrip("0") or "0"
+            # Checked on the digits before int(): a 4,000-digit number is a valid message.
+            if len(digits) > len(str(MAX_TASK_ID)) or int(digits) > MAX_TASK_ID or int(digits) == 0:
+                shown = digits if len(digits) <= 20 else digits[:20] + "…"
+                return None, f"There is no task {shown}: task numbers go from 1 to {MAX_TASK_ID}. " \
+                    "Say \"Show me all my tasks\" to see their numbers."
+            return int(digits), ""
         if PRONOUN.match(cleaned):
             ids = previous_task_ids(history)
             if len(ids) == 1:

@@ -1,7 +1,8 @@
 import { NextResponse, type NextRequest } from "next/server";
 
+import { guardRequest } from "@/lib/guard";
 import { callBackend, relay, requestIsHttps } from "@/lib/proxy";
-import { SESSION_COOKIE, cookieOptions, encodeSession, tokenMaxAge } from "@/lib/session";
+import { SESSION_COOKIE, cookieOptions, encodeSession, isUserId, tokenMaxAge } from "@/lib/session";
 
 export const dynamic = "force-dynamic";
 
@@ -11,12 +12,13 @@ export const dynamic = "force-dynamic";
  * reaches page scripts.
  */
 export async function POST(request: NextRequest) {
-  const body = await request.text();
+  const body = await guardRequest(request, { body: true });
+  if (body instanceof NextResponse) return body;
   const response = await callBackend({ method: "POST", path: "/api/auth/login", body });
   const relayed = await relay(response);
   if (relayed.status !== 200) return relayed;
   const data = (await relayed.json()) as { access_token?: unknown; user_id?: unknown };
-  if (typeof data.access_token !== "string" || data.user_id === undefined || data.user_id === null) {
+  if (typeof data.access_token !== "string" || !isUserId(data.user_id)) {
     return NextResponse.json(
       { error: "backend_error", message: "The task service gave an unexpected answer." },
       { status: 502 },
@@ -29,7 +31,7 @@ export async function POST(request: NextRequest) {
   } catch {
     // the backend accepted it, so it was JSON; nothing to do
   }
-  const userId = String(data.user_id);
+  const userId = data.user_id;
   const out = NextResponse.json({ user_id: userId, email }, { headers: { "cache-control": "no-store" } });
   out.cookies.set(
     SESSION_COOKIE,
