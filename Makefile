@@ -22,7 +22,7 @@ CLUSTER ?= auto
 # The image tag: $IMAGE_TAG, else the chart's appVersion so `helm install` finds the images
 # (harness.images.image_tag, the one place; `python -m harness.images tag` prints it).
 
-.PHONY: help system setup chart-docs test test-backend test-frontend static policy images bench-backend bench-images \
+.PHONY: help system setup scanners chart-docs test test-backend test-frontend static policy images bench-backend bench-images \
         test-runtime test-cluster up status down load bench-load acceptance report ai-manifests deploy undeploy diagnose clean
 
 help: ## List the targets
@@ -42,8 +42,13 @@ $(FRONTEND)/node_modules/.installed: $(FRONTEND)/package-lock.json
 system: ## System packages the tiers need (Docker engine, PostgreSQL, Chromium, …; installed as root with apt, else listed) and start Docker
 	@scripts/setup-system.sh
 
-setup: system $(VENV)/.installed $(FRONTEND)/node_modules/.installed ## Everything: system packages, .venv, Python and npm packages, Helm (idempotent; SYSTEM_SETUP=skip to go on without system packages)
+setup: system $(VENV)/.installed $(FRONTEND)/node_modules/.installed ## Everything: system packages, .venv, Python and npm packages, Helm, kube-score, Checkov (idempotent; SYSTEM_SETUP=skip to go on without system packages)
 	@scripts/install-helm.sh >/dev/null
+	@$(MAKE) --no-print-directory scanners
+
+scanners: ## kube-score (built with Go, pinned) and Checkov (its own virtualenv: its pins clash with pytest's) for the static tier
+	@scripts/install-kube-score.sh >/dev/null
+	@PYTHON=$(PYTHON) scripts/install-checkov.sh >/dev/null
 
 # --- tests ----------------------------------------------------------------------
 test: setup test-frontend ## Run every test: frontend checks, then the pytest suite, every tier this machine can run (CLUSTER=auto|kind|local|context:NAME|none)
@@ -55,7 +60,7 @@ test-backend: setup ## Only the backend's own tests
 test-frontend: $(FRONTEND)/node_modules/.installed ## Frontend lint, typecheck and unit tests
 	cd $(FRONTEND) && npm run lint && npm run typecheck && npm test
 
-static: setup ## Only the static tier (chart, policy, Dockerfiles): seconds
+static: setup ## Only the static tier (chart, policy, kube-score and Checkov, Dockerfiles): under a minute
 	$(PYTEST) verification/static
 
 chart-docs: $(VENV)/.installed ## Regenerate the chart's values.schema.json and README parameter tables from values.yaml's comments

@@ -33,9 +33,11 @@ BACKEND_OPTIONAL_ENV = (
     "OPENAI_API_KEY",
     "OPENAI_BASE_URL",
     "OPENAI_MODEL",
+    "DB_POOL_SIZE",
+    "DB_MAX_OVERFLOW",
 )
 FRONTEND_REQUIRED_ENV = ("BACKEND_URL",)
-FRONTEND_OPTIONAL_ENV = ("PORT", "LOG_LEVEL")
+FRONTEND_OPTIONAL_ENV = ("PORT", "LOG_LEVEL", "SESSION_COOKIE_SECURE", "HSTS_MAX_AGE")
 
 # Names whose values are credentials. They reach containers only through a
 # Secret (secretKeyRef); a ConfigMap or a literal value for them is a defect.

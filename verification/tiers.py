@@ -57,6 +57,24 @@ def _helm_missing() -> str | None:
 
 
 @cache
+def scanner_missing(name: str) -> str | None:
+    """Why kube-score or Checkov (the static tier's outside judges) cannot run, or None.
+
+    Not a prerequisite of the whole tier: only the scanner tests need them. A missing tool is
+    built or installed by its script (scripts/install-kube-score.sh needs Go, install-checkov.sh
+    a package index); when that fails the reason is one line naming how to install it.
+    """
+    from harness.kube.scanners import ScannerNotFound, find_checkov, find_kube_score
+
+    finders = {"kube-score": find_kube_score, "checkov": find_checkov}
+    try:
+        finders[name]()
+    except ScannerNotFound as exc:
+        return str(exc)
+    return None
+
+
+@cache
 def _docker_missing() -> str | None:
     from harness.core.docker import engine_problem
 

@@ -32,6 +32,13 @@ def obj(props, required=None, desc=None, extra=False):
     return o
 
 
+DISK = {**MEM, "description": "ephemeral-storage quantity like 128Mi (emptyDirs, logs)"}
+PORT = {"type": "integer", "minimum": 1, "maximum": 65535}
+CIDR = {
+    "type": "string",
+    "pattern": r"^[0-9a-fA-F:.]+/[0-9]{1,3}$",
+    "description": "an IPv4 or IPv6 CIDR such as 10.0.0.0/8 or 0.0.0.0/0",
+}
 FREE = {"type": "object", "description": "free-form map"}
 STRMAP = {"type": "object", "additionalProperties": {"type": "string"}, "description": "map of strings"}
 
@@ -106,8 +113,10 @@ def component(name, port, paths):
             "startupProbe": probe("startup probe"),
             "resources": obj(
                 {
-                    "requests": obj({"cpu": CPU, "memory": MEM}, ["cpu", "memory"]),
-                    "limits": obj({"cpu": CPU, "memory": MEM}, ["cpu", "memory"]),
+                    "requests": obj(
+                        {"cpu": CPU, "memory": MEM, "ephemeral-storage": DISK}, ["cpu", "memory"]
+                    ),
+                    "limits": obj({"cpu": CPU, "memory": MEM, "ephemeral-storage": DISK}, ["cpu", "memory"]),
                 },
                 ["requests", "limits"],
                 "requests and limits are both required (FR-013)",
@@ -195,6 +204,19 @@ def component(name, port, paths):
 
 
 backend = component("backend", 8000, ["/tmp"])
+backend["properties"]["database"] = obj(
+    {
+        "poolSize": {"type": "integer", "minimum": 1, "description": "DB_POOL_SIZE: connections per pod"},
+        "maxOverflow": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "DB_MAX_OVERFLOW: extra connections per pod under load",
+        },
+        "maxConnections": {"type": "integer", "minimum": 1, "description": "the server's max_connections"},
+        "reservedConnections": {"type": "integer", "minimum": 0},
+    },
+    ["poolSize", "maxOverflow", "maxConnections", "reservedConnections"],
+)
 backend["properties"]["service"] = obj(
     {
         "type": {"const": "ClusterIP", "description": "the backend is internal: ClusterIP only (FR-011)"},
@@ -256,6 +278,11 @@ schema = {
                         "additionalProperties": {"type": "boolean"},
                         "description": "name: true|false",
                     },
+                    "sessionCookieSecure": {
+                        "enum": ["auto", "true", "false"],
+                        "description": 'SESSION_COOKIE_SECURE: "auto", "true" or "false" (strings)',
+                    },
+                    "hstsMaxAge": {"type": "integer", "minimum": 0, "description": "HSTS_MAX_AGE in seconds"},
                 },
                 ["logLevel", "chatProvider"],
             ),
@@ -276,13 +303,37 @@ schema = {
             ),
             "backend": backend,
             "frontend": frontend,
+            "ingress": obj(
+                {
+                    "enabled": {"type": "boolean"},
+                    "ingressClassName": {"type": "string"},
+                    "hostname": {
+                        "type": "string",
+                        "pattern": r"^(|(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)$",
+                        "description": "a DNS name such as todo.example.com (no scheme, no port)",
+                    },
+                    "path": {"type": "string", "pattern": "^/"},
+                    "pathType": {"enum": ["Prefix", "Exact", "ImplementationSpecific"]},
+                    "annotations": STRMAP,
+                    "tls": obj({"enabled": {"type": "boolean"}, "secretName": {"type": "string"}}),
+                }
+            ),
+            "networkPolicy": obj(
+                {
+                    "enabled": {"type": "boolean"},
+                    "frontend": obj({"ingressNamespaceSelector": STRMAP}),
+                    "dns": obj({"namespace": {"type": "string", "minLength": 1}, "podLabels": STRMAP, "port": PORT}),
+                    "database": obj({"cidr": CIDR, "port": PORT}),
+                    "llm": obj({"cidr": CIDR, "port": PORT}),
+                }
+            ),
             "tests": obj(
                 {
                     "enabled": {"type": "boolean"},
                     "resources": obj(
                         {
-                            "requests": obj({"cpu": CPU, "memory": MEM}),
-                            "limits": obj({"cpu": CPU, "memory": MEM}),
+                            "requests": obj({"cpu": CPU, "memory": MEM, "ephemeral-storage": DISK}),
+                            "limits": obj({"cpu": CPU, "memory": MEM, "ephemeral-storage": DISK}),
                         }
                     ),
                 }

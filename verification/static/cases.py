@@ -36,6 +36,20 @@ RENDER_CASES: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {
         {"backend.preStopSleepSeconds": 0, "frontend.preStopSleepSeconds": 0, "tests.enabled": False},
     ),
     "release-named-like-chart": ((SECRETS,), {"fullnameOverride": "tc"}),
+    "ingress-tls": (
+        (SECRETS,),
+        {"ingress.enabled": True, "ingress.hostname": "todo.test", "frontend.service.type": "ClusterIP"},
+    ),
+    "network-policy": ((SECRETS,), {"networkPolicy.enabled": True}),
+    "network-policy-openai-no-tests": (
+        (SECRETS,),
+        {
+            "networkPolicy.enabled": True,
+            "config.chatProvider": "openai",
+            "secrets.openaiApiKey": "sk-fake-for-tests",
+            "tests.enabled": False,
+        },
+    ),
 }
 CASE_IDS = list(RENDER_CASES)
 

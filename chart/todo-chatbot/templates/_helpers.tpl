@@ -152,6 +152,28 @@ lifecycle:
 {{- end }}
 {{- end -}}
 
+{{/* The TLS Secret of the Ingress: ingress.tls.secretName or "<fullname>-tls". */}}
+{{- define "todo-chatbot.ingressTlsSecretName" -}}
+{{- default (printf "%s-tls" (include "todo-chatbot.fullname" .)) .Values.ingress.tls.secretName -}}
+{{- end -}}
+
+{{/* A NetworkPolicy egress rule to the cluster DNS (UDP and TCP). Usage: include "todo-chatbot.networkPolicy.dnsEgress" .Values.networkPolicy */}}
+{{- define "todo-chatbot.networkPolicy.dnsEgress" -}}
+# Name resolution through the cluster DNS only.
+- to:
+    - namespaceSelector:
+        matchLabels:
+          kubernetes.io/metadata.name: {{ .dns.namespace }}
+      podSelector:
+        matchLabels:
+          {{- toYaml .dns.podLabels | nindent 10 }}
+  ports:
+    - protocol: UDP
+      port: {{ .dns.port }}
+    - protocol: TCP
+      port: {{ .dns.port }}
+{{- end -}}
+
 {{/*
 Every problem with the values, collected into one message (Bitnami's validateValues).
 The schema (values.schema.json) checks types; this checks what a schema cannot say well.
@@ -179,6 +201,19 @@ The schema (values.schema.json) checks types; this checks what a schema cannot s
 {{- if ge (int $c.preStopSleepSeconds) (int $c.terminationGracePeriodSeconds) -}}
 {{- $problems = append $problems (printf "%s.preStopSleepSeconds (%v) must be less than %s.terminationGracePeriodSeconds (%v), or the application gets no time to shut down gracefully" $component $c.preStopSleepSeconds $component $c.terminationGracePeriodSeconds) -}}
 {{- end -}}
+{{- end -}}
+{{- if and .Values.ingress.enabled (not .Values.ingress.hostname) -}}
+{{- $problems = append $problems "ingress.enabled needs ingress.hostname: --set ingress.hostname=todo.example.com (the host the TLS certificate is for)" -}}
+{{- end -}}
+{{- /*
+Connections to PostgreSQL in the worst case: during a rolling update one surge pod (maxSurge 1)
+runs beside replicaCount pods, and each may open poolSize + maxOverflow connections.
+*/ -}}
+{{- $db := .Values.backend.database -}}
+{{- $worst := mul (add (int .Values.backend.replicaCount) 1) (add (int $db.poolSize) (int $db.maxOverflow)) -}}
+{{- $room := sub (int $db.maxConnections) (int $db.reservedConnections) -}}
+{{- if gt (int $worst) (int $room) -}}
+{{- $problems = append $problems (printf "backend.database: (replicaCount %d + 1 surge pod) x (poolSize %d + maxOverflow %d) = %d connections exceeds maxConnections %d - reservedConnections %d = %d: lower the pool or the replicas, or raise backend.database.maxConnections to the server's max_connections" (int .Values.backend.replicaCount) (int $db.poolSize) (int $db.maxOverflow) (int $worst) (int $db.maxConnections) (int $db.reservedConnections) (int $room)) -}}
 {{- end -}}
 {{- if and .Values.frontend.service.nodePorts.http (eq .Values.frontend.service.type "ClusterIP") -}}
 {{- $problems = append $problems "frontend.service.nodePorts.http is set but frontend.service.type is ClusterIP: use type NodePort or LoadBalancer, or unset the node port" -}}

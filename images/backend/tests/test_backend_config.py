@@ -67,6 +67,12 @@ CASES = [
      "OPENAI_BASE_URL", "http"),
     ("bad CORS_ORIGINS", {"DATABASE_URL": GOOD_URL, "JWT_SECRET": GOOD_SECRET, "CORS_ORIGINS": "not-an-origin"},
      "CORS_ORIGINS", "origins"),
+    ("bad DB_POOL_SIZE", {"DATABASE_URL": GOOD_URL, "JWT_SECRET": GOOD_SECRET, "DB_POOL_SIZE": "many"},
+     "DB_POOL_SIZE", "whole number"),
+    ("zero DB_POOL_SIZE", {"DATABASE_URL": GOOD_URL, "JWT_SECRET": GOOD_SECRET, "DB_POOL_SIZE": "0"},
+     "DB_POOL_SIZE", "must be at least 1"),
+    ("unlimited DB_MAX_OVERFLOW", {"DATABASE_URL": GOOD_URL, "JWT_SECRET": GOOD_SECRET, "DB_MAX_OVERFLOW": "-1"},
+     "DB_MAX_OVERFLOW", "must be at least 0"),
 ]
 
 
@@ -109,3 +115,24 @@ def test_random_secrets_and_the_repositorys_fixed_test_secrets_are_accepted(name
     }[name]
     for value in values:
         Settings(database_url=GOOD_URL, jwt_secret=value)  # type: ignore[arg-type]
+
+def test_pool_size_and_overflow_reach_the_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """DB_POOL_SIZE and DB_MAX_OVERFLOW (set by the chart's backend.database values) size the engine's pool."""
+    from todo_api import app as app_module
+    from todo_api.settings import load_settings
+
+    for name, value in {"DATABASE_URL": GOOD_URL, "JWT_SECRET": GOOD_SECRET,
+                        "DB_POOL_SIZE": "3", "DB_MAX_OVERFLOW": "0"}.items():  # fmt: skip
+        monkeypatch.setenv(name, value)
+    engines = []
+    real_make_engine = app_module.make_engine
+
+    def spy(url: str, **kwargs: int):
+        engines.append(real_make_engine(url, **kwargs))
+        return engines[-1]
+
+    monkeypatch.setattr(app_module, "make_engine", spy)
+    app_module.create_app(load_settings())
+    pool = engines[0].pool
+    assert (pool.size(), pool._max_overflow) == (3, 0)  # QueuePool keeps the overflow only privately
+    engines[0].dispose()

@@ -160,7 +160,11 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
 
 
 def create_app(settings: Settings) -> ASGIApp:
-    engine = make_engine(settings.database_url.get_secret_value())
+    engine = make_engine(
+        settings.database_url.get_secret_value(),
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+    )
     factory = make_sessionmaker(engine)
     readiness = Readiness(engine)
     mcp = TodoMCP(factory, settings.jwt_secret.get_secret_value())

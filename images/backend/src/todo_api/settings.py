@@ -15,6 +15,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 JWT_SECRET_MIN_BYTES = 32  # equals harness.contract.JWT_SECRET_MIN_BYTES (a test checks it)
 DEFAULT_PORT = 8000  # equals harness.contract.BACKEND_PORT (a test checks it)
+# SQLAlchemy's pool per process; the chart sets both (backend.database.poolSize / maxOverflow).
+DEFAULT_DB_POOL_SIZE = 10
+DEFAULT_DB_MAX_OVERFLOW = 20
 POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
 
 # A JWT_SECRET copied from .env.example or the docs, or typed by hand, is long enough but guessable:
@@ -49,6 +52,10 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = None
     openai_base_url: str = "https://api.openai.com/v1"
     openai_model: str = "gpt-4o-mini"
+    # Connections per process: DB_POOL_SIZE kept open, up to DB_MAX_OVERFLOW more under load.
+    # (0 overflow is valid; SQLAlchemy's -1, "unlimited", is refused: it defeats the arithmetic.)
+    db_pool_size: int = Field(default=DEFAULT_DB_POOL_SIZE, ge=1)
+    db_max_overflow: int = Field(default=DEFAULT_DB_MAX_OVERFLOW, ge=0)
 
     @field_validator("log_level", "chat_provider", mode="before")
     @classmethod
@@ -133,6 +140,7 @@ _MESSAGES = {
     "missing": "is required but not set",
     "literal_error": None,  # pydantic's own text lists the allowed values
     "int_parsing": "must be a whole number",
+    "greater_than_equal": None,  # formatted below: "must be at least N"
 }
 
 
@@ -143,6 +151,8 @@ def describe(error: ValidationError) -> str:
         name = str(item["loc"][0]).upper() if item["loc"] else "environment"
         message = _MESSAGES.get(item["type"]) or item["msg"]
         message = message.removeprefix("Value error, ")
+        if item["type"] == "greater_than_equal":
+            message = f"must be at least {item['ctx']['ge']}"
         if item["type"] == "literal_error":
             message = "must be " + item["msg"].removeprefix("Input should be ")
         problems.append(f"{name}: {message}")

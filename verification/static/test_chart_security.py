@@ -1,0 +1,313 @@
+"""Security issue 16, chart side: HTTPS through an Ingress with Secure cookies and HSTS, NetworkPolicies,
+ephemeral-storage limits and a database pool the server can hold."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.kube import netpol
+from harness.kube import render as r
+from harness.kube.quantities import parse_memory
+from verification.static.cases import CASE_IDS, rendered
+
+SECRETS = (r.TEST_SECRETS_VALUES,)
+NAMESPACE = r.DEFAULT_NAMESPACE
+PROD_HOST = "todo-chatbot.example"
+
+
+# --- Ingress, TLS, Secure cookies, HSTS ------------------------------------------------------------
+@pytest.mark.requirement("FR-023", "FR-012", "FR-028")
+def test_prod_serves_the_ui_through_an_ingress_with_tls_for_its_host() -> None:
+    manifests = rendered("values-prod")
+    ingress = r.one(manifests, "Ingress")
+    assert ingress["spec"]["ingressClassName"] == "nginx"
+    assert ingress["spec"]["tls"] == [{"hosts": [PROD_HOST], "secretName": "todo-chatbot-tls"}]
+    [rule] = ingress["spec"]["rules"]
+    assert rule["host"] == PROD_HOST
+    [path] = rule["http"]["paths"]
+    frontend = r.service(manifests, "frontend")
+    assert path["backend"]["service"] == {"name": frontend["metadata"]["name"], "port": {"name": "http"}}
+    assert frontend["spec"]["ports"][0]["name"] == "http"
+
+
+@pytest.mark.requirement("FR-023", "FR-012")
+def test_prod_frontend_service_is_cluster_ip_so_the_ingress_is_the_only_way_in() -> None:
+    spec = r.service(rendered("values-prod"), "frontend")["spec"]
+    assert spec["type"] == "ClusterIP" and "nodePort" not in spec["ports"][0]
+
+
+@pytest.mark.requirement("FR-023", "FR-018", "FR-020")
+def test_prod_forces_secure_session_cookies_and_hsts() -> None:
+    env = r.container_env(rendered("values-prod"), "frontend")
+    assert env["SESSION_COOKIE_SECURE"] == "true"
+    assert int(env["HSTS_MAX_AGE"]) >= 15552000  # at least 180 days
+
+
+@pytest.mark.requirement("FR-025", "FR-023", "FR-018")
+@pytest.mark.parametrize("case", ["defaults", "values-dev", "values-staging"])
+def test_without_https_there_is_no_ingress_cookies_follow_the_request_and_no_hsts(case: str) -> None:
+    manifests = rendered(case)
+    assert r.by_kind(manifests, "Ingress") == []
+    env = r.container_env(manifests, "frontend")
+    assert (env["SESSION_COOKIE_SECURE"], env["HSTS_MAX_AGE"]) == ("auto", "0")
+
+
+@pytest.mark.requirement("FR-025", "FR-012")
+def test_dev_and_defaults_keep_the_node_port_frontend() -> None:
+    assert r.service(rendered("defaults"), "frontend")["spec"]["type"] == "NodePort"
+    assert r.service(rendered("values-dev"), "frontend")["spec"]["ports"][0]["nodePort"] == 30080
+
+
+@pytest.mark.requirement("FR-026", "FR-028")
+def test_ingress_tls_secret_defaults_to_the_release_name_and_tls_can_be_left_to_others() -> None:
+    ingress = r.one(rendered("ingress-tls"), "Ingress")
+    assert ingress["spec"]["tls"] == [{"hosts": ["todo.test"], "secretName": "todo-chatbot-tls"}]
+    assert "ingressClassName" not in ingress["spec"]  # the cluster's default class
+    plain = r.one(r.render(SECRETS, {"ingress.enabled": True, "ingress.hostname": "t.test",
+                                     "ingress.tls.enabled": False}), "Ingress")  # fmt: skip
+    assert "tls" not in plain["spec"]
+
+
+@pytest.mark.requirement("FR-038", "US4-3")
+def test_ingress_without_a_hostname_fails_with_one_readable_message() -> None:
+    error = r.render_error(SECRETS, {"ingress.enabled": True})
+    assert error and "ingress.enabled needs ingress.hostname: --set ingress.hostname=" in error, error
+
+
+@pytest.mark.parametrize(
+    ("set_values", "expected"),
+    [
+        ({"config.sessionCookieSecure": "always"}, "at '/config/sessionCookieSecure': value must be one of"),
+        ({"config.sessionCookieSecure": True}, "at '/config/sessionCookieSecure'"),
+        ({"config.hstsMaxAge": -1}, "at '/config/hstsMaxAge': minimum: got -1, want 0"),
+        ({"ingress.hostname": "https://todo.test"}, "at '/ingress/hostname'"),
+    ],
+    ids=["cookie-always", "cookie-boolean", "hsts-negative", "hostname-with-scheme"],
+)
+@pytest.mark.requirement("US4-3", "FR-026")
+def test_schema_refuses_bad_https_values(set_values: dict, expected: str) -> None:
+    error = r.render_error(SECRETS, set_values)
+    assert error and expected in error, error
+
+
+@pytest.mark.parametrize(
+    ("set_values", "expected"),
+    [({}, "echo \"http://"), ({"ingress.enabled": True, "ingress.hostname": "todo.test"}, "https://todo.test/")],
+    ids=["node-port", "ingress"],
+)
+@pytest.mark.requirement("FR-043")
+def test_notes_show_the_https_address_with_an_ingress(set_values: dict, expected: str) -> None:
+    assert expected in r.render_notes(SECRETS, set_values)
+
+
+# --- NetworkPolicy: who may talk to whom ----------------------------------------------------------
+def pod(manifests: list[dict], component: str) -> netpol.Endpoint:
+    """The endpoint of the chart's pod of ``component`` (its labels as rendered)."""
+    if component == "test":
+        workload = next(m for m in manifests if r.is_hook(m) and m["kind"] == "Pod")
+        labels = workload["metadata"]["labels"]
+    else:
+        labels = r.deployment(manifests, component)["spec"]["template"]["metadata"]["labels"]
+    return netpol.Endpoint(labels=labels, namespace=NAMESPACE)
+
+
+STRANGER = netpol.Endpoint(labels={"app": "something-else"}, namespace=NAMESPACE)
+OTHER_NS = netpol.Endpoint(labels={"app": "x"}, namespace="elsewhere")
+INGRESS_NGINX = netpol.Endpoint(labels={"app.kubernetes.io/name": "ingress-nginx"}, namespace="ingress-nginx")
+KUBE_DNS = netpol.Endpoint(labels={"k8s-app": "kube-dns"}, namespace="kube-system")
+DATABASE = netpol.external("203.0.113.10")  # external PostgreSQL (Neon or any host)
+LLM = netpol.external("198.51.100.20")
+
+
+@pytest.mark.parametrize("case", ["defaults", "values-dev"])
+@pytest.mark.requirement("FR-025")
+def test_network_policies_are_off_for_a_local_minikube(case: str) -> None:
+    assert r.by_kind(rendered(case), "NetworkPolicy") == []
+
+
+@pytest.mark.parametrize("case", ["values-staging", "values-prod", "network-policy"])
+@pytest.mark.requirement("FR-023", "FR-028")
+def test_every_pod_of_the_release_is_selected_by_a_policy_in_both_directions(case: str) -> None:
+    manifests = rendered(case)
+    policies = r.by_kind(manifests, "NetworkPolicy")
+    for component in ("backend", "frontend", "test"):
+        labels = pod(manifests, component).labels
+        selecting = [p for p in policies if netpol._matches(p["spec"]["podSelector"], labels)]
+        assert len(selecting) == 1, f"{case}: {component} pods are selected by {len(selecting)} policies"
+        assert selecting[0]["spec"]["policyTypes"] == ["Ingress", "Egress"]
+
+
+@pytest.mark.parametrize("case", ["values-staging", "values-prod", "network-policy"])
+@pytest.mark.requirement("FR-011", "FR-023", "US4-3")
+def test_backend_is_reached_only_by_the_frontend_and_the_helm_test_pod_on_its_port(case: str) -> None:
+    m = rendered(case)
+    backend, frontend, test = pod(m, "backend"), pod(m, "frontend"), pod(m, "test")
+    assert netpol.can_connect(m, frontend, backend, 8000)
+    assert netpol.can_connect(m, test, backend, 8000), "the chart's own helm test pod is blocked"
+    assert not netpol.can_connect(m, frontend, backend, 22)
+    for outsider in (STRANGER, OTHER_NS, INGRESS_NGINX):
+        assert not netpol.ingress_allows(m, backend, outsider, 8000), outsider
+    assert not netpol.ingress_allows(m, backend, netpol.external("192.0.2.1"), 8000)
+
+
+@pytest.mark.requirement("FR-012", "FR-023")
+def test_frontend_accepts_anyone_on_its_port_unless_an_ingress_namespace_is_named() -> None:
+    staging = rendered("values-staging")
+    frontend = pod(staging, "frontend")
+    for source in (STRANGER, OTHER_NS, INGRESS_NGINX, netpol.external("192.0.2.1")):
+        assert netpol.ingress_allows(staging, frontend, source, 3000)
+    assert not netpol.ingress_allows(staging, frontend, STRANGER, 8080)
+    prod = rendered("values-prod")
+    frontend, test = pod(prod, "frontend"), pod(prod, "test")
+    assert netpol.ingress_allows(prod, frontend, INGRESS_NGINX, 3000)
+    assert netpol.can_connect(prod, test, frontend, 3000), "the chart's own helm test pod is blocked"
+    for outsider in (STRANGER, OTHER_NS, netpol.external("192.0.2.1")):
+        assert not netpol.ingress_allows(prod, frontend, outsider, 3000), outsider
+
+
+@pytest.mark.parametrize("case", ["values-staging", "values-prod", "network-policy"])
+@pytest.mark.parametrize("component", ["backend", "frontend", "test"])
+@pytest.mark.requirement("FR-023", "FR-028")
+def test_every_pod_resolves_names_through_kube_dns_only(case: str, component: str) -> None:
+    m = rendered(case)
+    source = pod(m, component)
+    assert netpol.egress_allows(m, source, KUBE_DNS, 53, "UDP")
+    assert netpol.egress_allows(m, source, KUBE_DNS, 53, "TCP")
+    assert not netpol.egress_allows(m, source, netpol.external("8.8.8.8"), 53, "UDP")
+
+
+@pytest.mark.parametrize("case", ["values-staging", "values-prod", "network-policy"])
+@pytest.mark.requirement("FR-023", "FR-028")
+def test_frontend_egress_is_the_backend_port_and_nothing_else(case: str) -> None:
+    m = rendered(case)
+    frontend, backend = pod(m, "frontend"), pod(m, "backend")
+    assert netpol.egress_allows(m, frontend, backend, 8000)
+    assert not netpol.egress_allows(m, frontend, DATABASE, 5432)
+    assert not netpol.egress_allows(m, frontend, LLM, 443)
+    assert not netpol.egress_allows(m, frontend, STRANGER, 8000)
+
+
+@pytest.mark.parametrize("case", ["values-staging", "values-prod", "network-policy"])
+@pytest.mark.requirement("FR-023", "FR-028")
+def test_backend_egress_is_the_database_and_with_openai_the_llm_api(case: str) -> None:
+    m = rendered(case)
+    backend, frontend = pod(m, "backend"), pod(m, "frontend")
+    assert netpol.egress_allows(m, backend, DATABASE, 5432)
+    assert not netpol.egress_allows(m, backend, DATABASE, 3306)
+    assert not netpol.egress_allows(m, backend, frontend, 3000)
+    uses_llm = r.container_env(m, "backend")["CHAT_PROVIDER"] == "openai"
+    assert netpol.egress_allows(m, backend, LLM, 443) == uses_llm, case
+
+
+@pytest.mark.requirement("FR-026")
+def test_database_and_llm_destinations_are_configurable() -> None:
+    m = r.render(SECRETS, {
+        "networkPolicy.enabled": True, "config.chatProvider": "openai", "secrets.openaiApiKey": "sk-fake",
+        "networkPolicy.database.cidr": "10.20.0.0/16", "networkPolicy.database.port": 6543,
+        "networkPolicy.llm.cidr": "198.51.100.0/24", "networkPolicy.llm.port": 8443,
+    })  # fmt: skip
+    backend = pod(m, "backend")
+    assert netpol.egress_allows(m, backend, netpol.external("10.20.1.2"), 6543)
+    assert not netpol.egress_allows(m, backend, netpol.external("10.21.1.2"), 6543)
+    assert not netpol.egress_allows(m, backend, netpol.external("10.20.1.2"), 5432)
+    assert netpol.egress_allows(m, backend, LLM, 8443)
+    assert not netpol.egress_allows(m, backend, netpol.external("192.0.2.1"), 8443)
+
+
+@pytest.mark.requirement("FR-028", "US4-3")
+def test_without_the_helm_test_pod_there_is_no_policy_or_exception_for_it() -> None:
+    m = rendered("network-policy-openai-no-tests")
+    assert {p["metadata"]["name"] for p in r.by_kind(m, "NetworkPolicy")} == {
+        "todo-chatbot-backend", "todo-chatbot-frontend",
+    }  # fmt: skip
+    test_labels = {"app.kubernetes.io/name": "todo-chatbot", "app.kubernetes.io/instance": "todo-chatbot",
+                   "app.kubernetes.io/component": "test"}  # fmt: skip
+    test = netpol.Endpoint(labels=test_labels, namespace=NAMESPACE)
+    assert not netpol.ingress_allows(m, pod(m, "backend"), test, 8000)
+
+
+@pytest.mark.harness  # the evaluator itself, not the chart
+def test_netpol_evaluator_follows_kubernetes_semantics() -> None:
+    a = netpol.Endpoint(labels={"app": "a"}, namespace="n")
+    b = netpol.Endpoint(labels={"app": "b"}, namespace="n")
+    deny_all = {"kind": "NetworkPolicy", "metadata": {"namespace": "n"},
+                "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}}  # fmt: skip
+    assert netpol.can_connect([], a, b, 80)  # no policy: open
+    assert not netpol.can_connect([deny_all], a, b, 80)
+    allow_b_from_a = {"kind": "NetworkPolicy", "metadata": {"namespace": "n"}, "spec": {
+        "podSelector": {"matchLabels": {"app": "b"}}, "policyTypes": ["Ingress"],
+        "ingress": [{"from": [{"podSelector": {"matchLabels": {"app": "a"}}}], "ports": [{"port": 80}]}]}}  # fmt: skip
+    assert netpol.can_connect([allow_b_from_a], a, b, 80)
+    assert not netpol.can_connect([allow_b_from_a], a, b, 81)
+    assert not netpol.can_connect([allow_b_from_a], netpol.Endpoint(labels={"app": "a"}, namespace="m"), b, 80)
+    assert not netpol.can_connect([allow_b_from_a, deny_all], a, b, 80)  # a's egress is denied
+
+
+# --- ephemeral storage ------------------------------------------------------------------------------
+@pytest.mark.parametrize("case", CASE_IDS)
+@pytest.mark.requirement("FR-013")
+def test_every_container_requests_and_limits_ephemeral_storage_covering_its_empty_dirs(case: str) -> None:
+    manifests = rendered(case)
+    workloads = [*r.by_kind(manifests, "Deployment"), *r.by_kind(manifests, "Pod")]
+    for workload in workloads:
+        spec = r.pod_spec(workload)
+        empty_dirs = sum(parse_memory(v["emptyDir"]["sizeLimit"]) for v in spec.get("volumes") or [] if "emptyDir" in v)
+        for c in spec["containers"]:
+            requests, limits = c["resources"]["requests"], c["resources"]["limits"]
+            name = f"{workload['metadata']['name']}/{c['name']}"
+            assert "ephemeral-storage" in requests and "ephemeral-storage" in limits, name
+            request, limit = parse_memory(requests["ephemeral-storage"]), parse_memory(limits["ephemeral-storage"])
+            assert 0 < request <= limit, name
+            # The emptyDirs count against the container's limit, and logs need room beside them.
+            assert limit >= empty_dirs + 16 * 1024**2, f"{name}: limit {limit} < emptyDirs {empty_dirs} + 16Mi"
+
+
+# --- database pool --------------------------------------------------------------------------------
+@pytest.mark.parametrize("case", CASE_IDS)
+@pytest.mark.requirement("FR-018", "FR-020", "FR-016")
+def test_pool_settings_reach_the_backend_and_fit_the_server_during_a_rollout(case: str) -> None:
+    manifests = rendered(case)
+    env = r.container_env(manifests, "backend")
+    pool, overflow = int(env["DB_POOL_SIZE"]), int(env["DB_MAX_OVERFLOW"])
+    replicas = r.deployment(manifests, "backend")["spec"]["replicas"]
+    surge = r.deployment(manifests, "backend")["spec"]["strategy"]["rollingUpdate"]["maxSurge"]
+    assert (replicas + surge) * (pool + overflow) <= 100 - 10
+    assert "DB_POOL_SIZE" not in r.container_env(manifests, "frontend")
+
+
+@pytest.mark.requirement("FR-025", "FR-018")
+def test_pool_defaults_are_5_and_5() -> None:
+    env = r.container_env(rendered("defaults"), "backend")
+    assert (env["DB_POOL_SIZE"], env["DB_MAX_OVERFLOW"]) == ("5", "5")
+
+
+@pytest.mark.parametrize(
+    ("set_values", "expected"),
+    [
+        (
+            {"backend.replicaCount": 9, "backend.database.poolSize": 5, "backend.database.maxOverflow": 5},
+            "backend.database: (replicaCount 9 + 1 surge pod) x (poolSize 5 + maxOverflow 5) = 100 connections "
+            "exceeds maxConnections 100 - reservedConnections 10 = 90",
+        ),
+        (
+            {"backend.database.poolSize": 10, "backend.database.maxOverflow": 21},
+            "(poolSize 10 + maxOverflow 21) = 93 connections exceeds maxConnections 100 - reservedConnections 10 = 90",
+        ),
+        (
+            {"backend.database.maxConnections": 20},
+            "= 30 connections exceeds maxConnections 20 - reservedConnections 10 = 10",
+        ),
+    ],
+    ids=["too-many-replicas", "big-pool", "small-server"],
+)
+@pytest.mark.requirement("FR-038", "US4-3")
+def test_pool_beyond_max_connections_fails_with_the_arithmetic(set_values: dict, expected: str) -> None:
+    error = r.render_error(SECRETS, set_values)
+    assert error and expected in error, error
+    assert "raise backend.database.maxConnections to the server's max_connections" in error
+
+
+@pytest.mark.requirement("FR-026")
+def test_pool_exactly_at_the_limit_is_accepted() -> None:
+    # (2 + 1) x (10 + 20) = 90 = 100 - 10: the backend's own defaults, on two replicas.
+    assert r.render_error(SECRETS, {"backend.database.poolSize": 10, "backend.database.maxOverflow": 20}) is None
