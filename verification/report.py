@@ -183,7 +183,7 @@ STYLE = (
     "table{border-collapse:collapse;margin-bottom:1.5em}.num{text-align:right}"
     + "".join(f".s-{s.replace(' ', '-')}{{color:{c};font-weight:bold}}" for s, c in COLOURS.items())
     + ".weaker{color:#777}details summary{cursor:pointer}img{max-width:100%;border:1px solid #ddd}"
-    "code{background:#f6f8fa;padding:1px 4px}"
+    "code{background:#f6f8fa;padding:1px 4px;overflow-wrap:anywhere}.nowrap{white-space:nowrap}"
 )
 
 
@@ -258,8 +258,11 @@ def _figures_table(found: list[Figure]) -> str:
     body = []
     for group in dict.fromkeys(f.group for f in found):
         for f in (f for f in found if f.group == group):
-            body.append(f"<tr><td>{_e(group)}</td><td>{_e(f.name)}</td><td class='num'>{_e(f.value)} {_e(f.unit)}</td>"
-                        f"<td><code>{_e(f.source)}</code></td></tr>")
+            # The test's name, not its path: the figure column stays readable; the path is the tooltip.
+            short = f.source.rsplit("::", 1)[-1]
+            body.append(f"<tr><td>{_e(group)}</td><td>{_e(f.name)}</td>"
+                        f"<td class='num nowrap'>{_e(f.value)} {_e(f.unit)}</td>"
+                        f"<td title='{_e(f.source)}'><code>{_e(short)}</code></td></tr>")
     return ("<table><tr><th>Group</th><th>Figure</th><th>Value</th><th>Measured by</th></tr>"
             + "".join(body) + "</table>")
 
