@@ -158,14 +158,18 @@ def mounts() -> list[str]:
     return sorted({line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()})
 
 
+_PROCESS = re.compile(r'users:\(\("([^"]+)"')
+
+
 def listening() -> list[str]:
-    """``proto address:port`` of every listening TCP socket and bound UDP socket of the host."""
-    out = run(["ss", "-H", "-l", "-n", "-t", "-u"], check=False).stdout
+    """``proto address:port process`` of every listening TCP socket and bound UDP socket of the host."""
+    out = run(["ss", "-H", "-l", "-n", "-t", "-u", "-p"], check=False).stdout
     found = set()
     for line in out.splitlines():
         parts = line.split()
         if len(parts) >= 5:
-            found.add(f"{parts[0]} {parts[4]}")
+            process = _PROCESS.search(line)
+            found.add(f"{parts[0]} {parts[4]} {process[1] if process else '?'}")
     return sorted(found)
 
 
