@@ -42,11 +42,17 @@ def _todo_api() -> Path:
     raise AssertionError("unreachable")
 
 
-def start_frontend(backend_url: str | None, *, port: int | None = None, wait: bool = True) -> ServerProcess:
-    """Start `node server.js` from the standalone build with BACKEND_URL (None: unset)."""
+# The frontend's runtime settings: never inherited from the caller's environment, only as a test says.
+RUNTIME_ENV = ("BACKEND_URL", "SESSION_COOKIE_SECURE", "HSTS_MAX_AGE")
+
+
+def start_frontend(
+    backend_url: str | None, *, port: int | None = None, wait: bool = True, **extra: str
+) -> ServerProcess:
+    """Start `node server.js` from the standalone build with BACKEND_URL (None: unset) and ``extra`` env."""
     port = port or free_port()
-    env = {k: v for k, v in os.environ.items() if k != "BACKEND_URL"}
-    env.update({"PORT": str(port), "NEXT_TELEMETRY_DISABLED": "1"})
+    env = {k: v for k, v in os.environ.items() if k not in RUNTIME_ENV}
+    env.update({"PORT": str(port), "NEXT_TELEMETRY_DISABLED": "1", **extra})
     if backend_url is not None:
         env["BACKEND_URL"] = backend_url
     server = ServerProcess(

@@ -92,6 +92,51 @@ describe("login", () => {
     expect(res.headers.get("set-cookie")).toMatch(/Secure/i);
   });
 
+  describe("SESSION_COOKIE_SECURE", () => {
+    const signIn = (headers: Record<string, string> = {}) => {
+      fetchMock.mockResolvedValue(json(200, { access_token: "t", token_type: "bearer", user_id: USER }));
+      return login(req("/api/auth/login", { method: "POST", body: { email: "a@b.cd", password: "x" }, headers }));
+    };
+
+    it.each([
+      ["auto", {}, false],
+      ["auto", { "x-forwarded-proto": "https" }, true],
+      ["", { "x-forwarded-proto": "https" }, true],
+      ["true", {}, true],
+      [" TRUE ", {}, true],
+      ["false", { "x-forwarded-proto": "https" }, false],
+    ])("%j with headers %j -> Secure %s", async (mode, headers, secure) => {
+      vi.stubEnv("SESSION_COOKIE_SECURE", mode);
+      const setCookie = (await signIn(headers)).headers.get("set-cookie") ?? "";
+      expect(setCookie).toMatch(new RegExp(`^${SESSION_COOKIE}=`));
+      expect(/;\s*Secure/i.test(setCookie)).toBe(secure);
+    });
+
+    it("is read at request time, not once", async () => {
+      vi.stubEnv("SESSION_COOKIE_SECURE", "false");
+      expect((await signIn()).headers.get("set-cookie")).not.toMatch(/Secure/i);
+      vi.stubEnv("SESSION_COOKIE_SECURE", "true");
+      expect((await signIn()).headers.get("set-cookie")).toMatch(/Secure/i);
+    });
+
+    it("a malformed value refuses the sign-in with 503 and one log line naming the variable", async () => {
+      vi.stubEnv("SESSION_COOKIE_SECURE", "yes");
+      const res = await signIn();
+      expect(res.status).toBe(503);
+      expect(await res.json()).toMatchObject({ error: "frontend_misconfigured" });
+      expect(res.headers.get("set-cookie")).toBeNull();
+      expect(fetchMock).not.toHaveBeenCalled();
+      const logged = vi.mocked(console.error).mock.calls.map((c) => String(c[0]));
+      expect(logged.some((line) => line.includes("SESSION_COOKIE_SECURE is malformed") && !line.includes("\n"))).toBe(true);
+    });
+
+    it("log out clears the cookie with the same Secure flag", async () => {
+      vi.stubEnv("SESSION_COOKIE_SECURE", "true");
+      const res = logout(req("/api/auth/logout", { method: "POST", cookie: COOKIE }));
+      expect(res.headers.get("set-cookie")).toMatch(/Secure/i);
+    });
+  });
+
   it("relays 401 without setting a cookie", async () => {
     fetchMock.mockResolvedValue(json(401, { detail: "invalid email or password" }));
     const res = await login(req("/api/auth/login", { method: "POST", body: { email: "a@b.cd", password: "x" } }));

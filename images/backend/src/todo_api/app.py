@@ -18,7 +18,7 @@ from todo_api import __version__
 from todo_api.chat import Provider
 from todo_api.chat.openai import OpenAIProvider
 from todo_api.chat.rules import RulesProvider
-from todo_api.db import make_engine, make_sessionmaker
+from todo_api.db import make_engine, make_probe_engine, make_sessionmaker
 from todo_api.mcp_server import MCP_PATH, TodoMCP
 from todo_api.ratelimit import AuthLimits
 from todo_api.readiness import Readiness
@@ -166,7 +166,8 @@ def create_app(settings: Settings) -> ASGIApp:
         max_overflow=settings.db_max_overflow,
     )
     factory = make_sessionmaker(engine)
-    readiness = Readiness(engine)
+    probe_engine = make_probe_engine(settings.database_url.get_secret_value())
+    readiness = Readiness(engine, probe_engine, settings.migration_lock_timeout_seconds)
     mcp = TodoMCP(factory, settings.jwt_secret.get_secret_value())
 
     @asynccontextmanager
@@ -176,6 +177,7 @@ def create_app(settings: Settings) -> ASGIApp:
             yield
         readiness.stop()
         engine.dispose()
+        probe_engine.dispose()
 
     api = FastAPI(
         title="Todo AI Chatbot API",

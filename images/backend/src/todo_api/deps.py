@@ -45,13 +45,21 @@ def token_user_id(
 
 
 def owner(
+    request: Request,
     user_id: Annotated[str, Path(max_length=64, description="Must be the id of the token's user")],
     subject: Annotated[str, Depends(token_user_id)],
-    session: SessionDep,
 ) -> str:
-    """The path's user, who must be the token's subject; anything else is 404 (no existence leak)."""
-    if user_id != subject or session.get(User, subject) is None:
+    """The path's user, who must be the token's subject; anything else is 404 (no existence leak).
+
+    Checked in a short session of its own, returned to the pool at once: the request's SessionDep
+    lives until the response is sent, and the chat route must hold no connection while the model
+    thinks.
+    """
+    if user_id != subject:
         raise NOT_FOUND
+    with request.app.state.sessionmaker() as session:
+        if session.get(User, subject) is None:
+            raise NOT_FOUND
     return subject
 
 

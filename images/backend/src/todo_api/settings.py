@@ -18,6 +18,13 @@ DEFAULT_PORT = 8000  # equals harness.contract.BACKEND_PORT (a test checks it)
 # SQLAlchemy's pool per process; the chart sets both (backend.database.poolSize / maxOverflow).
 DEFAULT_DB_POOL_SIZE = 10
 DEFAULT_DB_MAX_OVERFLOW = 20
+# A chat turn's overall deadline (all model rounds and tool calls), answered 504 when it passes. It
+# must stay below the frontend proxy's chat timeout (images/frontend/src/lib/proxy.ts CHAT_TIMEOUT_MS,
+# 90 s), or the user would see the proxy's generic "unavailable" instead of the backend's answer.
+DEFAULT_CHAT_DEADLINE_SECONDS = 75.0
+FRONTEND_CHAT_TIMEOUT_SECONDS = 90.0
+# How long one migration attempt waits for the advisory lock another replica holds (todo_api.migrate).
+DEFAULT_MIGRATION_LOCK_TIMEOUT_SECONDS = 60.0
 POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
 
 # A JWT_SECRET copied from .env.example or the docs, or typed by hand, is long enough but guessable:
@@ -56,6 +63,10 @@ class Settings(BaseSettings):
     # (0 overflow is valid; SQLAlchemy's -1, "unlimited", is refused: it defeats the arithmetic.)
     db_pool_size: int = Field(default=DEFAULT_DB_POOL_SIZE, ge=1)
     db_max_overflow: int = Field(default=DEFAULT_DB_MAX_OVERFLOW, ge=0)
+    # Seconds a chat turn may take in all (answered 504 after); below the frontend's 90 s chat timeout.
+    chat_deadline_seconds: float = Field(default=DEFAULT_CHAT_DEADLINE_SECONDS)
+    # Seconds one start-up migration attempt waits for another replica's migration lock.
+    migration_lock_timeout_seconds: float = Field(default=DEFAULT_MIGRATION_LOCK_TIMEOUT_SECONDS)
 
     @field_validator("log_level", "chat_provider", mode="before")
     @classmethod
@@ -104,6 +115,23 @@ class Settings(BaseSettings):
             raise ValueError(f"is too predictable: one short pattern repeated; {JWT_SECRET_HOW}")
         return value
 
+    @field_validator("chat_deadline_seconds")
+    @classmethod
+    def _chat_deadline(cls, value: float) -> float:
+        if not 0 < value < FRONTEND_CHAT_TIMEOUT_SECONDS:
+            raise ValueError(
+                f"must be more than 0 and less than {FRONTEND_CHAT_TIMEOUT_SECONDS:g} seconds "
+                f"(the frontend's chat timeout), e.g. {DEFAULT_CHAT_DEADLINE_SECONDS:g}"
+            )
+        return value
+
+    @field_validator("migration_lock_timeout_seconds")
+    @classmethod
+    def _lock_timeout(cls, value: float) -> float:
+        if not value > 0:
+            raise ValueError(f"must be a number of seconds above 0, e.g. {DEFAULT_MIGRATION_LOCK_TIMEOUT_SECONDS:g}")
+        return value
+
     @field_validator("openai_base_url")
     @classmethod
     def _base_url(cls, value: str) -> str:
@@ -140,6 +168,7 @@ _MESSAGES = {
     "missing": "is required but not set",
     "literal_error": None,  # pydantic's own text lists the allowed values
     "int_parsing": "must be a whole number",
+    "float_parsing": "must be a number of seconds",
     "greater_than_equal": None,  # formatted below: "must be at least N"
 }
 

@@ -8,7 +8,8 @@ Every function takes the owner's ``user_id`` from the authenticated caller, neve
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -159,12 +160,33 @@ def _describe(error: ValidationError) -> str:
 
 
 class TaskTools:
-    """The tools bound to one user's database session, recording every call made."""
+    """The tools bound to one user, recording every call made.
 
-    def __init__(self, session: Session, user_id: str) -> None:
+    Given a ``session`` (MCP), every tool runs in it and the caller commits. Given a ``factory``
+    instead (the chat agent), every tool runs in a short session of its own, committed at once: the
+    agent may think for a minute between tool calls, and no connection or transaction may stay open
+    meanwhile (it would starve the pool and block vacuum).
+    """
+
+    def __init__(
+        self, session: Session | None, user_id: str, *, factory: Callable[[], Session] | None = None
+    ) -> None:
+        if (session is None) == (factory is None):
+            raise TypeError("TaskTools needs a session or a session factory, not both")
         self.session = session
+        self.factory = factory
         self.user_id = user_id
         self.calls: list[dict[str, Any]] = []
+
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        if self.session is not None:
+            yield self.session
+            return
+        assert self.factory is not None
+        with self.factory() as session:  # closed (rolled back) on a ToolError
+            yield session
+            session.commit()
 
     def call(self, name: str, arguments: dict[str, Any]) -> Any:
         """Run a tool; failures become ``{"error": "…"}`` results, as a model expects."""
@@ -184,4 +206,10 @@ class TaskTools:
             args = spec.args.model_validate(arguments)
         except ValidationError as exc:
             raise ToolError(_describe(exc)) from None
-        return spec.run(self.session, self.user_id, args)
+        with self._session() as session:
+            return spec.run(session, self.user_id, args)
+
+    def tasks(self, status: str = "all") -> list[Task]:
+        """The user's tasks (not recorded as a tool call: the rules agent resolves titles with it)."""
+        with self._session() as session:
+            return query_tasks(session, self.user_id, status)

@@ -1,6 +1,7 @@
 /**
- * Runtime configuration. BACKEND_URL is read from the environment on every call
- * (request time), never inlined at build time and never exposed to the browser.
+ * Runtime configuration. BACKEND_URL, SESSION_COOKIE_SECURE and HSTS_MAX_AGE are read from the
+ * environment on every call (request time), never inlined at build time and never exposed to the
+ * browser: one image serves every environment.
  */
 
 export class ConfigError extends Error {}
@@ -39,4 +40,60 @@ export function parseBackendUrl(raw: string | undefined): string {
 /** The backend base URL, read from process.env now (not at build time). */
 export function backendUrl(env: Record<string, string | undefined> = process.env): string {
   return parseBackendUrl(env[ENV_NAME]);
+}
+
+/**
+ * SESSION_COOKIE_SECURE (the chart's config.sessionCookieSecure): whether the session cookie carries
+ * `Secure`. "auto" (the default) follows the request: Secure when it arrived over HTTPS, directly or
+ * as the TLS-terminating proxy says in X-Forwarded-Proto. "true" always (a site served only over
+ * HTTPS, where a proxy that forgets X-Forwarded-Proto must not downgrade the cookie); "false" never.
+ */
+export type CookieSecureMode = "auto" | "true" | "false";
+
+const COOKIE_SECURE_ENV = "SESSION_COOKIE_SECURE";
+const COOKIE_SECURE_MODES: readonly CookieSecureMode[] = ["auto", "true", "false"];
+
+export function parseSessionCookieSecure(raw: string | undefined): CookieSecureMode {
+  const value = (raw ?? "").trim().toLowerCase();
+  if (value === "") return "auto";
+  if ((COOKIE_SECURE_MODES as readonly string[]).includes(value)) return value as CookieSecureMode;
+  throw new ConfigError(
+    `${COOKIE_SECURE_ENV} is malformed (${JSON.stringify(raw)}): expected auto, true or false`,
+  );
+}
+
+export function sessionCookieSecure(env: Record<string, string | undefined> = process.env): CookieSecureMode {
+  return parseSessionCookieSecure(env[COOKIE_SECURE_ENV]);
+}
+
+/**
+ * HSTS_MAX_AGE (the chart's config.hstsMaxAge): seconds of Strict-Transport-Security on every
+ * response; 0 (the default) sends no header, so a plain-HTTP install (kind, a laptop) is not
+ * pinned to HTTPS by accident. A whole number of seconds only: "1y" or "-1" are refused rather
+ * than guessed at, because a wrong HSTS value is hard to take back from browsers.
+ */
+const HSTS_ENV = "HSTS_MAX_AGE";
+/** Two years: far above the one year browsers' preload lists ask for; anything larger is a typo. */
+export const HSTS_MAX_AGE_LIMIT = 63_072_000;
+
+export function parseHstsMaxAge(raw: string | undefined): number {
+  const value = (raw ?? "").trim();
+  if (value === "") return 0;
+  if (!/^\d+$/.test(value) || Number(value) > HSTS_MAX_AGE_LIMIT) {
+    throw new ConfigError(
+      `${HSTS_ENV} is malformed (${JSON.stringify(raw)}): expected a whole number of seconds from 0 to ${HSTS_MAX_AGE_LIMIT}, e.g. 31536000 (0 sends no header)`,
+    );
+  }
+  return Number(value);
+}
+
+export function hstsMaxAge(env: Record<string, string | undefined> = process.env): number {
+  return parseHstsMaxAge(env[HSTS_ENV]);
+}
+
+/** Every runtime setting checked at once (start-up): throws the first ConfigError. */
+export function checkRuntimeConfig(env: Record<string, string | undefined> = process.env): void {
+  backendUrl(env);
+  sessionCookieSecure(env);
+  hstsMaxAge(env);
 }

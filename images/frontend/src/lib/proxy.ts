@@ -10,7 +10,7 @@
  */
 import { NextResponse, type NextRequest } from "next/server";
 
-import { ConfigError, backendUrl } from "./config";
+import { ConfigError, backendUrl, sessionCookieSecure } from "./config";
 import { guardRequest } from "./guard";
 import { SESSION_COOKIE, cookieOptions, decodeSession, isHttps, type Session } from "./session";
 
@@ -28,7 +28,7 @@ export function jsonError(status: number, error: string, message: string): NextR
   return NextResponse.json({ error, message }, { status, headers: { "cache-control": "no-store" } });
 }
 
-function log(event: string, fields: Record<string, unknown>): void {
+export function log(event: string, fields: Record<string, unknown>): void {
   // LOG_LEVEL=error (or critical) silences these warnings; anything else keeps them.
   const level = (process.env.LOG_LEVEL ?? "").toLowerCase();
   if (level === "error" || level === "critical") return;
@@ -137,8 +137,27 @@ export function requestIsHttps(request: NextRequest): boolean {
   return isHttps(request.url, request.headers.get("x-forwarded-proto"));
 }
 
+/**
+ * Whether the session cookie gets `Secure`, by SESSION_COOKIE_SECURE (read now): "true" / "false"
+ * decide alone, "auto" follows the request's scheme (X-Forwarded-Proto first). Throws ConfigError on a
+ * malformed value.
+ */
+export function sessionCookieIsSecure(request: NextRequest): boolean {
+  const mode = sessionCookieSecure();
+  return mode === "auto" ? requestIsHttps(request) : mode === "true";
+}
+
 export function clearSession(response: NextResponse, request: NextRequest): NextResponse {
-  response.cookies.set(SESSION_COOKIE, "", { ...cookieOptions(requestIsHttps(request)), maxAge: 0 });
+  let secure: boolean;
+  try {
+    secure = sessionCookieIsSecure(request);
+  } catch (exc) {
+    // Unreachable after the start-up check (instrumentation-node.ts). Forgetting a cookie must still
+    // work, so this one falls back to "auto" rather than leaving the user signed in.
+    log("misconfigured", { reason: exc instanceof ConfigError ? exc.message : String(exc) });
+    secure = requestIsHttps(request);
+  }
+  response.cookies.set(SESSION_COOKIE, "", { ...cookieOptions(secure), maxAge: 0 });
   return response;
 }
 

@@ -21,5 +21,11 @@ class ChatProviderError(Exception):
     """The provider could not produce a reply (for example the model endpoint failed)."""
 
 
+class ChatDeadlineExceeded(Exception):
+    """The turn ran past CHAT_DEADLINE_SECONDS (its ``time.monotonic()`` deadline)."""
+
+
 class Provider(Protocol):
-    def reply(self, message: str, history: list[Turn], tools: TaskTools) -> str: ...
+    def reply(self, message: str, history: list[Turn], tools: TaskTools, deadline: float | None = None) -> str:
+        """The reply; ``deadline`` (time.monotonic()) bounds all of it: past it, ChatDeadlineExceeded."""
+        ...

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from typing import Any
 
 import httpx
 
-from todo_api.chat import ChatProviderError, Turn
+from todo_api.chat import ChatDeadlineExceeded, ChatProviderError, Turn
 from todo_api.tools import TOOLS, TaskTools, parameters_schema
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ class OpenAIProvider:
             timeout=REQUEST_TIMEOUT_SECONDS, headers={"Authorization": f"Bearer {api_key}"}
         )
 
-    def reply(self, message: str, history: list[Turn], tools: TaskTools) -> str:
+    def reply(self, message: str, history: list[Turn], tools: TaskTools, deadline: float | None = None) -> str:
         messages: list[dict[str, Any]] = [{"role": "system", "content": SYSTEM_PROMPT}]
         for turn in history[-HISTORY_MESSAGES:]:
             content = turn.content
@@ -53,7 +54,7 @@ class OpenAIProvider:
         messages.append({"role": "user", "content": message})
         definitions = tool_definitions()
         for _ in range(MAX_TOOL_ROUNDS):
-            choice = self._complete(messages, definitions)
+            choice = self._complete(messages, definitions, deadline)
             calls = choice.get("tool_calls") or []
             if not calls:
                 return (choice.get("content") or "").strip() or "Done."
@@ -76,10 +77,23 @@ class OpenAIProvider:
                 )
         return "I stopped after several tool calls without finishing; please rephrase your request."
 
-    def _complete(self, messages: list[dict[str, Any]], definitions: list[dict[str, Any]]) -> dict[str, Any]:
+    def _complete(
+        self, messages: list[dict[str, Any]], definitions: list[dict[str, Any]], deadline: float | None = None
+    ) -> dict[str, Any]:
         body = {"model": self.model, "messages": messages, "tools": definitions, "tool_choice": "auto"}
+        # Each round gets what is left of the turn's deadline, at most REQUEST_TIMEOUT_SECONDS.
+        timeout = REQUEST_TIMEOUT_SECONDS
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise ChatDeadlineExceeded()
+            timeout = min(timeout, left)
         try:
-            response = self.client.post(self.url, json=body)
+            response = self.client.post(self.url, json=body, timeout=timeout)
+        except httpx.TimeoutException:
+            if deadline is not None and time.monotonic() >= deadline - 0.05:
+                raise ChatDeadlineExceeded() from None
+            raise ChatProviderError("the model endpoint is unreachable (timed out)") from None
         except httpx.HTTPError as exc:
             raise ChatProviderError(f"the model endpoint is unreachable ({type(exc).__name__})") from None
         if response.status_code >= 400:

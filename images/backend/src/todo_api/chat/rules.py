@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from todo_api.chat import Turn
-from todo_api.tools import MAX_TASK_ID, TaskTools, ToolError, query_tasks
+from todo_api.tools import MAX_TASK_ID, TaskTools, ToolError
 
 HELP = (
     "I can manage your tasks. Try: \"Add a task to buy groceries\", \"Show me all my tasks\", "
@@ -213,7 +213,7 @@ def previous_task_ids(history: list[Turn]) -> list[int]:
 class RulesProvider:
     """Pattern rules → tool calls; every reply is plain, friendly text."""
 
-    def reply(self, message: str, history: list[Turn], tools: TaskTools) -> str:
+    def reply(self, message: str, history: list[Turn], tools: TaskTools, deadline: float | None = None) -> str:
         intent = parse(message)
         if intent.action == "update":
             return self._update(intent.ref, intent.title, history, tools)
@@ -315,7 +315,7 @@ class RulesProvider:
             return None, f"Which task should I {verb}? I mentioned tasks {listed}; tell me the number."
         query = _text_query(cleaned)
         try:
-            candidates = [t for t in query_tasks(tools.session, tools.user_id) if query.lower() in t.title.lower()]
+            candidates = [t for t in tools.tasks() if query.lower() in t.title.lower()]
         except ToolError as exc:  # pragma: no cover - query_tasks does not raise ToolError today
             return None, str(exc)
         if verb == "complete":

@@ -6,7 +6,6 @@ from fastapi import APIRouter, HTTPException, Request, status
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from todo_api.deps import SessionDep
 from todo_api.models import User
 from todo_api.ratelimit import AuthLimits, SlidingWindowLimiter
 from todo_api.schemas import LoginRequest, LoginResponse, Problem, RegisterRequest, RegisterResponse
@@ -34,6 +33,12 @@ def _check(*limits: tuple[SlidingWindowLimiter, object]) -> None:
         )
 
 
+# Neither route holds a database connection while argon2 runs (tens to hundreds of ms each, queued
+# behind the two hashing threads in a burst): read what is needed in one short session, release it,
+# hash, then write in another. Holding it, a burst of sign-ups took the whole pool and every other
+# request waited for a connection.
+
+
 def _limits(request: Request) -> AuthLimits:
     return request.app.state.auth_limits
 
@@ -44,7 +49,7 @@ def _limits(request: Request) -> AuthLimits:
     response_model=RegisterResponse,
     responses={409: {"model": Problem, "description": "The email is already registered"}, **TOO_MANY},
 )
-def register(body: RegisterRequest, session: SessionDep, request: Request) -> RegisterResponse:
+def register(body: RegisterRequest, request: Request) -> RegisterResponse:
     limits, address = _limits(request), _address(request)
     account = (address, body.email)
     _check((limits.account, account), (limits.sign_ups, address))
@@ -54,15 +59,19 @@ def register(body: RegisterRequest, session: SessionDep, request: Request) -> Re
     # email verification a generic answer would leave people unable to tell "sign in instead" from
     # "it worked", and the limits above bound how fast anyone can probe.
     taken = HTTPException(status.HTTP_409_CONFLICT, "email already registered")
-    if session.scalar(select(User.id).where(User.email == body.email)) is not None:
-        raise taken
-    user = User(email=body.email, name=body.name or None, password_hash=hash_password(body.password))
-    session.add(user)
-    try:
-        session.commit()
-    except IntegrityError:
-        raise taken from None
-    return RegisterResponse(id=user.id, email=user.email)
+    factory = request.app.state.sessionmaker
+    with factory() as session:
+        if session.scalar(select(User.id).where(User.email == body.email)) is not None:
+            raise taken
+    password_hash = hash_password(body.password)  # no connection held
+    with factory() as session:
+        user = User(email=body.email, name=body.name or None, password_hash=password_hash)
+        session.add(user)
+        try:
+            session.commit()
+        except IntegrityError:  # registered by a concurrent request meanwhile
+            raise taken from None
+        return RegisterResponse(id=user.id, email=user.email)
 
 
 @router.post(
@@ -70,13 +79,15 @@ def register(body: RegisterRequest, session: SessionDep, request: Request) -> Re
     response_model=LoginResponse,
     responses={401: {"model": Problem, "description": "Wrong email or password"}, **TOO_MANY},
 )
-def login(body: LoginRequest, session: SessionDep, request: Request) -> LoginResponse:
+def login(body: LoginRequest, request: Request) -> LoginResponse:
     email = body.email.strip().lower()
     limits, address = _limits(request), _address(request)
     account = (address, email)
     # Only failures count: a person who signs in often is never limited, a guesser is.
     _check((limits.account, account), (limits.failed_logins, address))
-    user = session.scalar(select(User).where(User.email == email))
+    with request.app.state.sessionmaker() as session:
+        user = session.scalar(select(User).where(User.email == email))
+    # The session is closed (its connection back in the pool) before the hash is verified.
     if not verify_password(user.password_hash if user else None, body.password) or user is None:
         limits.account.hit(account)
         limits.failed_logins.hit(address)

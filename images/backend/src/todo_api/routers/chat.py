@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Request, status
 from sqlalchemy import select
 
-from todo_api.chat import ChatProviderError
+from todo_api.chat import ChatDeadlineExceeded, ChatProviderError
 from todo_api.chat.service import ConversationNotFound, run_turn
 from todo_api.deps import OwnerDep, SessionDep
 from todo_api.models import Conversation, Message
@@ -23,16 +24,31 @@ router = APIRouter(prefix="/api/{user_id}", tags=["chat"], responses=AUTH_RESPON
     "/chat",
     response_model=ChatResponse,
     summary="Send a message; the agent manages tasks and answers",
-    responses={502: {"model": Problem, "description": "The model endpoint failed (openai provider)"}},
+    responses={
+        502: {"model": Problem, "description": "The model endpoint failed (openai provider)"},
+        504: {"model": Problem, "description": "The turn took longer than CHAT_DEADLINE_SECONDS"},
+    },
 )
-def chat(body: ChatRequest, user_id: OwnerDep, session: SessionDep, request: Request) -> ChatResponse:
-    provider = request.app.state.provider
+def chat(body: ChatRequest, user_id: OwnerDep, request: Request) -> ChatResponse:
+    # No SessionDep: run_turn opens short sessions itself and holds none while the model works.
+    settings = request.app.state.settings
+    deadline = time.monotonic() + settings.chat_deadline_seconds
     try:
-        conversation_id, response, calls = run_turn(session, provider, user_id, body.conversation_id, body.message)
+        conversation_id, response, calls = run_turn(
+            request.app.state.sessionmaker, request.app.state.provider, user_id, body.conversation_id, body.message,
+            deadline,
+        )
     except ConversationNotFound:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "conversation not found") from None
+    except ChatDeadlineExceeded:
+        # Tool calls already made stay done (each committed on its own); the turn is not stored.
+        log.warning("chat deadline exceeded", extra={"deadline_s": settings.chat_deadline_seconds})
+        raise HTTPException(
+            status.HTTP_504_GATEWAY_TIMEOUT,
+            f"the chat took longer than CHAT_DEADLINE_SECONDS ({settings.chat_deadline_seconds:g} s): "
+            "the model did not finish in time; please try again",
+        ) from None
     except ChatProviderError as exc:
-        session.rollback()
         log.warning("chat provider failed", extra={"reason": str(exc)})
         raise HTTPException(status.HTTP_502_BAD_GATEWAY, f"chat provider failed: {exc}") from None
     return ChatResponse.model_validate({"conversation_id": conversation_id, "response": response, "tool_calls": calls})

@@ -18,8 +18,10 @@ async def healthz() -> dict[str, str]:
     summary="Readiness: the database is reachable and its schema current",
     responses={503: {"description": "Not ready; `reason` says why"}},
 )
-def readyz(request: Request) -> JSONResponse:
-    reason = request.app.state.readiness.check()
+async def readyz(request: Request) -> JSONResponse:
+    # async on purpose: a sync handler would wait for a free thread of FastAPI's pool, which a burst
+    # of requests can fill (Readiness runs the query on a thread and a connection of its own).
+    reason = await request.app.state.readiness.check_async()
     if reason is None:
         return JSONResponse({"status": "ready"})
     return JSONResponse({"status": "not ready", "reason": reason}, status_code=503)

@@ -1,7 +1,8 @@
 import { NextResponse, type NextRequest } from "next/server";
 
 import { guardRequest } from "@/lib/guard";
-import { callBackend, relay, requestIsHttps } from "@/lib/proxy";
+import { ConfigError } from "@/lib/config";
+import { MESSAGES, callBackend, jsonError, log, relay, sessionCookieIsSecure } from "@/lib/proxy";
 import { SESSION_COOKIE, cookieOptions, encodeSession, isUserId, tokenMaxAge } from "@/lib/session";
 
 export const dynamic = "force-dynamic";
@@ -14,6 +15,16 @@ export const dynamic = "force-dynamic";
 export async function POST(request: NextRequest) {
   const body = await guardRequest(request, { body: true });
   if (body instanceof NextResponse) return body;
+  // Decided before the backend is asked: a malformed SESSION_COOKIE_SECURE refuses the sign-in
+  // (503, the variable named in the log) instead of handing out a cookie of the wrong kind.
+  let secure: boolean;
+  try {
+    secure = sessionCookieIsSecure(request);
+  } catch (exc) {
+    if (!(exc instanceof ConfigError)) throw exc;
+    log("misconfigured", { reason: exc.message });
+    return jsonError(503, "frontend_misconfigured", MESSAGES.misconfigured);
+  }
   const response = await callBackend({ method: "POST", path: "/api/auth/login", body });
   const relayed = await relay(response);
   if (relayed.status !== 200) return relayed;
@@ -36,7 +47,7 @@ export async function POST(request: NextRequest) {
   out.cookies.set(
     SESSION_COOKIE,
     encodeSession({ token: data.access_token, userId, email }),
-    cookieOptions(requestIsHttps(request), tokenMaxAge(data.access_token)),
+    cookieOptions(secure, tokenMaxAge(data.access_token)),
   );
   return out;
 }
