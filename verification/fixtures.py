@@ -1,5 +1,6 @@
 """Fixtures shared by the applications' tests and every tier (a plugin of the root conftest.py):
-a PostgreSQL server, and what the tiers that run the chart's pods on Docker need (runtime, load)."""
+a PostgreSQL server, one browser, and what the tiers that run the chart's pods on Docker need
+(runtime, load)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,18 @@ def postgres_server() -> Iterator[LocalPostgres]:
         skip_or_fail("app", str(exc))
     with server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator:
+    """One headless Chromium for the whole run, shared by the frontend's e2e tests and the cluster
+    tier: Playwright's sync API runs an event loop in the main thread, so a second instance started
+    while the first is open fails ("Sync API inside the asyncio loop"). Consumers check
+    ``harness.testkit.browser.missing()`` first and skip or fail by their own tier."""
+    from harness.testkit import browser as ui
+
+    with ui.chromium() as browser:
+        yield browser
 
 
 def _images_or_skip() -> None:

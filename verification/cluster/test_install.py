@@ -47,7 +47,7 @@ def test_backend_is_cluster_internal_and_frontend_is_node_port(release):
 
 
 @pytest.mark.requirement("US1-2", "US1-3")
-def test_a_person_signs_up_and_chats_in_a_real_browser_from_outside_the_cluster(release, record_property):
+def test_a_person_signs_up_and_chats_in_a_real_browser_from_outside_the_cluster(release, record_property, request):
     """The user's path, in Chromium: the frontend's address from outside the cluster (its NodePort,
     as the chart's NOTES tell), the login page, sign-up, a chat turn whose tool adds a task, the
     task list refreshed from the backend. Screenshots go to the report; the address used is named
@@ -56,24 +56,28 @@ def test_a_person_signs_up_and_chats_in_a_real_browser_from_outside_the_cluster(
         pytest.fail(reason, pytrace=False)
     from playwright.sync_api import expect
 
+    chromium = request.getfixturevalue("chromium")  # the session's one browser (verification/fixtures.py)
+
     access = release.frontend_access()
     email, password = f"browser-{k8s.random_suffix(6)}@example.com", "correct horse battery"
-    with access as url, ui.chromium() as chromium:
+    with access as url:
         context = chromium.new_context(base_url=url, viewport={"width": 1280, "height": 860})
-        context.set_default_timeout(30_000)
-        page = context.new_page()
-        response = page.goto("/")
-        assert response is not None and response.ok, f"{access.via}: GET / answered {response and response.status}"
-        expect(page).to_have_url(re.compile(r"/login$"))
-        expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
-        login_shot = ui.screenshot(page, "cluster-login.png")
-        ui.register(page, email, password)
-        expect(page.get_by_role("heading", name="Chat with your assistant")).to_be_visible()
-        ui.chat(page, "Add a task to buy oat milk")
-        expect(page.get_by_role("list", name="Conversation").locator('li[data-role="assistant"]')).to_have_count(1)
-        expect(ui.task_item(page, "buy oat milk")).to_have_count(1)
-        chat_shot = ui.screenshot(page, "cluster-chat.png")
-        context.close()
+        try:
+            context.set_default_timeout(30_000)
+            page = context.new_page()
+            response = page.goto("/")
+            assert response is not None and response.ok, f"{access.via}: GET / answered {response and response.status}"
+            expect(page).to_have_url(re.compile(r"/login$"))
+            expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+            login_shot = ui.screenshot(page, "cluster-login.png")
+            ui.register(page, email, password)
+            expect(page.get_by_role("heading", name="Chat with your assistant")).to_be_visible()
+            ui.chat(page, "Add a task to buy oat milk")
+            expect(page.get_by_role("list", name="Conversation").locator('li[data-role="assistant"]')).to_have_count(1)
+            expect(ui.task_item(page, "buy oat milk")).to_have_count(1)
+            chat_shot = ui.screenshot(page, "cluster-chat.png")
+        finally:
+            context.close()
     record_property("evidence", f"Chromium reached the frontend via {access.via}")
     for shot in (login_shot, chat_shot):
         record_property("evidence", f"screenshot: {shot.relative_to(shot.parents[1])}")

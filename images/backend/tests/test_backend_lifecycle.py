@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 
 import httpx
 from backend_support import PYTHON_M, FakeOpenAI, backend, register_and_login
@@ -67,7 +68,7 @@ def test_sigterm_finishes_the_in_flight_request_and_exits_0(postgres_server: Loc
                 return True
             return False
 
-        wait_for(refused, what="the listening socket to close after SIGTERM", timeout=6, interval=0.1)
+        wait_for(refused, what="the listening socket to close after SIGTERM and the drain", timeout=12, interval=0.1)
         assert request.is_alive(), "the in-flight request ended before the model answered"
         request.join(timeout=30)
         assert "error" not in outcome, outcome.get("error")
@@ -75,3 +76,19 @@ def test_sigterm_finishes_the_in_flight_request_and_exits_0(postgres_server: Loc
         assert isinstance(response, httpx.Response) and response.status_code == 200
         assert response.json()["response"] == "You said: hello"
         assert server.process.wait(timeout=30) == 0
+
+
+def test_after_sigterm_a_pooled_connection_is_closed_after_an_answer_not_under_a_request(
+        postgres_server: LocalPostgres) -> None:
+    """The drain: a client (the frontend's proxy) that sends on its pooled keep-alive connection just
+    after SIGTERM gets an answer with "Connection: close" instead of a closed socket; the server
+    stops accepting only after the drain, and exits 0."""
+    server = backend(postgres_server.create_database().url, name="todo-api-drain")
+    with server, httpx.Client(base_url=server.url, timeout=10) as client:
+        assert client.get("/healthz").headers.get("connection") != "close"  # a pooled keep-alive connection
+        assert server.process is not None
+        server.process.send_signal(signal.SIGTERM)
+        time.sleep(0.5)  # stock uvicorn has closed every idle connection and the listener by now
+        answer = client.get("/healthz")
+        assert answer.status_code == 200 and answer.headers.get("connection") == "close"
+        assert server.process.wait(timeout=40) == 0

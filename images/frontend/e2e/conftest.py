@@ -66,11 +66,10 @@ def frontend(standalone_server: Path, backend: ServerProcess) -> Iterator[Server
 
 
 @pytest.fixture(scope="session")
-def browser():
+def browser(request: pytest.FixtureRequest):
     if reason := ui.missing():
         skip_or_fail("app", reason)
-    with ui.chromium() as chromium:
-        yield chromium
+    return request.getfixturevalue("chromium")  # the session's one browser (verification/fixtures.py)
 
 
 @pytest.fixture

@@ -7,8 +7,15 @@ import sys
 
 from todo_api.settings import ConfigError, load_settings
 
-# In-flight requests get this long to finish after SIGTERM (the chart's grace period is longer).
-GRACEFUL_SHUTDOWN_SECONDS = 20
+# After SIGTERM the server first drains for this long: it keeps serving, and every answer says
+# "Connection: close", so each pooled keep-alive connection of a client (the frontend's proxy) is
+# closed cleanly after a response. Longer than Node's idle keep-alive (undici: 4 s), so a
+# connection that saw no request meanwhile has been dropped by the client itself. Without it,
+# uvicorn closes idle connections at once, and a request the client is just sending on one fails
+# ("other side closed") — a POST is not retried, so a chat turn failed during a rolling update.
+DRAIN_SECONDS = 5
+# In-flight requests then get this long to finish (preStop 5 s + drain + this < the chart's 30 s).
+GRACEFUL_SHUTDOWN_SECONDS = 18
 # Idle keep-alive connections stay open longer than any client or proxy keeps them (Node's
 # undici: 4 s, load balancers: 60 s), so a client never reuses a connection the server is closing.
 KEEP_ALIVE_SECONDS = 65
@@ -21,13 +28,27 @@ def _graceful_server_class() -> type:
 
     import uvicorn
 
-    class GracefulServer(uvicorn.Server):
-        """uvicorn's server, but a SIGTERM/SIGINT stop is a success: exit status 0.
+    from todo_api import lifecycle
 
-        uvicorn already stops accepting, finishes in-flight requests (bounded by
-        timeout_graceful_shutdown) and runs the lifespan shutdown; stock uvicorn then re-raises the
-        signal, which would make the exit status 143 / -15 instead of 0.
+    class GracefulServer(uvicorn.Server):
+        """uvicorn's server, but a SIGTERM/SIGINT stop drains first and is a success: exit status 0.
+
+        The first signal starts the drain (:data:`DRAIN_SECONDS`, answers carry "Connection:
+        close": ``lifecycle.DRAINING``); then uvicorn stops accepting, finishes in-flight requests
+        (bounded by timeout_graceful_shutdown) and runs the lifespan shutdown. A second signal
+        stops at once. Stock uvicorn re-raises the signal, which would make the exit status
+        143 / -15 instead of 0.
         """
+
+        def handle_exit(self, sig, frame) -> None:  # type: ignore[override]
+            if lifecycle.DRAINING.is_set():
+                super().handle_exit(sig, frame)
+                return
+            lifecycle.DRAINING.set()
+            logging.getLogger("todo_api").info("draining", extra={"seconds": DRAIN_SECONDS})
+            timer = threading.Timer(DRAIN_SECONDS, super().handle_exit, args=(sig, None))
+            timer.daemon = True
+            timer.start()
 
         @contextmanager
         def capture_signals(self):  # type: ignore[override]

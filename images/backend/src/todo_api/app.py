@@ -14,7 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from todo_api import __version__
+from todo_api import __version__, lifecycle
 from todo_api.chat import Provider
 from todo_api.chat.openai import OpenAIProvider
 from todo_api.chat.rules import RulesProvider
@@ -78,6 +78,28 @@ class RequestLog:
 # chat message: 4,000 characters, at most ~24 KB as JSON even if every character is escaped. Without
 # a limit a single request could make the process buffer a body larger than its memory limit.
 MAX_BODY_BYTES = 64 * 1024
+
+
+class CloseWhileDraining:
+    """Pure ASGI middleware: once the process drains for shutdown (``lifecycle.DRAINING``), every
+    answer carries ``Connection: close``, so the server (uvicorn honours the header) and the client
+    close each keep-alive connection right after a response, never while a request is on its way."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_closing(message: Message) -> None:
+            if message["type"] == "http.response.start" and lifecycle.DRAINING.is_set():
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"connection"]
+                message = {**message, "headers": [*headers, (b"connection", b"close")]}
+            await send(message)
+
+        await self.app(scope, receive, send_closing)
 
 
 class BodyLimit:
@@ -201,4 +223,4 @@ def create_app(settings: Settings) -> ASGIApp:
         )
     for router in (health.router, auth.router, tasks.router, chat.router):
         api.include_router(router)
-    return RequestLog(BodyLimit(McpDispatch(api, mcp)))
+    return RequestLog(CloseWhileDraining(BodyLimit(McpDispatch(api, mcp))))
