@@ -8,6 +8,7 @@ Used by the cluster tier's fixtures (``verification/cluster/conftest.py``); no p
 from __future__ import annotations
 
 import secrets
+import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,7 @@ import yaml
 
 from harness import contract
 from harness import diagnose as dx
+from harness.core import processes
 from harness.core.paths import CHART_DIR
 from harness.core.wait import network_error, wait_for
 from harness.deploy import k8s
@@ -134,6 +136,10 @@ class Release:
         deadline = start + timeout
         for component in ("backend", "frontend"):
             self._wait_endpoints(component, timeout=max(1.0, deadline - time.monotonic()))
+        # Then the backend Service must route (kube-proxy lags the EndpointSlice by seconds): checked
+        # from inside a backend pod, so the probe through the frontend below never meets a Service
+        # that refuses — the frontend would log "backend_unreachable", an error line of its own (US1-4).
+        self._wait_backend_service_routes(timeout=max(1.0, deadline - time.monotonic()))
         last = "no attempt"
 
         def backend_answers() -> bool:
@@ -149,6 +155,22 @@ class Release:
                  retry_on=(network_error, k8s.PortForwardExited))
         self.routable_seconds = time.monotonic() - start
         return self.routable_seconds
+
+    def _wait_backend_service_routes(self, timeout: float) -> None:
+        svc = self.service("backend")
+        url = f"http://{svc.metadata.name}:{svc.spec.ports[0].port}{contract.BACKEND_LIVENESS_PATH}"
+        pod = self.pods("backend")[0].metadata.name
+        argv = self.cluster.target.kubectl_argv(
+            "-n", self.namespace, "exec", pod, "-c", "backend", "--", "python3", "-c",
+            f"import urllib.request; urllib.request.urlopen({url!r}, timeout=2)")
+
+        def routes() -> bool:
+            try:
+                return processes.run(argv, check=False, timeout=30).returncode == 0
+            except subprocess.TimeoutExpired:
+                return False
+
+        wait_for(routes, what=f"the backend Service to route ({url} from pod {pod})", timeout=timeout, interval=0.5)
 
     def _wait_endpoints(self, component: str, timeout: float) -> None:
         name = self.service(component).metadata.name
@@ -266,7 +288,8 @@ def install_release(cluster: Cluster, images: Images, tmp: Path, prefix: str = "
     """
     namespace = cluster.new_namespace(prefix)
     if database is None:
-        database = postgres.deploy_in_cluster(cluster.apps, cluster.core, namespace, images.postgres)
+        database = postgres.deploy_in_cluster(cluster.apps, cluster.core, namespace, images.postgres,
+                                              target=cluster.target)
         if database_down:
             postgres.scale_in_cluster(cluster.apps, cluster.core, namespace, 0)
     values_file = write_values(tmp / f"values-{namespace}.yaml", images, database, **(values or {}))

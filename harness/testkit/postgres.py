@@ -16,6 +16,7 @@ import os
 import pwd
 import secrets
 import shutil
+import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -168,7 +169,8 @@ class LocalPostgres(Managed):
 # --- in a cluster namespace ---------------------------------------------------------------------
 
 
-def deploy_in_cluster(apps: Any, core: Any, namespace: str, image: str, timeout: float = 180) -> Database:
+def deploy_in_cluster(apps: Any, core: Any, namespace: str, image: str, timeout: float = 180,
+                      target: Any = None) -> Database:
     """A throwaway PostgreSQL (Deployment + Service ``postgres``) in ``namespace``; gone with it."""
     password = secrets.token_hex(12)
     labels = {"app.kubernetes.io/name": "postgres", "app.kubernetes.io/part-of": "todo-chatbot-verification"}
@@ -194,7 +196,22 @@ def deploy_in_cluster(apps: Any, core: Any, namespace: str, image: str, timeout:
     apps.create_namespaced_deployment(namespace, deployment)
     core.create_namespaced_service(namespace, service)
     k8s.wait_pods_ready(core, namespace, "app.kubernetes.io/name=postgres", timeout=timeout, expected=1)
-    return Database(f"postgres.{namespace}.svc.cluster.local", 5432, "todo", password, "todo")
+    host = f"postgres.{namespace}.svc.cluster.local"
+    if target is not None:
+        # Ready is not yet reachable: the name must resolve and kube-proxy must route the Service.
+        # Until then a backend started now logs "connection refused" or a DNS failure (US1-4), so
+        # wait until a pod (PostgreSQL's own, through the Service, by name) reaches it.
+        pod = core.list_namespaced_pod(namespace, label_selector="app.kubernetes.io/name=postgres").items[0]
+        argv = target.kubectl_argv("-n", namespace, "exec", pod.metadata.name, "--",
+                                   "pg_isready", "-h", host, "-p", "5432", "-t", "2")
+        def answers() -> bool:
+            try:
+                return processes.run(argv, check=False, timeout=30).returncode == 0
+            except subprocess.TimeoutExpired:
+                return False
+
+        wait_for(answers, what=f"PostgreSQL to answer through its Service as {host}", timeout=timeout, interval=1)
+    return Database(host, 5432, "todo", password, "todo")
 
 
 def scale_in_cluster(apps: Any, core: Any, namespace: str, replicas: int, timeout: float = 120) -> None:
