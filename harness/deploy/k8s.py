@@ -74,6 +74,16 @@ def _run(argv: Sequence[str], input: str | None, check: bool, timeout: float) ->
     return processes.run(argv, input=input, check=check, timeout=timeout).stdout
 
 
+def exec_succeeds(target: Target, namespace: str, pod: str, *command: str, container: str | None = None,
+                  timeout: float = 30) -> bool:
+    """Whether ``command`` run in ``pod`` (``kubectl exec``) exits 0; a hung exec counts as no."""
+    argv = target.kubectl_argv("-n", namespace, "exec", pod, *(["-c", container] if container else []), "--", *command)
+    try:
+        return processes.run(argv, check=False, timeout=timeout).returncode == 0
+    except subprocess.TimeoutExpired:
+        return False
+
+
 # --- namespaces ---------------------------------------------------------------------------------
 
 

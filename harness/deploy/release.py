@@ -8,7 +8,6 @@ Used by the cluster tier's fixtures (``verification/cluster/conftest.py``); no p
 from __future__ import annotations
 
 import secrets
-import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,6 @@ import yaml
 
 from harness import contract
 from harness import diagnose as dx
-from harness.core import processes
 from harness.core.paths import CHART_DIR
 from harness.core.wait import network_error, wait_for
 from harness.deploy import k8s
@@ -160,17 +158,10 @@ class Release:
         svc = self.service("backend")
         url = f"http://{svc.metadata.name}:{svc.spec.ports[0].port}{contract.BACKEND_LIVENESS_PATH}"
         pod = self.pods("backend")[0].metadata.name
-        argv = self.cluster.target.kubectl_argv(
-            "-n", self.namespace, "exec", pod, "-c", "backend", "--", "python3", "-c",
-            f"import urllib.request; urllib.request.urlopen({url!r}, timeout=2)")
-
-        def routes() -> bool:
-            try:
-                return processes.run(argv, check=False, timeout=30).returncode == 0
-            except subprocess.TimeoutExpired:
-                return False
-
-        wait_for(routes, what=f"the backend Service to route ({url} from pod {pod})", timeout=timeout, interval=0.5)
+        check = f"import urllib.request; urllib.request.urlopen({url!r}, timeout=2)"
+        wait_for(lambda: k8s.exec_succeeds(self.cluster.target, self.namespace, pod, "python3", "-c", check,
+                                           container="backend"),
+                 what=f"the backend Service to route ({url} from pod {pod})", timeout=timeout, interval=0.5)
 
     def _wait_endpoints(self, component: str, timeout: float) -> None:
         name = self.service(component).metadata.name

@@ -16,7 +16,6 @@ import os
 import pwd
 import secrets
 import shutil
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -202,15 +201,8 @@ def deploy_in_cluster(apps: Any, core: Any, namespace: str, image: str, timeout:
         # Until then a backend started now logs "connection refused" or a DNS failure (US1-4), so
         # wait until a pod (PostgreSQL's own, through the Service, by name) reaches it.
         pod = core.list_namespaced_pod(namespace, label_selector="app.kubernetes.io/name=postgres").items[0]
-        argv = target.kubectl_argv("-n", namespace, "exec", pod.metadata.name, "--",
-                                   "pg_isready", "-h", host, "-p", "5432", "-t", "2")
-        def answers() -> bool:
-            try:
-                return processes.run(argv, check=False, timeout=30).returncode == 0
-            except subprocess.TimeoutExpired:
-                return False
-
-        wait_for(answers, what=f"PostgreSQL to answer through its Service as {host}", timeout=timeout, interval=1)
+        wait_for(lambda: k8s.exec_succeeds(target, namespace, pod.metadata.name,
+                                           "pg_isready", "-h", host, "-p", "5432", "-t", "2"), what=f"PostgreSQL to answer through its Service as {host}", timeout=timeout, interval=1)
     return Database(host, 5432, "todo", password, "todo")
 
 
