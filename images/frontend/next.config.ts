@@ -21,6 +21,12 @@ const nextConfig: NextConfig = {
   output: "standalone",
   // Keep the standalone tree self-contained: .next/standalone/server.js, not a nested path.
   outputFileTracingRoot: __dirname,
+  // The app has no raster images (no next/image, nothing under public/ but robots.txt), so
+  // the image optimizer is off: /_next/image answers 404 and `sharp` is never loaded. Its
+  // native binaries (@img/sharp-libvips-*, @img/sharp-wasm32: ~28 MB, over half of the
+  // standalone tree) are therefore kept out of .next/standalone and the image.
+  images: { unoptimized: true },
+  outputFileTracingExcludes: { "*": ["**/node_modules/sharp/**/*", "**/node_modules/@img/**/*"] },
   turbopack: { root: __dirname },
   poweredByHeader: false,
   reactStrictMode: true,

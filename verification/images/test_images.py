@@ -17,9 +17,8 @@ from harness.images import dockerfile, scan
 from harness.images.containers import PORTS, WRITABLE, image_attrs, pretty, run_once
 
 APPS = ("backend", "frontend")
-SIZE_LIMITS = {"backend": contract.BACKEND_IMAGE_MAX_BYTES, "frontend": contract.FRONTEND_IMAGE_MAX_BYTES}
-# The project's own, stricter targets (the spec's limits above are the requirement).
-SIZE_TARGETS = {"backend": 200 * 1000**2, "frontend": 200 * 1000**2}
+# The spec's size limits are judged here; the project's stricter size target is a benchmark
+# figure (harness.images.build.IMAGE_SIZE_TARGET_BYTES, `make bench-images`).
 LABELS = ("source", "version", "revision", "created")
 
 
