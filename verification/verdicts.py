@@ -65,7 +65,7 @@ class BenchEvidence:
 
 
 def current_recipes() -> dict[str, str]:
-    """Image name -> fingerprint of what decides its cold build (Dockerfile, .dockerignore, lockfiles)."""
+    """Image name -> fingerprint of everything its cold build reads (build context and local base recipes)."""
     from harness.images.build import APPS, recipe_fingerprint
 
     return {app.image: recipe_fingerprint(name) for name, app in APPS.items()}

@@ -43,7 +43,8 @@ from harness.core import processes
 from harness.core.paths import CHART_FILE, IMAGES_DIR, REPO_ROOT
 from harness.images import dockerfile
 
-BASE_SCRIPT = IMAGES_DIR / "base" / "build.sh"
+BASE_DIR = IMAGES_DIR / "base"
+BASE_SCRIPT = BASE_DIR / "build.sh"
 DEFAULT_TAG = "0.1.0"
 DEFAULT_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 # images/base/build.sh names its images under $BASE_PREFIX too: a branch that changes a base
@@ -363,16 +364,46 @@ WARM_BUILD_TARGET_S = 30
 IMAGE_SIZE_TARGET_BYTES = 150 * 1000**2
 
 
+# Local build output: never copied into a bench's build context, never walked.
+_NOT_CONTEXT = ("node_modules", ".next", ".git", "__pycache__", "*.egg-info", ".venv")
+
+
 def recipe_fingerprint(name: str) -> str:
-    """A hash of what decides a cold build's work: the Dockerfile, .dockerignore and lockfiles."""
+    """A hash of everything a cold build reads: the files of the app's build context (its
+    .dockerignore applied: Dockerfile, lockfiles, build config such as next.config.ts, sources)
+    with the Dockerfile and .dockerignore themselves, and the local base recipes it may build
+    on (build.sh and images/base/<recipe>/).
+
+    A bench report counts as evidence for the current images only while this matches: an edit
+    to any of these can change a cold build's time or the image's size, while test files and
+    local state (left out by .dockerignore) cannot.
+    """
+    import fnmatch
     import hashlib
+
+    from harness.images.dockerignore import excluded, read_rules
+
+    def local(name: str) -> bool:
+        return any(fnmatch.fnmatch(name, pattern) for pattern in _NOT_CONTEXT)
+
+    def context_files(root: Path) -> list[Path]:
+        if root.is_file():
+            return [root]
+        rules = read_rules(root)
+        found = [root / "Dockerfile", root / ".dockerignore"]
+        for parent, dirs, names in os.walk(root):
+            dirs[:] = [d for d in dirs if not local(d)]  # never descend into node_modules
+            for n in names:
+                rel = (Path(parent) / n).relative_to(root).as_posix()
+                if not local(n) and not excluded(rules, rel):
+                    found.append(Path(parent) / n)
+        return sorted({p for p in found if p.is_file()})
 
     app = APPS[name]
     digest = hashlib.sha256()
-    for rel in ("Dockerfile", ".dockerignore", "requirements.lock", "package-lock.json"):
-        path = app.directory / rel
-        if path.is_file():
-            digest.update(rel.encode() + b"\0" + path.read_bytes())
+    for root in (app.directory, BASE_SCRIPT, *(BASE_DIR / recipe for recipe, _ in app.local_bases.values())):
+        for path in context_files(root):
+            digest.update(path.relative_to(IMAGES_DIR).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
 
 
@@ -386,7 +417,7 @@ def cold_build(name: str, bases: BaseChoice | None = None) -> BuildResult:
 
 
 def _copy_context(app: App, dest: Path) -> None:
-    ignore = shutil.ignore_patterns("node_modules", ".next", ".git", "__pycache__", "*.egg-info", ".venv")
+    ignore = shutil.ignore_patterns(*_NOT_CONTEXT)
     shutil.copytree(app.directory, dest, ignore=ignore, symlinks=True)
 
 

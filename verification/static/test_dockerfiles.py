@@ -15,6 +15,7 @@ from harness import contract
 from harness.core.paths import IMAGES_DIR
 from harness.images import dockerfile
 from harness.images.build import APPS, LOCAL_PREFIX
+from harness.images.dockerignore import excluded
 
 PORTS = {"backend": contract.BACKEND_PORT, "frontend": contract.FRONTEND_PORT}
 LOCKFILES = {"backend": "requirements.lock", "frontend": "package-lock.json"}
@@ -196,41 +197,6 @@ def test_healthcheck_and_oci_labels(app: str) -> None:
 
 
 # --- .dockerignore ----------------------------------------------------------------------
-def _pattern_regex(pattern: str) -> re.Pattern[str]:
-    """Docker's .dockerignore syntax (Go filepath.Match plus ``**``) as a regular expression."""
-    pattern = pattern.strip().strip("/")  # Docker cleans patterns: "src/" is "src"
-    out, i = "", 0
-    while i < len(pattern):
-        c = pattern[i]
-        if pattern.startswith("**", i):
-            out += ".*"
-            i += 2
-            if i < len(pattern) and pattern[i] == "/":
-                out = out[:-2] + "(?:.*/)?"
-                i += 1
-            continue
-        out += "[^/]*" if c == "*" else "[^/]" if c == "?" else re.escape(c)
-        i += 1
-    return re.compile(out + "$")
-
-
-def excluded(ignore_lines: list[str], path: str) -> bool:
-    """Whether Docker leaves ``path`` out of the build context (last matching rule wins;
-    a rule that matches a parent directory matches everything below it)."""
-    parts = path.split("/")
-    prefixes = ["/".join(parts[: n + 1]) for n in range(len(parts))]
-    result = False
-    for raw in ignore_lines:
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        negate = line.startswith("!")
-        regex = _pattern_regex(line[1:] if negate else line)
-        if any(regex.match(p) for p in prefixes):
-            result = not negate
-    return result
-
-
 # Paths a build context must never carry, at the top and inside the directories the images do
 # copy (the backend's src/, the frontend's whole tree and its public/ that ships as it is).
 MUST_EXCLUDE = [".env", ".env.local", "sub/.env.production", "src/.env", "src/todo_api/.env.local",
