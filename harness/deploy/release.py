@@ -135,8 +135,10 @@ class Release:
         for component in ("backend", "frontend"):
             self._wait_endpoints(component, timeout=max(1.0, deadline - time.monotonic()))
         # Then the backend Service must route (kube-proxy lags the EndpointSlice by seconds): checked
-        # from inside a backend pod, so the probe through the frontend below never meets a Service
-        # that refuses — the frontend would log "backend_unreachable", an error line of its own (US1-4).
+        # from inside a frontend pod with node's own fetch, so the probe through the frontend's proxy
+        # below never meets a Service that refuses — the proxy would log "backend_unreachable", an
+        # error line of its own (US1-4). From the frontend, because that is the one path the chart's
+        # NetworkPolicy lets reach the backend (the backend's own egress is DNS and the database).
         self._wait_backend_service_routes(timeout=max(1.0, deadline - time.monotonic()))
         last = "no attempt"
 
@@ -157,10 +159,11 @@ class Release:
     def _wait_backend_service_routes(self, timeout: float) -> None:
         svc = self.service("backend")
         url = f"http://{svc.metadata.name}:{svc.spec.ports[0].port}{contract.BACKEND_LIVENESS_PATH}"
-        pod = self.pods("backend")[0].metadata.name
-        check = f"import urllib.request; urllib.request.urlopen({url!r}, timeout=2)"
-        wait_for(lambda: k8s.exec_succeeds(self.cluster.target, self.namespace, pod, "python3", "-c", check,
-                                           container="backend"),
+        pod = self.pods("frontend")[0].metadata.name
+        check = (f"fetch({url!r}, {{signal: AbortSignal.timeout(2000)}})"
+                 ".then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))")
+        wait_for(lambda: k8s.exec_succeeds(self.cluster.target, self.namespace, pod, "node", "-e", check,
+                                           container="frontend"),
                  what=f"the backend Service to route ({url} from pod {pod})", timeout=timeout, interval=0.5)
 
     def _wait_endpoints(self, component: str, timeout: float) -> None:
