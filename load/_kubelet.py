@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from _resources import Sample  # noqa: E402  (the same sample shape as the Docker sampler)
+from _resources import Sample  # the same sample shape as the Docker sampler (locust puts load/ on sys.path)
 
 # --- parsing (pure functions: verification/unit tests them on recorded answers) ----------------
 

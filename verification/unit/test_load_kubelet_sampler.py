@@ -1,5 +1,7 @@
 """The cluster's load sampler (load/_kubelet.py) reads the kubelet's answers right: excerpts recorded
-from the local cluster during `make load CLUSTER=local` (summary API, cAdvisor metrics, pod JSON)."""
+from the local cluster during `make load CLUSTER=local` (summary API, cAdvisor metrics, pod JSON),
+trimmed, with a few entries added for the cases a single recording lacks (another namespace, a
+container without figures yet, per-container CFS series)."""
 
 from __future__ import annotations
 
