@@ -110,19 +110,34 @@ down: ## Remove everything `make up` created (containers, network, volumes), als
 	$(PY) -m harness.stack down
 
 # --- load (load/: Locust scenario and budget gate, SC-004/SC-010) -----------------------
+# Where the load runs: CLUSTER=kind|local|context:NAME|auto installs the chart on that cluster (a
+# throwaway PostgreSQL beside it), samples the pods through the kubelet and uninstalls after
+# (harness/deploy/load_target.py); without CLUSTER on the command line or in the environment, the
+# Docker stack of `make up` (brought up if it is down). CLUSTER's default (auto) is the cluster
+# tier's, not the load run's.
+LOAD_CLUSTER = $(if $(filter file,$(origin CLUSTER)),none,$(CLUSTER))
 STACK_UP_IF_DOWN = $(PY) -m harness.stack url >/dev/null 2>&1 || $(PY) -m harness.stack up --ui-port $(UI_PORT)
+ON_CLUSTER = $(PY) -m harness.deploy.load_target --cluster=$(LOAD_CLUSTER) --
 # LOAD_ARGS passes Locust flags, e.g. LOAD_ARGS="--users 200 --run-time 1m"; the web UI:
 # `.venv/bin/locust -f load/ --host http://127.0.0.1:$(UI_PORT)`.
-load: setup ## 100 users for 3 min against the stack (brings it up if it is down); gate in the exit code, figures in reports/load/
+load: setup ## 100 users for 3 min against the stack, or the chart on CLUSTER=…; gate in the exit code, figures in reports/load/
 	@scripts/ensure-docker.sh
+ifeq ($(LOAD_CLUSTER),none)
 	@$(STACK_UP_IF_DOWN)
 	@url=$$($(PY) -m harness.stack url) && set -x && \
 	  $(VENV)/bin/locust --config load/locust.conf --host "$$url" $(LOAD_ARGS)
+else
+	$(ON_CLUSTER) $(VENV)/bin/locust --config load/locust.conf --host '{url}' $(LOAD_ARGS)
+endif
 
-bench-load: setup ## Stepped load (100, 150, 225 … users, 60 s at full load each) on the stack: the user count where p95 crosses 1 s or errors appear
+bench-load: setup ## Stepped load (100, 150, 225 … users, 60 s at full load each) on the stack or CLUSTER=…: req/s, p95, CPU ms per request per service a step, and the user count where signed-in p95 crosses 1 s or errors appear
 	@scripts/ensure-docker.sh
+ifeq ($(LOAD_CLUSTER),none)
 	@$(STACK_UP_IF_DOWN)
 	$(PY) scripts/load_capacity.py $(LOAD_ARGS)
+else
+	$(ON_CLUSTER) $(PY) scripts/load_capacity.py --host '{url}' $(LOAD_ARGS)
+endif
 
 # --- sign-off -------------------------------------------------------------------
 acceptance: setup ## Every stage (images, bench-images, apps, static and docs, image, runtime, cluster on CLUSTER=auto, load), then reports/acceptance.html and .md; non-zero on any FAIL or UNCOVERED

@@ -1,5 +1,9 @@
 """Peak CPU and memory of the application's containers, sampled through a run.
 
+The Docker stack's sampler; ``_kubelet.py`` is the cluster's, with the same shape (``start``,
+``stop``, ``samples``, ``peak_*``, ``cpu_seconds_by_group``, ``throttling_by_group``,
+``limits_total``, ``restarts_and_ooms``), so ``budget_gate.py`` judges either.
+
 Docker's stats API for the runtime tier (containers found by a label filter);
 the load generator itself is never counted. Restarts and OOM kills are read from
 ``docker inspect`` at the start and at the end, so the gate can say "no restart
@@ -51,6 +55,10 @@ class ResourceSampler:
     _cpu_start: dict[str, int] = field(default_factory=dict)  # container -> CPU nanoseconds used so far
     _cpu_end: dict[str, int] = field(default_factory=dict)
     groups: dict[str, str] = field(default_factory=dict)  # container -> its Deployment (the service)
+    source: str = "docker"
+    _throttle_start: dict[str, dict] = field(default_factory=dict)  # container -> Docker's throttling_data
+    _throttle_end: dict[str, dict] = field(default_factory=dict)
+    _peak_by_container: dict[str, int] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -64,7 +72,7 @@ class ResourceSampler:
         self.containers = [c.name for c in found]
         self.groups = {c.name: c.labels.get(DEPLOYMENT_LABEL, c.name) for c in found}
         self._start_state = self.states()
-        self._cpu_start = self._cpu_used()
+        self._cpu_start, self._throttle_start = self._cpu_used()
         self._started = time.monotonic()
         self._thread = threading.Thread(target=self._run, name="resource-sampler", daemon=True)
         self._thread.start()
@@ -73,7 +81,7 @@ class ResourceSampler:
         self._stop.set()
         if self._thread:
             self._thread.join(timeout=15)
-        self._cpu_end = self._cpu_used()
+        self._cpu_end, self._throttle_end = self._cpu_used()
 
     def cpu_seconds_by_group(self) -> dict[str, float]:
         """CPU time each service (Deployment) used between :meth:`start` and :meth:`stop`, from the
@@ -88,15 +96,42 @@ class ResourceSampler:
             used[group] = round(used.get(group, 0.0) + (end - start) / 1e9, 2)
         return used
 
-    def _cpu_used(self) -> dict[str, int]:
-        used = {}
+    def _cpu_used(self) -> tuple[dict[str, int], dict[str, dict]]:
+        """Each container's cumulative CPU nanoseconds and CFS throttling counters."""
+        used, throttling = {}, {}
         for name in self.containers:
             try:
                 stats = self.client.api.stats(name, stream=False, one_shot=True)
             except (docker.errors.APIError, TypeError):
                 continue
-            used[name] = int(((stats.get("cpu_stats") or {}).get("cpu_usage") or {}).get("total_usage", 0))
-        return used
+            cpu = stats.get("cpu_stats") or {}
+            used[name] = int((cpu.get("cpu_usage") or {}).get("total_usage", 0))
+            throttling[name] = cpu.get("throttling_data") or {}
+        return used, throttling
+
+    def throttling_by_group(self) -> dict[str, dict[str, float]]:
+        """Per service, during the run: CFS periods, those throttled (and their share), and the
+        seconds the containers waited for their CPU limit (Docker's ``throttling_data``)."""
+        totals: dict[str, list[float]] = {}
+        for name, start in self._throttle_start.items():
+            end = self._throttle_end.get(name) or {}
+            periods = end.get("periods", 0) - start.get("periods", 0)
+            if periods < 0:
+                continue  # restarted: the counters began again
+            t = totals.setdefault(self.groups.get(name, name), [0, 0, 0.0])
+            t[0] += periods
+            t[1] += end.get("throttled_periods", 0) - start.get("throttled_periods", 0)
+            t[2] += (end.get("throttled_time", 0) - start.get("throttled_time", 0)) / 1e9
+        return {group: {"periods": int(p), "throttled_periods": int(tp),
+                        "throttled_share": round(tp / p, 4) if p else 0.0, "throttled_s": round(ts, 2)}
+                for group, (p, tp, ts) in sorted(totals.items())}
+
+    def limits_total(self) -> None:
+        """Not judged on Docker: the measured peaks are (the runtime tier's containers share one engine)."""
+        return None
+
+    def peak_memory_by_pod(self) -> dict[str, int]:
+        return dict(sorted(self._peak_by_container.items()))
 
     # -- figures ------------------------------------------------------------------------
     @property
@@ -137,9 +172,12 @@ class ResourceSampler:
         # containers are read in parallel: each sample is one moment for all of them.
         with ThreadPoolExecutor(max_workers=max(1, len(self.containers))) as pool:
             while not self._stop.wait(self.interval):
-                readings = [r for r in pool.map(self._read, self.containers) if r is not None]
-                memory = sum(m for m, _ in readings)
-                cpu = sum(c for _, c in readings)
+                readings = [(n, r) for n, r in zip(self.containers, pool.map(self._read, self.containers),
+                                                   strict=True) if r is not None]
+                for name, (m, _) in readings:
+                    self._peak_by_container[name] = max(self._peak_by_container.get(name, 0), m)
+                memory = sum(m for _, (m, _) in readings)
+                cpu = sum(c for _, (_, c) in readings)
                 self.samples.append(Sample(time.monotonic() - self._started, memory, round(cpu, 3)))
 
     def _read(self, name: str) -> tuple[int, float] | None:

@@ -21,6 +21,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from harness.core.paths import REPO_ROOT
+from harness.providers import AUTO, choose_automatically
 from verification import report
 from verification.report import RAW, REPORTS
 from verification.verdicts import STATUSES
@@ -42,6 +43,11 @@ def stages(cluster: str | None) -> list[Stage]:
                             f"--junitxml={RAW / f'junit-{name}.xml'}"], pytest=True)
 
     cluster_args = [f"--cluster={cluster}"] if cluster else []
+    # The load tier and the acceptance load run go where the cluster tier went (the chart on the
+    # cluster, pods sampled through the kubelet); on the Docker stack when there is no cluster.
+    load_cluster = cluster or "none"
+    if load_cluster == AUTO:
+        load_cluster = choose_automatically()[0] or "none"
     return [
         Stage("setup", ["make", "--no-print-directory", "setup"]),
         Stage("images", ["make", "--no-print-directory", "images"]),
@@ -53,10 +59,10 @@ def stages(cluster: str | None) -> list[Stage]:
         pytest_stage("image", "verification", "-m", "image"),
         pytest_stage("runtime", "verification", "-m", "runtime"),
         pytest_stage("cluster", "verification", "-m", "cluster", *cluster_args),
-        pytest_stage("load", "verification", "-m", "load"),
-        # The acceptance load run (load/locust.conf: 100 users, 3 minutes) on the Docker stack,
-        # whose summary.json feeds SC-004/SC-010 below; the stack is taken down again after.
-        Stage("load-run", ["make", "--no-print-directory", "load"]),
+        pytest_stage("load", "verification", "-m", "load", f"--cluster={load_cluster}"),
+        # The acceptance load run (load/locust.conf: 100 users, 3 minutes), whose summary.json
+        # feeds SC-004/SC-010 below; a Docker stack is taken down again after.
+        Stage("load-run", ["make", "--no-print-directory", "load", f"CLUSTER={load_cluster}"]),
         Stage("stack-down", ["make", "--no-print-directory", "down"]),
     ]
 

@@ -80,8 +80,10 @@ def extra_evidence(bench: BenchEvidence) -> dict[str, list[str]]:
         line = (f"load run: {data.get('users')} users, {data.get('requests')} requests, {data.get('failures')} "
                 f"failures, p95 {data.get('p95_ms')} ms (signed-in {data.get('signed_in_p95_ms')} ms), peak "
                 f"{int(data.get('peak_memory_bytes') or 0) / 2**20:.0f} MiB / {data.get('peak_cpu_cores')} cores, "
-                f"restarts {data.get('restarts')}; gate {'PASS' if data.get('passed') else 'FAIL'} "
-                f"(reports/{LOAD_SUMMARY})")
+                f"restarts {data.get('restarts')}, OOM kills {data.get('oom_kills')}; "
+                f"sampled from {data.get('sampled_from') or 'docker'}; budget: "
+                f"{data.get('budget_check') or 'measured peaks against the budget'}; "
+                f"gate {'PASS' if data.get('passed') else 'FAIL'} (reports/{LOAD_SUMMARY})")
         for rid in LOAD_IDS:
             extra.setdefault(rid, []).append(line)
     if (REPORTS / LOAD_CHART).exists():
@@ -122,6 +124,11 @@ def figures(records: list[dict], bench: BenchEvidence | None = None) -> list[Fig
                 found.append(Figure("load run", name, data[key], unit, source))
         if memory is not None:
             found.append(Figure("load run", "peak memory", round(memory / 2**20), "MiB", source))
+        for group, ms in (data.get("cpu_ms_per_request") or {}).items():
+            found.append(Figure("load run", f"CPU per request, {group}", ms, "ms", source))
+        for group, t in (data.get("throttling") or {}).items():
+            found.append(Figure("load run", f"CPU periods throttled, {group}", round(100 * t["throttled_share"], 1),
+                                "%", source))
     for row in (bench or BenchEvidence("NOT RUN", "")).rows:
         for name, key, unit in (("cold build", "cold_s", "s"), ("warm build", "warm_s", "s"), ("size", "size_mb", "MB")):
             if key in row:

@@ -2,7 +2,7 @@
 given, a throwaway PostgreSQL in the release's namespace, ``helm install``/``uninstall``, and the
 waits a test needs after an install, a restart or a rollout (pods Ready, Services routing).
 
-Used by the cluster tier's fixtures (``verification/cluster/conftest.py``); no pytest here.
+Used by the cluster and load tiers' fixtures and by ``make load CLUSTER=…``; no pytest here.
 """
 
 from __future__ import annotations

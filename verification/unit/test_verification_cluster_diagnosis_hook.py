@@ -1,4 +1,4 @@
-"""The cluster tier's conftest imports without a cluster, and attaches a diagnosis to a failing test."""
+"""The cluster session plugin imports without a cluster, and attaches a diagnosis to a failing test."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def fake_cluster(conftest):
 
 
 def test_failing_cluster_test_gets_a_diagnosis_section(monkeypatch):
-    from verification.cluster import conftest
+    from verification import cluster_session as conftest
 
     monkeypatch.setitem(conftest._ACTIVE, "cluster", fake_cluster(conftest))
     report = SimpleNamespace(failed=True, when="call", sections=[])
@@ -49,7 +49,7 @@ def test_failing_cluster_test_gets_a_diagnosis_section(monkeypatch):
 
 
 def test_passing_test_gets_no_section_and_a_broken_api_never_hides_the_failure(monkeypatch):
-    from verification.cluster import conftest
+    from verification import cluster_session as conftest
 
     cluster = fake_cluster(conftest)
     monkeypatch.setitem(conftest._ACTIVE, "cluster", cluster)
