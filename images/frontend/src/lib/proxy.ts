@@ -12,6 +12,7 @@ import { NextResponse, type NextRequest } from "next/server";
 
 import { ConfigError, backendUrl, sessionCookieSecure } from "./config";
 import { guardRequest } from "./guard";
+import { API_CACHE_CONTROL, apiJsonText, jsonError } from "./http";
 import { SESSION_COOKIE, cookieOptions, decodeSession, isHttps, type Session } from "./session";
 
 export const DEFAULT_TIMEOUT_MS = 15_000;
@@ -24,9 +25,7 @@ export const MESSAGES = {
   notAuthenticated: "You are not signed in.",
 } as const;
 
-export function jsonError(status: number, error: string, message: string): NextResponse {
-  return NextResponse.json({ error, message }, { status, headers: { "cache-control": "no-store" } });
-}
+export { jsonError };
 
 export function log(event: string, fields: Record<string, unknown>): void {
   // LOG_LEVEL=error (or critical) silences these warnings; anything else keeps them.
@@ -114,19 +113,18 @@ export async function relay(response: Response): Promise<NextResponse> {
     return jsonError(502, "backend_error", MESSAGES.backendError);
   }
   if (response.status === 204 || response.status === 304) {
-    return new NextResponse(null, { status: response.status, headers: { "cache-control": "no-store" } });
+    return new NextResponse(null, { status: response.status, headers: { "cache-control": API_CACHE_CONTROL } });
   }
   const text = await response.text();
-  let body: unknown = null;
-  if (text) {
-    try {
-      body = JSON.parse(text);
-    } catch {
-      log("backend_non_json", { status: response.status });
-      return jsonError(502, "backend_error", MESSAGES.backendError);
-    }
+  if (!text) return apiJsonText("null", response.status);
+  // Parsed only to refuse what is not JSON; the text itself is relayed (no re-serialising).
+  try {
+    JSON.parse(text);
+  } catch {
+    log("backend_non_json", { status: response.status });
+    return jsonError(502, "backend_error", MESSAGES.backendError);
   }
-  return NextResponse.json(body, { status: response.status, headers: { "cache-control": "no-store" } });
+  return apiJsonText(text, response.status);
 }
 
 export function sessionOf(request: NextRequest): Session | null {
