@@ -27,7 +27,7 @@ export const POST = apiRoute(async (request: NextRequest) => {
     return jsonError(503, "frontend_misconfigured", MESSAGES.misconfigured);
   }
   const response = await callBackend({ method: "POST", path: "/api/auth/login", body });
-  const relayed = await relay(response);
+  const relayed = relay(response);
   if (relayed.status !== 200) return relayed;
   const data = (await relayed.json()) as { access_token?: unknown; user_id?: unknown };
   if (typeof data.access_token !== "string" || !isUserId(data.user_id)) {
