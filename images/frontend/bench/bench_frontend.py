@@ -43,11 +43,12 @@ WARMUP_USERS = 5
 WARMUP_SECONDS = 10
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of one process (and its reaped children: cutime + cstime), in seconds."""
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of one process, its reaped children included (cutime, cstime)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    # After the ")" closing comm: state is fields[0], so utime..cstime are fields[11..14].
-    return sum(int(v) for v in fields[11:15]) / CLK_TCK
+    # After the ")" closing comm: state is fields[0], so utime, stime, cutime, cstime are fields[11..14].
+    utime, stime, cutime, cstime = (int(v) for v in fields[11:15])
+    return (utime + cutime) / CLK_TCK, (stime + cstime) / CLK_TCK
 
 
 def run_locust(host: str, users: int, seconds: int, workdir: Path) -> tuple[int, int, dict[str, int]]:
@@ -77,9 +78,13 @@ def main() -> int:
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--cpu-prof", type=Path, metavar="DIR", help="write V8 CPU profiles of the frontend to DIR")
+    parser.add_argument("--server", type=Path, default=SERVER_JS,
+                        help="the standalone server.js to run (default: this worktree's build); a copy of another "
+                             "build's .next/standalone compares before and after")
     args = parser.parse_args()
-    if not SERVER_JS.exists():
-        print(f"{SERVER_JS} is missing: run `npm run build` in {FRONTEND} first", file=sys.stderr)
+    server_js = args.server.resolve()
+    if not server_js.is_file():
+        print(f"{server_js} is missing: run `npm run build` in {FRONTEND} first", file=sys.stderr)
         return 2
 
     todo_api = str(Path(sys.executable).parent / "todo-api")
@@ -112,23 +117,27 @@ def main() -> int:
             node += ["--cpu-prof", f"--cpu-prof-dir={args.cpu_prof.resolve()}"]
         with ServerProcess("todo-api-bench", [todo_api], port=backend_port, env=backend_env,
                            health_path="/readyz", inherit_env=False) as _backend, \
-             ServerProcess("frontend-bench", [*node, str(SERVER_JS)], port=frontend_port, env=frontend_env,
-                           health_path="/api/healthz", cwd=SERVER_JS.parent, inherit_env=False) as frontend:
+             ServerProcess("frontend-bench", [*node, str(server_js)], port=frontend_port, env=frontend_env,
+                           health_path="/api/healthz", cwd=server_js.parent, inherit_env=False) as frontend:
             assert frontend.process is not None
             pid = frontend.process.pid
             # Warm-up (not measured): every route's module loaded, V8's optimiser past its first passes.
             run_locust(frontend.url, WARMUP_USERS, WARMUP_SECONDS, workdir)
             httpx.get(frontend.url + "/api/healthz", timeout=5).raise_for_status()
-            before = cpu_seconds(pid)
+            user0, system0 = cpu_seconds(pid)
             requests, failures, per_name = run_locust(frontend.url, args.users, args.seconds, workdir)
-            used = cpu_seconds(pid) - before
+            user1, system1 = cpu_seconds(pid)
+            user, system = user1 - user0, system1 - system0
+            used = user + system
             rss_kib = next(int(line.split()[1]) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
                            if line.startswith("VmRSS:"))
-    print(f"frontend benchmark: load/todo_user.py, {args.users} users for {args.seconds} s, one `node server.js`, "
+    print(f"frontend benchmark: load/todo_user.py, {args.users} users for {args.seconds} s, one `node {server_js}`, "
           f"real todo-api + PostgreSQL on loopback, {os.cpu_count()} CPUs (shared with the load generator)")
     print("requests by name: " + ", ".join(f"{k} {v}" for k, v in sorted(per_name.items())))
-    print(f"requests {requests}  failures {failures}  frontend CPU {used:.2f} s  RSS {rss_kib // 1024} MiB")
-    print(f"frontend CPU per request: {used * 1000 / max(requests, 1):.2f} ms")
+    per = 1000 / max(requests, 1)
+    print(f"requests {requests}  failures {failures}  frontend CPU {used:.2f} s (user {user:.2f}, system {system:.2f})"
+          f"  RSS {rss_kib // 1024} MiB")
+    print(f"frontend CPU per request: {used * per:.2f} ms (user {user * per:.2f}, system {system * per:.2f})")
     if failures:
         print(f"{failures} requests failed; frontend log: {frontend.log_path}", file=sys.stderr)
     return 1 if failures else 0

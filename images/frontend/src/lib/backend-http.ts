@@ -31,11 +31,12 @@ export class BackendTimeoutError extends Error {
   name = "TimeoutError";
 }
 
-// Idle pooled connections close after 4 s, before uvicorn's 5 s keep-alive timeout does it from the
-// other side (a request sent on a connection the server is closing fails: the keep-alive race, which
-// lib/proxy.ts retries for GET only). The Agent's `timeout` destroys only idle sockets; a request in
-// flight has its own deadline below. LIFO reuse keeps the fewest connections warm. A backend that is
-// draining (SIGTERM) answers `Connection: close`, and such a connection is never reused.
+// Idle pooled connections close after 4 s (Node's usual idle keep-alive), far inside the backend's
+// 65 s (images/backend/src/todo_api/__main__.py): this side closes first, so a request is never sent
+// on a connection the server is closing. The Agent's `timeout` destroys only idle sockets; a request
+// in flight has its own deadline below. LIFO reuse keeps the fewest connections warm. A draining
+// backend (SIGTERM) answers `Connection: close`, and such a connection is not reused; a GET that
+// still meets a closed connection is retried once (lib/proxy.ts).
 const POOL = { keepAlive: true, timeout: 4_000, scheduling: "lifo" as const };
 const agents = { "http:": new http.Agent(POOL), "https:": new https.Agent(POOL) };
 
