@@ -23,7 +23,7 @@ CLUSTER ?= auto
 # (harness.images.image_tag, the one place; `python -m harness.images tag` prints it).
 
 .PHONY: help system setup scanners chart-docs test test-backend test-frontend static policy images bench-backend bench-images \
-        test-runtime test-cluster up status down load bench-load acceptance report ai-manifests deploy undeploy diagnose clean
+        test-runtime test-cluster up status down load bench-load bench-frontend acceptance report ai-manifests deploy undeploy diagnose clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -173,6 +173,11 @@ ai-manifests: setup ## Ask kubectl-ai for the Deployments and compare its drafts
 # --- benchmarks -----------------------------------------------------------------
 bench-backend: setup ## Requests/s and latency of the backend at 50 concurrent clients
 	$(PY) images/backend/bench/bench_backend.py
+
+bench-frontend: setup ## The frontend's CPU ms per proxied API request (production build, real backend, Locust with load/todo_user.py); PROFILE=dir also writes and summarises V8 CPU profiles
+	cd $(FRONTEND) && npm run build
+	$(PY) $(FRONTEND)/bench/bench_frontend.py $(if $(PROFILE),--cpu-prof $(PROFILE))
+	$(if $(PROFILE),node $(FRONTEND)/bench/cpuprofile_top.mjs $(PROFILE))
 
 clean: ## Remove the virtualenv, node_modules and reports
 	rm -rf $(VENV) $(FRONTEND)/node_modules $(FRONTEND)/.next reports

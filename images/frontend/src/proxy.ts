@@ -1,6 +1,6 @@
 /**
  * Next.js Proxy (the file convention formerly called middleware): runs in the Node.js runtime before
- * every request, pages, /api and static files alike.
+ * pages, static files and the few /api routes that are not the proxied API (config.matcher below).
  *
  * It adds Strict-Transport-Security from HSTS_MAX_AGE. That cannot live with the other security
  * headers in next.config.ts: `headers()` there is evaluated by `next build` and frozen into the
@@ -9,27 +9,25 @@
  */
 import { NextResponse, type NextRequest } from "next/server";
 
-import { ConfigError, hstsMaxAge } from "@/lib/config";
+import { hstsHeader } from "@/lib/http";
 
 export function proxy(request: NextRequest): NextResponse {
-  let maxAge: number;
-  try {
-    maxAge = hstsMaxAge();
-  } catch (exc) {
-    // Unreachable after the start-up check (instrumentation-node.ts) unless the environment changed
-    // under a running process: every request then fails with the variable named, none is served
-    // without the header it was configured to carry.
-    const message = exc instanceof ConfigError ? exc.message : String(exc);
-    console.error(JSON.stringify({ level: "error", logger: "proxy", event: "misconfigured", reason: message, path: request.nextUrl.pathname }));
-    return NextResponse.json(
-      // The reason goes to the log only, as with BACKEND_URL (lib/proxy.ts): the browser gets plain words.
-      { error: "frontend_misconfigured", message: "The web app is not configured correctly." },
-      { status: 503, headers: { "cache-control": "no-store" } },
-    );
-  }
+  const hsts = hstsHeader(request.nextUrl.pathname);
+  if (hsts instanceof NextResponse) return hsts;
   const response = NextResponse.next();
-  // No includeSubDomains/preload: other hosts under the same domain may still serve plain HTTP, and
-  // both are hard to take back; an operator who wants them sets them at the Ingress.
-  if (maxAge > 0) response.headers.set("strict-transport-security", `max-age=${maxAge}`);
+  if (hsts !== null) response.headers.set("strict-transport-security", hsts);
   return response;
 }
+
+/**
+ * Everything except the proxied API's routes (exact shapes, so a mistyped /api path still gets the
+ * header on its 404). Those add the same header themselves (lib/http.ts apiRoute): the Proxy costs
+ * each request a second trip through Next's pipeline (runMiddleware, a thrown BubbledError), and
+ * these are the requests the app serves most. A new route under these paths must be wrapped in
+ * apiRoute; tests/api-headers.test.ts checks every route module.
+ */
+export const config = {
+  matcher: [
+    "/((?!api/(?:tasks(?:/[^/]+(?:/complete)?)?|chat|conversations/[^/]+|auth/(?:login|logout|register|session))$).*)",
+  ],
+};

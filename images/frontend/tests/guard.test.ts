@@ -4,7 +4,7 @@
  * JSON only, 64 KiB bodies; and the session's user id format (security review, issue 16).
  */
 import { NextRequest } from "next/server";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 
 import { POST as chat } from "@/app/api/chat/route";
 import { POST as login } from "@/app/api/auth/login/route";
@@ -16,7 +16,10 @@ import { GET as listTasks, POST as createTask } from "@/app/api/tasks/route";
 import { MAX_BODY_BYTES } from "@/lib/guard";
 import { SESSION_COOKIE, encodeSession } from "@/lib/session";
 
-const fetchMock = vi.fn<typeof fetch>();
+import { type BackendHandler, type StubBackend, startBackend } from "./backend-stub";
+
+const backendMock = vi.fn<BackendHandler>();
+let backend: StubBackend;
 const USER = "0b5c7a4e-2f1d-4c3b-9a8e-6d7f1e2a3b4c";
 const COOKIE = `${SESSION_COOKIE}=${encodeSession({ token: "tok-1", userId: USER, email: "ada@example.com" })}`;
 const params = (id: string) => ({ params: Promise.resolve({ id }) });
@@ -38,16 +41,22 @@ function req(
 
 const JSON_TYPE = { "content-type": "application/json" };
 
+beforeAll(async () => {
+  backend = await startBackend(backendMock);
+});
+
+afterAll(async () => {
+  await backend.close();
+});
+
 beforeEach(() => {
-  fetchMock.mockReset();
-  fetchMock.mockImplementation(async () => new Response("{}", { status: 200, headers: JSON_TYPE }));
-  vi.stubGlobal("fetch", fetchMock);
-  vi.stubEnv("BACKEND_URL", "http://backend-a:8000");
+  backendMock.mockReset();
+  backendMock.mockImplementation(async () => new Response("{}", { status: 200, headers: JSON_TYPE }));
+  vi.stubEnv("BACKEND_URL", backend.url);
   vi.spyOn(console, "error").mockImplementation(() => {});
 });
 
 afterEach(() => {
-  vi.unstubAllGlobals();
   vi.unstubAllEnvs();
   vi.restoreAllMocks();
 });
@@ -70,12 +79,12 @@ describe("CSRF", () => {
     const res = await call();
     expect(res.status).toBe(403);
     expect(await res.json()).toEqual({ error: "cross_site_request", message: "Cross-site requests are not allowed." });
-    expect(fetchMock).not.toHaveBeenCalled();
+    expect(backendMock).not.toHaveBeenCalled();
   });
 
   it.each(each({ origin: "https://evil.example" }))("%s: a foreign Origin is 403", async (_name, call) => {
     expect((await call()).status).toBe(403);
-    expect(fetchMock).not.toHaveBeenCalled();
+    expect(backendMock).not.toHaveBeenCalled();
   });
 
   it.each(each({ origin: "null" }))("%s: Origin null is 403", async (_name, call) => {
@@ -126,7 +135,7 @@ describe("JSON only", () => {
         expect(res.status).toBe(415);
         expect((await res.json()).error).toBe("unsupported_media_type");
       }
-      expect(fetchMock).not.toHaveBeenCalled();
+      expect(backendMock).not.toHaveBeenCalled();
     },
   );
 
@@ -135,7 +144,7 @@ describe("JSON only", () => {
     expect(res.status).toBe(200);
     const toggle = await complete(req("/api/tasks/5/complete", { method: "PATCH" }), params("5"));
     expect(toggle.status).toBe(200);
-    expect(fetchMock.mock.calls[1][1]?.body).toBeUndefined();
+    expect(backendMock.mock.calls[1][1]?.body).toBeUndefined();
   });
 });
 
@@ -155,7 +164,7 @@ describe("body size", () => {
     const res = await call();
     expect(res.status).toBe(413);
     expect(await res.json()).toEqual({ error: "payload_too_large", message: "The request is too large (at most 65536 bytes)." });
-    expect(fetchMock).not.toHaveBeenCalled();
+    expect(backendMock).not.toHaveBeenCalled();
   });
 
   it("a chunked body without a length is cut as soon as it passes the limit", async () => {
@@ -170,14 +179,14 @@ describe("body size", () => {
     const res = await chat(req("/api/chat", { body: endless, headers: JSON_TYPE }));
     expect(res.status).toBe(413);
     expect(pulled).toBeLessThan(10);
-    expect(fetchMock).not.toHaveBeenCalled();
+    expect(backendMock).not.toHaveBeenCalled();
   });
 
   it("a body at the limit is forwarded whole", async () => {
     const body = JSON.stringify({ message: "é".repeat(4000) }).padEnd(MAX_BODY_BYTES - 4000, " ");
     const res = await chat(req("/api/chat", { body, headers: JSON_TYPE }));
     expect(res.status).toBe(200);
-    expect(fetchMock.mock.calls[0][1]?.body).toBe(body);
+    expect(backendMock.mock.calls[0][1]?.body).toBe(body);
   });
 });
 
@@ -191,12 +200,12 @@ describe("the session's user id", () => {
       );
       expect(res.status).toBe(401);
       expect(res.headers.get("set-cookie")).toMatch(/Max-Age=0/i);
-      expect(fetchMock).not.toHaveBeenCalled();
+      expect(backendMock).not.toHaveBeenCalled();
     },
   );
 
   it("login refuses a backend answer whose user id is not a UUID", async () => {
-    fetchMock.mockResolvedValue(
+    backendMock.mockResolvedValue(
       new Response(JSON.stringify({ access_token: "t", token_type: "bearer", user_id: "../../x" }), { status: 200, headers: JSON_TYPE }),
     );
     const res = await login(req("/api/auth/login", { body: '{"email":"a@b.cd","password":"x"}', headers: JSON_TYPE, cookie: false }));

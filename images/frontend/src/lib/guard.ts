@@ -13,7 +13,9 @@
  *   - Size: a body above MAX_BODY_BYTES is refused with 413 before it is read whole: a declared
  *     Content-Length at once, a chunked body as soon as it grows past the limit.
  */
-import { NextResponse, type NextRequest } from "next/server";
+import type { NextRequest, NextResponse } from "next/server";
+
+import { jsonError } from "./http";
 
 /** The largest request body the /api routes accept; equals the backend's limit (README, DEPLOYMENT.md). */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -26,9 +28,8 @@ export const GUARD_MESSAGES = {
   tooLarge: `The request is too large (at most ${MAX_BODY_BYTES} bytes).`,
 } as const;
 
-function refuse(status: number, error: string, message: string): NextResponse {
-  return NextResponse.json({ error, message }, { status, headers: { "cache-control": "no-store" } });
-}
+// Refusals carry the API's headers like every other /api answer (lib/http.ts).
+const refuse = jsonError;
 
 /** The hosts this request may legitimately come from: its Host, and the proxy's X-Forwarded-Host. */
 function ownHosts(request: NextRequest): Set<string> {

@@ -10,8 +10,10 @@
  */
 import { NextResponse, type NextRequest } from "next/server";
 
+import { type BackendAnswer, BackendTimeoutError, sendToBackend } from "./backend-http";
 import { ConfigError, backendUrl, sessionCookieSecure } from "./config";
 import { guardRequest } from "./guard";
+import { API_CACHE_CONTROL, apiJsonText, jsonError } from "./http";
 import { SESSION_COOKIE, cookieOptions, decodeSession, isHttps, type Session } from "./session";
 
 export const DEFAULT_TIMEOUT_MS = 15_000;
@@ -24,9 +26,7 @@ export const MESSAGES = {
   notAuthenticated: "You are not signed in.",
 } as const;
 
-export function jsonError(status: number, error: string, message: string): NextResponse {
-  return NextResponse.json({ error, message }, { status, headers: { "cache-control": "no-store" } });
-}
+export { jsonError };
 
 export function log(event: string, fields: Record<string, unknown>): void {
   // LOG_LEVEL=error (or critical) silences these warnings; anything else keeps them.
@@ -44,8 +44,8 @@ export interface BackendCall {
   timeoutMs?: number;
 }
 
-/** Call the backend; returns its Response, or a ready-made error NextResponse when it cannot be reached. */
-export async function callBackend(call: BackendCall): Promise<Response | NextResponse> {
+/** Call the backend; returns its answer, or a ready-made error NextResponse when it cannot be reached. */
+export async function callBackend(call: BackendCall): Promise<BackendAnswer | NextResponse> {
   let base: string;
   try {
     base = backendUrl();
@@ -56,15 +56,13 @@ export async function callBackend(call: BackendCall): Promise<Response | NextRes
   const headers: Record<string, string> = { accept: "application/json" };
   if (call.body !== undefined) headers["content-type"] = "application/json";
   if (call.token) headers.authorization = `Bearer ${call.token}`;
-  const target = `${base}${call.path}${call.search ?? ""}`;
   const send = () =>
-    fetch(target, {
+    sendToBackend({
       method: call.method,
+      url: `${base}${call.path}${call.search ?? ""}`,
       headers,
       body: call.body,
-      cache: "no-store",
-      redirect: "manual",
-      signal: AbortSignal.timeout(call.timeoutMs ?? DEFAULT_TIMEOUT_MS),
+      timeoutMs: call.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     });
   try {
     try {
@@ -85,48 +83,40 @@ export async function callBackend(call: BackendCall): Promise<Response | NextRes
 }
 
 export const RETRY_DELAY_MS = 100;
-/** Connection-level failures (undici's codes) after which nothing reached the backend's handler. */
-const RETRYABLE_CODES = new Set(["UND_ERR_SOCKET", "ECONNRESET", "ECONNREFUSED", "EPIPE"]);
+/** Connection-level failures after which nothing reached the backend's handler. */
+const RETRYABLE_CODES = new Set(["ECONNRESET", "ECONNREFUSED", "EPIPE"]);
 
 /** Only idempotent methods, and only when the connection failed (never on a timeout). */
 export function isRetryable(method: string, exc: unknown): boolean {
   if (method !== "GET" && method !== "HEAD") return false;
-  const cause = exc instanceof Error ? (exc as Error & { cause?: unknown }).cause : undefined;
-  const code = cause && typeof cause === "object" ? (cause as { code?: unknown }).code : undefined;
+  if (exc instanceof BackendTimeoutError || !(exc instanceof Error)) return false;
+  const code = (exc as Error & { code?: unknown }).code;
   return typeof code === "string" && RETRYABLE_CODES.has(code);
 }
 
 function describe(exc: unknown): string {
-  return exc instanceof Error ? `${exc.name}: ${exc.message}${causeOf(exc)}` : String(exc);
+  return exc instanceof Error ? `${exc.name}: ${exc.message}` : String(exc);
 }
 
-function causeOf(exc: Error): string {
-  const cause = (exc as Error & { cause?: unknown }).cause;
-  if (cause instanceof Error) return ` (${cause.message})`;
-  return "";
-}
-
-/** Turn a backend Response into ours: 5xx -> 502 JSON, anything else relayed with its JSON body. */
-export async function relay(response: Response): Promise<NextResponse> {
-  if (response instanceof NextResponse) return response;
-  if (response.status >= 500) {
-    log("backend_error", { status: response.status });
+/** Turn a backend answer into ours: 5xx -> 502 JSON, anything else relayed with its JSON body. */
+export function relay(answer: BackendAnswer | NextResponse): NextResponse {
+  if (answer instanceof NextResponse) return answer;
+  if (answer.status >= 500) {
+    log("backend_error", { status: answer.status });
     return jsonError(502, "backend_error", MESSAGES.backendError);
   }
-  if (response.status === 204 || response.status === 304) {
-    return new NextResponse(null, { status: response.status, headers: { "cache-control": "no-store" } });
+  if (answer.status === 204 || answer.status === 304) {
+    return new NextResponse(null, { status: answer.status, headers: { "cache-control": API_CACHE_CONTROL } });
   }
-  const text = await response.text();
-  let body: unknown = null;
-  if (text) {
-    try {
-      body = JSON.parse(text);
-    } catch {
-      log("backend_non_json", { status: response.status });
-      return jsonError(502, "backend_error", MESSAGES.backendError);
-    }
+  if (!answer.text) return apiJsonText("null", answer.status);
+  // Parsed only to refuse what is not JSON; the text itself is relayed (no re-serialising).
+  try {
+    JSON.parse(answer.text);
+  } catch {
+    log("backend_non_json", { status: answer.status });
+    return jsonError(502, "backend_error", MESSAGES.backendError);
   }
-  return NextResponse.json(body, { status: response.status, headers: { "cache-control": "no-store" } });
+  return apiJsonText(answer.text, answer.status);
 }
 
 export function sessionOf(request: NextRequest): Session | null {
@@ -190,7 +180,7 @@ export async function forwardAuthed(
     token: session.token,
     timeoutMs: options.timeoutMs,
   });
-  const out = await relay(response);
+  const out = relay(response);
   if (out.status === 401) return clearSession(out, request);
   return out;
 }

@@ -4,6 +4,7 @@ import { guardRequest } from "@/lib/guard";
 import { ConfigError } from "@/lib/config";
 import { MESSAGES, callBackend, jsonError, log, relay, sessionCookieIsSecure } from "@/lib/proxy";
 import { SESSION_COOKIE, cookieOptions, encodeSession, isUserId, tokenMaxAge } from "@/lib/session";
+import { apiJson, apiRoute } from "@/lib/http";
 
 export const dynamic = "force-dynamic";
 
@@ -12,7 +13,7 @@ export const dynamic = "force-dynamic";
  * session cookie and the browser gets only {user_id, email}; the token never
  * reaches page scripts.
  */
-export async function POST(request: NextRequest) {
+export const POST = apiRoute(async (request: NextRequest) => {
   const body = await guardRequest(request, { body: true });
   if (body instanceof NextResponse) return body;
   // Decided before the backend is asked: a malformed SESSION_COOKIE_SECURE refuses the sign-in
@@ -26,14 +27,11 @@ export async function POST(request: NextRequest) {
     return jsonError(503, "frontend_misconfigured", MESSAGES.misconfigured);
   }
   const response = await callBackend({ method: "POST", path: "/api/auth/login", body });
-  const relayed = await relay(response);
+  const relayed = relay(response);
   if (relayed.status !== 200) return relayed;
   const data = (await relayed.json()) as { access_token?: unknown; user_id?: unknown };
   if (typeof data.access_token !== "string" || !isUserId(data.user_id)) {
-    return NextResponse.json(
-      { error: "backend_error", message: "The task service gave an unexpected answer." },
-      { status: 502 },
-    );
+    return jsonError(502, "backend_error", "The task service gave an unexpected answer.");
   }
   let email = "";
   try {
@@ -43,11 +41,11 @@ export async function POST(request: NextRequest) {
     // the backend accepted it, so it was JSON; nothing to do
   }
   const userId = data.user_id;
-  const out = NextResponse.json({ user_id: userId, email }, { headers: { "cache-control": "no-store" } });
+  const out = apiJson({ user_id: userId, email });
   out.cookies.set(
     SESSION_COOKIE,
     encodeSession({ token: data.access_token, userId, email }),
     cookieOptions(secure, tokenMaxAge(data.access_token)),
   );
   return out;
-}
+});

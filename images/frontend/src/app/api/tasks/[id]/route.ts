@@ -1,6 +1,7 @@
 import type { NextRequest } from "next/server";
 
 import { forwardAuthed, jsonError, taskIdSegment } from "@/lib/proxy";
+import { apiRoute } from "@/lib/http";
 
 export const dynamic = "force-dynamic";
 
@@ -12,16 +13,16 @@ async function forward(request: NextRequest, context: Context, method: string, b
   return forwardAuthed(request, method, `/tasks/${id}`, { body });
 }
 
-export async function GET(request: NextRequest, context: Context) {
+export const GET = apiRoute(async (request: NextRequest, context: Context) => {
   return forward(request, context, "GET", false);
-}
+});
 
 /** PUT any of {title, description, completed}. */
-export async function PUT(request: NextRequest, context: Context) {
+export const PUT = apiRoute(async (request: NextRequest, context: Context) => {
   return forward(request, context, "PUT", true);
-}
+});
 
 /** DELETE -> 204. */
-export async function DELETE(request: NextRequest, context: Context) {
+export const DELETE = apiRoute(async (request: NextRequest, context: Context) => {
   return forward(request, context, "DELETE", false);
-}
+});
