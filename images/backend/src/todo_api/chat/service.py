@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from todo_api.chat import Provider, Turn
-from todo_api.models import Conversation, Message, utcnow
+from todo_api.models import Conversation, Message, User, utcnow
 from todo_api.tools import TaskTools
 
 HISTORY_LIMIT = 50
@@ -27,9 +27,22 @@ class ConversationNotFound(Exception):
     pass
 
 
-def load_history(factory: Callable[[], Session], user_id: str, conversation_id: int) -> list[Turn]:
-    """The conversation's last HISTORY_LIMIT messages, oldest first; ConversationNotFound if not the user's."""
+class UserNotFound(Exception):
+    """The token's user no longer exists."""
+
+
+def load_history(factory: Callable[[], Session], user_id: str, conversation_id: int | None) -> list[Turn]:
+    """The conversation's last HISTORY_LIMIT messages, oldest first; ConversationNotFound if not the user's.
+
+    Also where a turn learns that its user exists (UserNotFound otherwise), before any tool runs:
+    a conversation of the user's implies it (conversations.user_id references users), and a new
+    conversation asks. One session for both, instead of a separate check (issue 15).
+    """
     with factory() as session:
+        if conversation_id is None:
+            if session.scalar(select(User.id).where(User.id == user_id)) is None:
+                raise UserNotFound(user_id)
+            return []
         found = session.scalar(
             select(Conversation.id).where(Conversation.id == conversation_id, Conversation.user_id == user_id)
         )
@@ -52,7 +65,7 @@ def run_turn(
     message: str,
     deadline: float | None = None,
 ) -> tuple[int, str, list[dict]]:
-    history = [] if conversation_id is None else load_history(factory, user_id, conversation_id)
+    history = load_history(factory, user_id, conversation_id)
     tools = TaskTools(None, user_id, factory=factory)
     response = provider.reply(message, history, tools, deadline)  # no session is open here
     with factory() as session:
@@ -61,15 +74,18 @@ def run_turn(
             conversation = Conversation(user_id=user_id)
             session.add(conversation)
             session.flush()
+            conversation_id = conversation.id
         else:
-            conversation = session.scalar(
-                select(Conversation).where(Conversation.id == conversation_id, Conversation.user_id == user_id)
+            # One UPDATE, not a SELECT and then an UPDATE at the flush.
+            touched = session.execute(
+                update(Conversation)
+                .where(Conversation.id == conversation_id, Conversation.user_id == user_id)
+                .values(updated_at=utcnow())
             )
-            if conversation is None:  # pragma: no cover - conversations are never deleted today
+            if touched.rowcount == 0:  # pragma: no cover - conversations are never deleted today
                 raise ConversationNotFound(conversation_id)
         for role, content, calls in (("user", message, None), ("assistant", response, tools.calls or None)):
-            session.add(Message(conversation_id=conversation.id, user_id=user_id, role=role, content=content,
+            session.add(Message(conversation_id=conversation_id, user_id=user_id, role=role, content=content,
                                 tool_calls=calls))
-        conversation.updated_at = utcnow()
         session.commit()
-        return conversation.id, response, tools.calls
+        return conversation_id, response, tools.calls
