@@ -182,7 +182,8 @@ async def drive(http: httpx.AsyncClient, action: Action, users: list[User], coun
     return failures
 
 
-async def per_endpoint(url: str, pid: int, users: list[User], requests: int, clients: int) -> list[tuple[str, float, int]]:
+async def per_endpoint(url: str, pid: int, users: list[User], requests: int, clients: int,
+                       only: str | None = None) -> list[tuple[str, float, int]]:
     """CPU ms per request of each hot endpoint, each measured on its own."""
     rows = []
     async with httpx.AsyncClient(base_url=url, timeout=30, limits=httpx.Limits(max_connections=clients)) as http:
@@ -200,6 +201,7 @@ async def per_endpoint(url: str, pid: int, users: list[User], requests: int, cli
 
         pending: dict[str, list[int]] = {}
         scenarios: list[tuple[str, Callable[[httpx.AsyncClient, User], Awaitable[httpx.Response]], int]] = [
+            ("healthz", lambda c, u: c.get("/healthz"), requests),  # the floor: server, framework, log line
             ("list tasks", lambda c, u: list_tasks(c, u, "all"), requests),
             ("create task", create_task, requests),
             ("complete task", complete_one, requests),
@@ -207,6 +209,8 @@ async def per_endpoint(url: str, pid: int, users: list[User], requests: int, cli
             ("login", login_again, max(20, requests // 20)),
         ]
         for name, action, count in scenarios:
+            if only and name != only:
+                continue
             if name == "complete task":
                 pending = {u.user_id: [t["id"] for t in (await list_tasks(http, u, "pending")).json()] for u in users}
             await asyncio.gather(*(action(http, users[i % len(users)]) for i in range(clients)))  # warm-up
@@ -257,6 +261,7 @@ def main() -> int:
     parser.add_argument("--burst-seconds", type=float, default=30.0, help="length of the burst run (spawn: 10 s)")
     parser.add_argument("--cpu-limit", type=float, default=0.4, help="CPUs for the burst (0: unlimited)")
     parser.add_argument("--only", choices=("endpoints", "burst"), help="run one part only")
+    parser.add_argument("--endpoint", help="measure this endpoint only (e.g. 'list tasks'), for profiling")
     parser.add_argument("--pause", action="store_true", help="wait for Enter before each part (to attach py-spy)")
     args = parser.parse_args()
 
@@ -289,7 +294,7 @@ def main() -> int:
                                           {"email": email, "password": password}))
                 if args.pause:
                     input("endpoints: press Enter to start")
-                rows = asyncio.run(per_endpoint(server.url, pid, users, args.requests, args.clients))
+                rows = asyncio.run(per_endpoint(server.url, pid, users, args.requests, args.clients, args.endpoint))
                 print(f"\nCPU per request, one process, {args.clients} concurrent clients, {args.requests} requests each")
                 print(f"{'endpoint':<14} {'CPU ms/req':>10} {'errors':>7}")
                 for name, ms, failures in rows:

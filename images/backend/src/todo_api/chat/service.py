@@ -31,30 +31,31 @@ class UserNotFound(Exception):
     """The token's user no longer exists."""
 
 
-def load_history(factory: Callable[[], Session], user_id: str, conversation_id: int | None) -> list[Turn]:
-    """The conversation's last HISTORY_LIMIT messages, oldest first; ConversationNotFound if not the user's.
+def load_history(factory: Callable[[], Session], user_id: str, conversation_id: int | None,
+                 limit: int = HISTORY_LIMIT) -> list[Turn]:
+    """The conversation's last ``limit`` messages, oldest first; ConversationNotFound if not the user's.
 
     Also where a turn learns that its user exists (UserNotFound otherwise), before any tool runs:
     a conversation of the user's implies it (conversations.user_id references users), and a new
-    conversation asks. One session for both, instead of a separate check (issue 15).
+    conversation asks. One statement either way (issue 15: round trips are most of the CPU), so
+    ``factory`` may hand out autocommit sessions. A stored conversation always has messages (both
+    are written in one transaction), so "no message of it" means "not the user's conversation".
     """
     with factory() as session:
         if conversation_id is None:
             if session.scalar(select(User.id).where(User.id == user_id)) is None:
                 raise UserNotFound(user_id)
             return []
-        found = session.scalar(
-            select(Conversation.id).where(Conversation.id == conversation_id, Conversation.user_id == user_id)
-        )
-        if found is None:
-            raise ConversationNotFound(conversation_id)
-        rows = session.scalars(
-            select(Message)
-            .where(Message.conversation_id == conversation_id)
+        rows = session.execute(
+            select(Message.role, Message.content, Message.tool_calls)
+            .join(Conversation, Conversation.id == Message.conversation_id)
+            .where(Message.conversation_id == conversation_id, Conversation.user_id == user_id)
             .order_by(Message.id.desc())
-            .limit(HISTORY_LIMIT)
+            .limit(max(1, limit))
         ).all()
-        return [Turn(m.role, m.content, m.tool_calls) for m in reversed(rows)]
+        if not rows:
+            raise ConversationNotFound(conversation_id)
+        return [Turn(role, content, calls) for role, content, calls in reversed(rows)]
 
 
 def run_turn(
@@ -64,8 +65,11 @@ def run_turn(
     conversation_id: int | None,
     message: str,
     deadline: float | None = None,
+    read_factory: Callable[[], Session] | None = None,
 ) -> tuple[int, str, list[dict]]:
-    history = load_history(factory, user_id, conversation_id)
+    """``read_factory``: sessions for the history's single read (autocommit), else ``factory``'s."""
+    limit = getattr(provider, "history_messages", HISTORY_LIMIT)
+    history = load_history(read_factory or factory, user_id, conversation_id, limit)
     tools = TaskTools(None, user_id, factory=factory)
     response = provider.reply(message, history, tools, deadline)  # no session is open here
     with factory() as session:

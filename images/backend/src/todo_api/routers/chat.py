@@ -39,7 +39,7 @@ async def chat(body: ChatRequest, user_id: OwnerDep, request: Request) -> ChatRe
     try:
         conversation_id, response, calls = await run_in_threadpool(
             run_turn, request.app.state.sessionmaker, request.app.state.provider, user_id, body.conversation_id,
-            body.message, deadline,
+            body.message, deadline, request.app.state.autocommit_sessionmaker,
         )
     except UserNotFound:
         raise NOT_FOUND from None
