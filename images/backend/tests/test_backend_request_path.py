@@ -14,8 +14,9 @@ import jwt
 import psycopg
 import pytest
 from argon2 import PasswordHasher
-from backend_support import ApiUser
+from backend_support import ApiUser, backend, register_and_login
 
+from harness.testkit.postgres import LocalPostgres
 from harness.testkit.server_process import ServerProcess
 
 
@@ -131,3 +132,23 @@ def test_the_server_raises_the_collectors_threshold_and_freezes_start_up_objects
         "assert gc.get_threshold()[0] == GC_THRESHOLD, gc.get_threshold(); assert gc.get_freeze_count() > 0"
     )
     subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
+
+
+@pytest.mark.timeout(180)
+def test_pooled_connections_that_died_while_idle_are_replaced_not_failed() -> None:
+    """The pool pings a connection only after it idled (db.PING_AFTER_IDLE_SECONDS), not at every
+    checkout; a PostgreSQL restart while the pool idles still costs no request."""
+    from todo_api.db import PING_AFTER_IDLE_SECONDS
+
+    with LocalPostgres() as postgres, backend(postgres.create_database().url, name="todo-api-ping") as api:
+        user = register_and_login(api.url)
+        with httpx.Client(base_url=api.url, timeout=30) as http:
+            # The pool now holds a connection, which the restart kills while it idles.
+            for _ in range(3):
+                assert http.get(f"/api/{user.id}/tasks", headers=user.headers).status_code == 200
+            postgres.stop()
+            postgres.restart()
+            time.sleep(PING_AFTER_IDLE_SECONDS + 0.5)
+            answers = [http.get(f"/api/{user.id}/tasks", headers=user.headers).status_code for _ in range(5)]
+            answers.append(http.post(f"/api/{user.id}/tasks", json={"title": "after"}, headers=user.headers).status_code)
+    assert answers == [200] * 5 + [201]

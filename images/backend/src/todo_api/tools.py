@@ -140,17 +140,22 @@ class ToolSpec(BaseModel):
     description: str
     args: type[_Args]
     run: Callable[[Session, str, Any], Any]
+    # Runs one SQL statement: may run in autocommit (TaskTools' autocommit_factory), saving the
+    # BEGIN and COMMIT round trips. The others read, then write: they keep their transaction.
+    single_statement: bool = False
 
 
 TOOLS: dict[str, ToolSpec] = {
     spec.name: spec
     for spec in (
-        ToolSpec(name="add_task", description="Create a new task", args=AddTaskArgs, run=add_task),
+        ToolSpec(name="add_task", description="Create a new task", args=AddTaskArgs, run=add_task,
+                 single_statement=True),
         ToolSpec(
             name="list_tasks",
             description="List the user's tasks, optionally only pending or completed ones",
             args=ListTasksArgs,
             run=list_tasks,
+            single_statement=True,
         ),
         ToolSpec(name="complete_task", description="Mark a task as complete", args=TaskIdArgs, run=complete_task),
         ToolSpec(name="delete_task", description="Delete a task", args=TaskIdArgs, run=delete_task),
@@ -188,22 +193,26 @@ class TaskTools:
     """
 
     def __init__(
-        self, session: Session | None, user_id: str, *, factory: Callable[[], Session] | None = None
+        self, session: Session | None, user_id: str, *, factory: Callable[[], Session] | None = None,
+        autocommit_factory: Callable[[], Session] | None = None,
     ) -> None:
+        """``autocommit_factory`` (with ``factory``): sessions for the single-statement tools."""
         if (session is None) == (factory is None):
             raise TypeError("TaskTools needs a session or a session factory, not both")
         self.session = session
         self.factory = factory
+        self.autocommit_factory = autocommit_factory or factory
         self.user_id = user_id
         self.calls: list[dict[str, Any]] = []
 
     @contextmanager
-    def _session(self) -> Iterator[Session]:
+    def _session(self, single_statement: bool = False) -> Iterator[Session]:
         if self.session is not None:
             yield self.session
             return
-        assert self.factory is not None
-        with self.factory() as session:  # closed (rolled back) on a ToolError
+        factory = self.autocommit_factory if single_statement else self.factory
+        assert factory is not None
+        with factory() as session:  # closed (rolled back) on a ToolError
             yield session
             session.commit()
 
@@ -225,10 +234,10 @@ class TaskTools:
             args = spec.args.model_validate(arguments)
         except ValidationError as exc:
             raise ToolError(_describe(exc)) from None
-        with self._session() as session:
+        with self._session(spec.single_statement) as session:
             return spec.run(session, self.user_id, args)
 
     def tasks(self, status: str = "all") -> list[Task]:
         """The user's tasks (not recorded as a tool call: the rules agent resolves titles with it)."""
-        with self._session() as session:
+        with self._session(single_statement=True) as session:
             return query_tasks(session, self.user_id, status)

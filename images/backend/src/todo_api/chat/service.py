@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from todo_api.chat import Provider, Turn
@@ -65,31 +65,48 @@ def run_turn(
     conversation_id: int | None,
     message: str,
     deadline: float | None = None,
-    read_factory: Callable[[], Session] | None = None,
+    autocommit_factory: Callable[[], Session] | None = None,
 ) -> tuple[int, str, list[dict]]:
-    """``read_factory``: sessions for the history's single read (autocommit), else ``factory``'s."""
+    """``autocommit_factory``: sessions (db.make_autocommit_sessionmaker) for the steps that are
+    one statement each: the history, the single-statement tools, storing a turn of an existing
+    conversation. Without it every step has a transaction of ``factory``'s."""
+    single = autocommit_factory or factory
     limit = getattr(provider, "history_messages", HISTORY_LIMIT)
-    history = load_history(read_factory or factory, user_id, conversation_id, limit)
-    tools = TaskTools(None, user_id, factory=factory)
+    history = load_history(single, user_id, conversation_id, limit)
+    tools = TaskTools(None, user_id, factory=factory, autocommit_factory=single)
     response = provider.reply(message, history, tools, deadline)  # no session is open here
-    with factory() as session:
-        if conversation_id is None:
-            # Created only now: a turn that fails leaves no empty conversation behind.
+    messages = [("user", message, None), ("assistant", response, tools.calls or None)]
+    if conversation_id is None:
+        with factory() as session:
+            # Created only now, with its messages in the same transaction: a turn that fails leaves
+            # no empty conversation behind (load_history relies on it).
             conversation = Conversation(user_id=user_id)
             session.add(conversation)
             session.flush()
-            conversation_id = conversation.id
-        else:
-            # One UPDATE, not a SELECT and then an UPDATE at the flush.
-            touched = session.execute(
-                update(Conversation)
-                .where(Conversation.id == conversation_id, Conversation.user_id == user_id)
-                .values(updated_at=utcnow())
-            )
-            if touched.rowcount == 0:  # pragma: no cover - conversations are never deleted today
-                raise ConversationNotFound(conversation_id)
-        for role, content, calls in (("user", message, None), ("assistant", response, tools.calls or None)):
-            session.add(Message(conversation_id=conversation_id, user_id=user_id, role=role, content=content,
-                                tool_calls=calls))
+            _add_messages(session, conversation.id, user_id, messages)
+            session.commit()
+            return conversation.id, response, tools.calls
+    with single() as session:
+        # Two statements, each atomic on its own: the UPDATE proves the conversation is the user's,
+        # then one INSERT stores both messages (both or neither). A failure in between leaves only
+        # a newer updated_at.
+        touched = session.execute(
+            update(Conversation)
+            .where(Conversation.id == conversation_id, Conversation.user_id == user_id)
+            .values(updated_at=utcnow())
+        )
+        if touched.rowcount == 0:  # pragma: no cover - conversations are never deleted today
+            raise ConversationNotFound(conversation_id)
+        _add_messages(session, conversation_id, user_id, messages)
         session.commit()
         return conversation_id, response, tools.calls
+
+
+def _add_messages(session: Session, conversation_id: int, user_id: str,
+                  messages: list[tuple[str, str, list[dict] | None]]) -> None:
+    """One INSERT of all the rows (Core: no ORM unit of work for rows nothing reads back)."""
+    session.execute(insert(Message), [
+        {"conversation_id": conversation_id, "user_id": user_id, "role": role, "content": content,
+         "tool_calls": calls, "created_at": utcnow()}
+        for role, content, calls in messages
+    ])
