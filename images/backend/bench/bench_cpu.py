@@ -4,7 +4,7 @@ Starts its own PostgreSQL (LocalPostgres) and one ``todo-api`` process (the imag
 LOG_LEVEL=info as the chart sets it) on loopback, then:
 
 1. **CPU per request** — for each hot endpoint (list tasks, create task, complete task, chat turn
-   in ``rules`` mode, login) it sends a fixed number of requests from 20 concurrent clients with
+   in ``rules`` mode, login; /healthz as the floor: server, framework and log line) it sends a fixed number of requests from 20 concurrent clients with
    valid sessions and divides the server process's CPU time (utime + stime of every thread, from
    /proc/<pid>/stat) by the requests served. CPU time, not latency: the machine is shared.
 2. **Sign-up burst** — one backend replica's share of load/todo_user.py's ramp: ``--burst-users``
@@ -14,7 +14,8 @@ LOG_LEVEL=info as the chart sets it) on loopback, then:
    0.4 CPU, through a cgroup-v1 ``cpu`` group when the bench runs as root; otherwise unlimited and
    the output says so). Prints register/login/signed-in p50/p95 and CPU ms per signed-in request.
 
-Run: ``make bench-backend-cpu`` (or ``.venv/bin/python images/backend/bench/bench_cpu.py``).
+``--endpoint 'chat turn' --only endpoints`` measures one endpoint (for ``py-spy record``; see the
+README). Run: ``make bench-backend-cpu`` (or ``.venv/bin/python images/backend/bench/bench_cpu.py``).
 Exit status 1 when any request failed. Figures are printed, never asserted.
 """
 
