@@ -22,7 +22,7 @@ CLUSTER ?= auto
 # The image tag: $IMAGE_TAG, else the chart's appVersion so `helm install` finds the images
 # (harness.images.image_tag, the one place; `python -m harness.images tag` prints it).
 
-.PHONY: help system setup scanners chart-docs test test-backend test-frontend static policy images bench-backend bench-images \
+.PHONY: help system setup scanners chart-docs test test-backend test-frontend static policy images bench-backend bench-backend-cpu bench-images \
         test-runtime test-cluster up status down load bench-load bench-frontend acceptance report ai-manifests deploy undeploy diagnose clean
 
 help: ## List the targets
@@ -178,6 +178,9 @@ bench-frontend: setup ## The frontend's CPU ms per proxied API request (producti
 	cd $(FRONTEND) && npm run build
 	$(PY) $(FRONTEND)/bench/bench_frontend.py $(if $(PROFILE),--cpu-prof $(PROFILE))
 	$(if $(PROFILE),node $(FRONTEND)/bench/cpuprofile_top.mjs $(PROFILE))
+
+bench-backend-cpu: setup ## Backend CPU ms per request per endpoint, and a sign-up burst's p95 under the chart's 400m CPU limit
+	$(PY) images/backend/bench/bench_cpu.py
 
 clean: ## Remove the virtualenv, node_modules and reports
 	rm -rf $(VENV) $(FRONTEND)/node_modules $(FRONTEND)/.next reports

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 CONNECT_TIMEOUT_SECONDS = 5
@@ -19,20 +22,56 @@ def sqlalchemy_url(url: str) -> str:
     return urlunsplit(parts._replace(scheme="postgresql+psycopg"))
 
 
+# A pooled connection is checked ("pinged") before use only when it sat idle this long. pool_pre_ping
+# pinged at every checkout: a round trip per request, most of them on a connection returned
+# milliseconds earlier (issue 15: round trips are most of a request's CPU). What the ping is for - a
+# connection the server or a proxy closed while it idled (a PostgreSQL restart, Neon suspending its
+# compute) - needs idle time; a connection that dies mid-use fails its request either way.
+PING_AFTER_IDLE_SECONDS = 2.0
+
+
 def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 20) -> Engine:
-    return create_engine(
+    engine = create_engine(
         sqlalchemy_url(url),
         pool_size=pool_size,
         max_overflow=max_overflow,
-        pool_pre_ping=True,
         pool_timeout=10,
         pool_recycle=1800,
         connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS, "application_name": "todo-api"},
     )
+    ping_after_idle(engine, PING_AFTER_IDLE_SECONDS)
+    return engine
+
+
+def ping_after_idle(engine: Engine, idle_seconds: float) -> None:
+    """Ping a connection at checkout when it was idle in the pool longer than ``idle_seconds``; a
+    dead one is replaced (DisconnectionError makes the pool discard it and connect again)."""
+
+    @event.listens_for(engine, "checkin")
+    def returned(dbapi_connection: Any, record: Any) -> None:
+        record.info["returned_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def checked_out(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        returned_at = record.info.get("returned_at")
+        if returned_at is None or time.monotonic() - returned_at < idle_seconds:
+            return  # just connected, or in use moments ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise DisconnectionError(f"pooled connection is dead: {exc}") from exc
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def make_autocommit_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    """Sessions for a single statement: the same pool, in autocommit, so no BEGIN and COMMIT/ROLLBACK
+    round trips frame a lone SELECT, INSERT … RETURNING or UPDATE … RETURNING (psycopg's autocommit
+    is a client-side switch, set at checkout and reset at checkin without a round trip). Never for
+    two statements that must succeed or fail together."""
+    return sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
 
 
 # The readiness probe's own engine: one connection, never shared with requests, so a burst that

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
@@ -64,6 +66,31 @@ def verify_password(password_hash: str | None, password: str) -> bool:
         return False
 
 
+# The routes await the hashing threads instead of blocking one of FastAPI's worker threads on
+# them: in a burst of sign-ups, requests waiting for a hash held up to all 40 worker threads and
+# every signed-in request queued behind them for a thread (issue 15).
+async def hash_password_async(password: str) -> str:
+    return await asyncio.wrap_future(_hashing.submit(_hasher.hash, password))
+
+
+async def verify_password_async(password_hash: str | None, password: str) -> bool:
+    try:
+        matches = await asyncio.wrap_future(_hashing.submit(_hasher.verify, password_hash or _DUMMY_HASH, password))
+        return matches and password_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(password_hash: str) -> bool:
+    """True when the hash was made with other parameters than today's (older or weaker ones):
+    the login that just verified it stores a fresh one, so every account moves to the current
+    parameters without a reset."""
+    try:
+        return _hasher.check_needs_rehash(password_hash)
+    except InvalidHashError:
+        return True
+
+
 def create_token(secret: str, user_id: str) -> str:
     now = datetime.now(UTC)
     claims = {"sub": user_id, "iss": TOKEN_ISSUER, "aud": TOKEN_AUDIENCE, "iat": now, "exp": now + TOKEN_LIFETIME}
@@ -74,8 +101,29 @@ class InvalidToken(Exception):
     pass
 
 
+# Tokens verified recently: token → (subject, expiry). Every signed-in request carries the same
+# token, and checking its signature and claims again (PyJWT prepares the key, parses and checks
+# the claims each time) was a visible share of a request's CPU. Only tokens that passed every
+# check are kept, with their own expiry, which is checked on every use; the key includes the
+# secret, so a token is never accepted under a secret other than the one that verified it.
+# Bounded: when full it is emptied (the tokens are then simply verified again).
+_VERIFIED_MAX = 10_000
+_verified: dict[tuple[str, str], tuple[str, float]] = {}
+
+
 def token_subject(secret: str, token: str) -> str:
     """The user id a valid token was issued to; :class:`InvalidToken` otherwise."""
+    known = _verified.get((secret, token))
+    if known is not None and time.time() < known[1]:
+        return known[0]
+    subject, expires = _verify(secret, token)
+    if len(_verified) >= _VERIFIED_MAX:
+        _verified.clear()
+    _verified[(secret, token)] = (subject, expires)
+    return subject
+
+
+def _verify(secret: str, token: str) -> tuple[str, float]:
     try:
         claims = jwt.decode(
             token,
@@ -90,4 +138,4 @@ def token_subject(secret: str, token: str) -> str:
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject:
         raise InvalidToken("token has no subject")
-    return subject
+    return subject, float(claims["exp"])

@@ -13,11 +13,10 @@ from contextlib import contextmanager
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.orm import Session
 
-from todo_api.models import Task, utcnow
-
+from todo_api.models import Task, User, utcnow
 from todo_api.schemas import Description, Title
 
 
@@ -66,13 +65,33 @@ def task_summary(task: Task) -> dict[str, Any]:
     return {"id": task.id, "title": task.title, "description": task.description, "completed": task.completed}
 
 
-def query_tasks(session: Session, user_id: str, status: str = "all") -> list[Task]:
-    query = select(Task).where(Task.user_id == user_id).order_by(Task.id)
+def status_filter(status: str) -> list[ColumnElement[bool]]:
+    """The WHERE conditions of a status: all, pending or completed."""
     if status == "pending":
-        query = query.where(Task.completed.is_(False))
-    elif status == "completed":
-        query = query.where(Task.completed.is_(True))
+        return [Task.completed.is_(False)]
+    if status == "completed":
+        return [Task.completed.is_(True)]
+    return []
+
+
+def query_tasks(session: Session, user_id: str, status: str = "all") -> list[Task]:
+    query = select(Task).where(Task.user_id == user_id, *status_filter(status)).order_by(Task.id)
     return list(session.scalars(query))
+
+
+def query_tasks_of_user(session: Session, user_id: str, status: str = "all") -> list[Task] | None:
+    """:func:`query_tasks`, or None when the user does not exist: one query (users LEFT JOIN tasks),
+    not an existence check and then the list (issue 15: round trips are most of a request's CPU)."""
+    rows = session.execute(
+        select(User.id, Task)
+        .select_from(User)
+        .outerjoin(Task, and_(Task.user_id == User.id, *status_filter(status)))
+        .where(User.id == user_id)
+        .order_by(Task.id)
+    ).all()
+    if not rows:
+        return None
+    return [task for _, task in rows if task is not None]
 
 
 def add_task(session: Session, user_id: str, args: AddTaskArgs) -> dict[str, Any]:
@@ -121,17 +140,22 @@ class ToolSpec(BaseModel):
     description: str
     args: type[_Args]
     run: Callable[[Session, str, Any], Any]
+    # Runs one SQL statement: may run in autocommit (TaskTools' autocommit_factory), saving the
+    # BEGIN and COMMIT round trips. The others read, then write: they keep their transaction.
+    single_statement: bool = False
 
 
 TOOLS: dict[str, ToolSpec] = {
     spec.name: spec
     for spec in (
-        ToolSpec(name="add_task", description="Create a new task", args=AddTaskArgs, run=add_task),
+        ToolSpec(name="add_task", description="Create a new task", args=AddTaskArgs, run=add_task,
+                 single_statement=True),
         ToolSpec(
             name="list_tasks",
             description="List the user's tasks, optionally only pending or completed ones",
             args=ListTasksArgs,
             run=list_tasks,
+            single_statement=True,
         ),
         ToolSpec(name="complete_task", description="Mark a task as complete", args=TaskIdArgs, run=complete_task),
         ToolSpec(name="delete_task", description="Delete a task", args=TaskIdArgs, run=delete_task),
@@ -169,22 +193,26 @@ class TaskTools:
     """
 
     def __init__(
-        self, session: Session | None, user_id: str, *, factory: Callable[[], Session] | None = None
+        self, session: Session | None, user_id: str, *, factory: Callable[[], Session] | None = None,
+        autocommit_factory: Callable[[], Session] | None = None,
     ) -> None:
+        """``autocommit_factory`` (with ``factory``): sessions for the single-statement tools."""
         if (session is None) == (factory is None):
             raise TypeError("TaskTools needs a session or a session factory, not both")
         self.session = session
         self.factory = factory
+        self.autocommit_factory = autocommit_factory or factory
         self.user_id = user_id
         self.calls: list[dict[str, Any]] = []
 
     @contextmanager
-    def _session(self) -> Iterator[Session]:
+    def _session(self, single_statement: bool = False) -> Iterator[Session]:
         if self.session is not None:
             yield self.session
             return
-        assert self.factory is not None
-        with self.factory() as session:  # closed (rolled back) on a ToolError
+        factory = self.autocommit_factory if single_statement else self.factory
+        assert factory is not None
+        with factory() as session:  # closed (rolled back) on a ToolError
             yield session
             session.commit()
 
@@ -206,10 +234,10 @@ class TaskTools:
             args = spec.args.model_validate(arguments)
         except ValidationError as exc:
             raise ToolError(_describe(exc)) from None
-        with self._session() as session:
+        with self._session(spec.single_statement) as session:
             return spec.run(session, self.user_id, args)
 
     def tasks(self, status: str = "all") -> list[Task]:
         """The user's tasks (not recorded as a tool call: the rules agent resolves titles with it)."""
-        with self._session() as session:
+        with self._session(single_statement=True) as session:
             return query_tasks(session, self.user_id, status)

@@ -26,6 +26,9 @@ class ChatDeadlineExceeded(Exception):
 
 
 class Provider(Protocol):
+    # How many of the latest stored messages the provider reads (run_turn loads no more).
+    history_messages: int
+
     def reply(self, message: str, history: list[Turn], tools: TaskTools, deadline: float | None = None) -> str:
         """The reply; ``deadline`` (time.monotonic()) bounds all of it: past it, ChatDeadlineExceeded."""
         ...

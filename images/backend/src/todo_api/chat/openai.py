@@ -35,6 +35,8 @@ def tool_definitions() -> list[dict[str, Any]]:
 
 
 class OpenAIProvider:
+    history_messages = HISTORY_MESSAGES
+
     def __init__(self, api_key: str, base_url: str, model: str, client: httpx.Client | None = None) -> None:
         self.model = model
         self.url = base_url.rstrip("/") + "/chat/completions"

@@ -213,6 +213,10 @@ def previous_task_ids(history: list[Turn]) -> list[int]:
 class RulesProvider:
     """Pattern rules → tool calls; every reply is plain, friendly text."""
 
+    # It reads only the last assistant turn (previous_task_ids: "mark it as complete"), which is the
+    # latest stored message; loading 50 with their tool results cost more than the rest of the turn.
+    history_messages = 2
+
     def reply(self, message: str, history: list[Turn], tools: TaskTools, deadline: float | None = None) -> str:
         intent = parse(message)
         if intent.action == "update":

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request, status
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from starlette.concurrency import run_in_threadpool
 
 from todo_api.models import User
 from todo_api.ratelimit import AuthLimits, SlidingWindowLimiter
 from todo_api.schemas import LoginRequest, LoginResponse, Problem, RegisterRequest, RegisterResponse
-from todo_api.security import create_token, hash_password, verify_password
+from todo_api.security import create_token, hash_password_async, needs_rehash, verify_password_async
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
@@ -36,7 +37,9 @@ def _check(*limits: tuple[SlidingWindowLimiter, object]) -> None:
 # Neither route holds a database connection while argon2 runs (tens to hundreds of ms each, queued
 # behind the two hashing threads in a burst): read what is needed in one short session, release it,
 # hash, then write in another. Holding it, a burst of sign-ups took the whole pool and every other
-# request waited for a connection.
+# request waited for a connection. The routes are async: the limiter checks and the token run on
+# the event loop, the database work is one hop to the thread pool each, and the hash is awaited
+# (security.hash_password_async), holding no worker thread either.
 
 
 def _limits(request: Request) -> AuthLimits:
@@ -49,7 +52,7 @@ def _limits(request: Request) -> AuthLimits:
     response_model=RegisterResponse,
     responses={409: {"model": Problem, "description": "The email is already registered"}, **TOO_MANY},
 )
-def register(body: RegisterRequest, request: Request) -> RegisterResponse:
+async def register(body: RegisterRequest, request: Request) -> RegisterResponse:
     limits, address = _limits(request), _address(request)
     account = (address, body.email)
     _check((limits.account, account), (limits.sign_ups, address))
@@ -60,18 +63,26 @@ def register(body: RegisterRequest, request: Request) -> RegisterResponse:
     # "it worked", and the limits above bound how fast anyone can probe.
     taken = HTTPException(status.HTTP_409_CONFLICT, "email already registered")
     factory = request.app.state.sessionmaker
-    with factory() as session:
-        if session.scalar(select(User.id).where(User.email == body.email)) is not None:
-            raise taken
-    password_hash = hash_password(body.password)  # no connection held
-    with factory() as session:
-        user = User(email=body.email, name=body.name or None, password_hash=password_hash)
-        session.add(user)
-        try:
-            session.commit()
-        except IntegrityError:  # registered by a concurrent request meanwhile
-            raise taken from None
-        return RegisterResponse(id=user.id, email=user.email)
+
+    def registered() -> bool:
+        with factory() as session:
+            return session.scalar(select(User.id).where(User.email == body.email)) is not None
+
+    if await run_in_threadpool(registered):
+        raise taken
+    password_hash = await hash_password_async(body.password)  # no connection held
+
+    def store() -> RegisterResponse:
+        with factory() as session:
+            user = User(email=body.email, name=body.name or None, password_hash=password_hash)
+            session.add(user)
+            try:
+                session.commit()
+            except IntegrityError:  # registered by a concurrent request meanwhile
+                raise taken from None
+            return RegisterResponse(id=user.id, email=user.email)
+
+    return await run_in_threadpool(store)
 
 
 @router.post(
@@ -79,19 +90,37 @@ def register(body: RegisterRequest, request: Request) -> RegisterResponse:
     response_model=LoginResponse,
     responses={401: {"model": Problem, "description": "Wrong email or password"}, **TOO_MANY},
 )
-def login(body: LoginRequest, request: Request) -> LoginResponse:
+async def login(body: LoginRequest, request: Request) -> LoginResponse:
     email = body.email.strip().lower()
     limits, address = _limits(request), _address(request)
     account = (address, email)
     # Only failures count: a person who signs in often is never limited, a guesser is.
     _check((limits.account, account), (limits.failed_logins, address))
-    with request.app.state.sessionmaker() as session:
-        user = session.scalar(select(User).where(User.email == email))
+    factory = request.app.state.sessionmaker
+
+    def find() -> User | None:
+        with factory() as session:
+            return session.scalar(select(User).where(User.email == email))
+
+    user = await run_in_threadpool(find)
     # The session is closed (its connection back in the pool) before the hash is verified.
-    if not verify_password(user.password_hash if user else None, body.password) or user is None:
+    if not await verify_password_async(user.password_hash if user else None, body.password) or user is None:
         limits.account.hit(account)
         limits.failed_logins.hit(address)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid email or password")
     limits.account.reset(account)
+    if needs_rehash(user.password_hash):
+        # Made with older parameters: store one with today's, now that the password is known.
+        fresh = await hash_password_async(body.password)
+
+        def rehash() -> None:
+            with factory() as session:
+                session.execute(
+                    update(User).where(User.id == user.id, User.password_hash == user.password_hash)
+                    .values(password_hash=fresh)
+                )
+                session.commit()
+
+        await run_in_threadpool(rehash)
     token = create_token(request.app.state.settings.jwt_secret.get_secret_value(), user.id)
     return LoginResponse(access_token=token, user_id=user.id)

@@ -8,10 +8,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Request, status
 from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from todo_api.chat import ChatDeadlineExceeded, ChatProviderError
-from todo_api.chat.service import ConversationNotFound, run_turn
-from todo_api.deps import OwnerDep, SessionDep
+from todo_api.chat.service import ConversationNotFound, UserNotFound, run_turn
+from todo_api.deps import NOT_FOUND, OwnerDep, in_session
 from todo_api.models import Conversation, Message
 from todo_api.routers.tasks import AUTH_RESPONSES
 from todo_api.schemas import ChatRequest, ChatResponse, ConversationOut, MessageOut, Problem
@@ -29,15 +31,18 @@ router = APIRouter(prefix="/api/{user_id}", tags=["chat"], responses=AUTH_RESPON
         504: {"model": Problem, "description": "The turn took longer than CHAT_DEADLINE_SECONDS"},
     },
 )
-def chat(body: ChatRequest, user_id: OwnerDep, request: Request) -> ChatResponse:
-    # No SessionDep: run_turn opens short sessions itself and holds none while the model works.
+async def chat(body: ChatRequest, user_id: OwnerDep, request: Request) -> ChatResponse:
+    # The whole turn is one hop to the thread pool (deps.py says why). run_turn opens short
+    # sessions itself and holds none while the model works; its first one checks the user exists.
     settings = request.app.state.settings
     deadline = time.monotonic() + settings.chat_deadline_seconds
     try:
-        conversation_id, response, calls = run_turn(
-            request.app.state.sessionmaker, request.app.state.provider, user_id, body.conversation_id, body.message,
-            deadline,
+        conversation_id, response, calls = await run_in_threadpool(
+            run_turn, request.app.state.sessionmaker, request.app.state.provider, user_id, body.conversation_id,
+            body.message, deadline, request.app.state.autocommit_sessionmaker,
         )
+    except UserNotFound:
+        raise NOT_FOUND from None
     except ConversationNotFound:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "conversation not found") from None
     except ChatDeadlineExceeded:
@@ -59,20 +64,23 @@ def chat(body: ChatRequest, user_id: OwnerDep, request: Request) -> ChatResponse
     response_model=ConversationOut,
     summary="A stored conversation with its messages, oldest first",
 )
-def get_conversation(
-    conversation_id: Annotated[int, Path(ge=1, le=2**31 - 1)], user_id: OwnerDep, session: SessionDep
+async def get_conversation(
+    conversation_id: Annotated[int, Path(ge=1, le=2**31 - 1)], user_id: OwnerDep, request: Request
 ) -> ConversationOut:
-    conversation = session.scalar(
-        select(Conversation).where(Conversation.id == conversation_id, Conversation.user_id == user_id)
-    )
-    if conversation is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "conversation not found")
-    messages = session.scalars(
-        select(Message).where(Message.conversation_id == conversation.id).order_by(Message.id)
-    ).all()
-    return ConversationOut(
-        id=conversation.id,
-        created_at=conversation.created_at,
-        updated_at=conversation.updated_at,
-        messages=[MessageOut.model_validate(m) for m in messages],
-    )
+    def work(session: Session) -> ConversationOut:
+        conversation = session.scalar(
+            select(Conversation).where(Conversation.id == conversation_id, Conversation.user_id == user_id)
+        )
+        if conversation is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "conversation not found")
+        messages = session.scalars(
+            select(Message).where(Message.conversation_id == conversation.id).order_by(Message.id)
+        ).all()
+        return ConversationOut(
+            id=conversation.id,
+            created_at=conversation.created_at,
+            updated_at=conversation.updated_at,
+            messages=[MessageOut.model_validate(m) for m in messages],
+        )
+
+    return await in_session(request, user_id, work)
