@@ -90,7 +90,7 @@ def bench_evidence(path: Path = BENCH_REPORT, recipes: dict[str, str] | None = N
         return BenchEvidence("FAIL", f"{said}: over the {budget_s:.0f} s budget ({where})", current)
     if stale := [image for image in recipes if image not in {row["image"] for row in current}]:
         return BenchEvidence("NOT RUN", f"no benchmark of the current recipe of {', '.join(stale)} "
-                                        f"(its Dockerfile, .dockerignore or lockfile changed since {where})", current)
+                                        f"(its build context or local base recipes changed since {where})", current)
     said = ", ".join(f"{row['image']} {row['cold_s']} s" for row in current)
     return BenchEvidence("PASS", f"cold builds {said} (budget {budget_s:.0f} s; {where}, "
                                  f"{max(str(row.get('when', '')) for row in current)})", current)
