@@ -30,7 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from _resources import Sample  # the same sample shape as the Docker sampler (locust puts load/ on sys.path)
+# The same sample shape as the Docker sampler (locust puts load/ on sys.path).
+from _resources import Sample, SampledPeaks
 
 # --- parsing (pure functions: verification/unit tests them on recorded answers) ----------------
 
@@ -155,7 +156,7 @@ def limits_total(pods: list[dict[str, Any]]) -> dict[str, float] | None:
 
 
 @dataclass
-class KubeletSampler:
+class KubeletSampler(SampledPeaks):
     """Samples the pods matching ``selector`` in ``namespace`` every ``interval`` seconds."""
 
     namespace: str
@@ -251,13 +252,6 @@ class KubeletSampler:
                                        round(sum(u.nano_cores for u in usage.values()) / 1e9, 3)))
 
     # -- figures (the shape of _resources.ResourceSampler) ------------------------------------
-    @property
-    def peak_memory_bytes(self) -> int:
-        return max((s.memory_bytes for s in self.samples), default=0)
-
-    @property
-    def peak_cpu_cores(self) -> float:
-        return max((s.cpu_cores for s in self.samples), default=0.0)
 
     def peak_memory_by_pod(self) -> dict[str, int]:
         return dict(sorted(self._peak_by_pod.items()))

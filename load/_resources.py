@@ -39,8 +39,22 @@ class ContainerState:
     running: bool
 
 
+class SampledPeaks:
+    """The peaks over a sampler's ``samples``: one place for both samplers (Docker, kubelet)."""
+
+    samples: list[Sample]
+
+    @property
+    def peak_memory_bytes(self) -> int:
+        return max((s.memory_bytes for s in self.samples), default=0)
+
+    @property
+    def peak_cpu_cores(self) -> float:
+        return max((s.cpu_cores for s in self.samples), default=0.0)
+
+
 @dataclass
-class ResourceSampler:
+class ResourceSampler(SampledPeaks):
     """Samples every container matching ``label`` every ``interval`` seconds.
 
     ``label`` is ``key=value``, or several joined by commas, all of which must match
@@ -134,13 +148,6 @@ class ResourceSampler:
         return dict(sorted(self._peak_by_container.items()))
 
     # -- figures ------------------------------------------------------------------------
-    @property
-    def peak_memory_bytes(self) -> int:
-        return max((s.memory_bytes for s in self.samples), default=0)
-
-    @property
-    def peak_cpu_cores(self) -> float:
-        return max((s.cpu_cores for s in self.samples), default=0.0)
 
     def states(self) -> dict[str, ContainerState]:
         result = {}
