@@ -6,7 +6,8 @@ Everything comes through the API server, so it works on any cluster the harness 
 minikube, the local cluster built here), with no metrics-server:
 
 * usage from the kubelet's summary API (``/api/v1/nodes/NODE/proxy/stats/summary``): per container
-  ``cpu.usageCoreNanoSeconds`` (cumulative: CPU seconds and CPU per request per Deployment),
+  ``cpu.usageCoreNanoSeconds`` (cumulative: CPU seconds and CPU per request per Deployment; with
+  ``cpu.time``, when cAdvisor read it, which ``_cpu.py`` matches to the requests of that moment),
   ``cpu.usageNanoCores`` and ``memory.workingSetBytes`` (what the kubelet compares to the limit);
 * CPU throttling from the kubelet's cAdvisor endpoint (``/proxy/metrics/cadvisor``):
   ``container_cpu_cfs_periods_total``, ``…_throttled_periods_total`` and
@@ -31,7 +32,8 @@ from pathlib import Path
 from typing import Any
 
 # The same sample shape as the Docker sampler (locust puts load/ on sys.path).
-from _resources import Sample, SampledPeaks
+from _cpu import CpuReading, timestamp
+from _resources import Sample, SamplerFigures
 
 # --- parsing (pure functions: verification/unit tests them on recorded answers) ----------------
 
@@ -41,10 +43,13 @@ class Usage:
     cpu_ns: int  # cumulative CPU time of the container
     nano_cores: int  # the kubelet's current rate
     working_set: int
+    at: float  # when cAdvisor read the CPU counter (Unix seconds)
 
 
-def parse_summary(summary: dict[str, Any], namespace: str, pods: set[str]) -> dict[tuple[str, str], Usage]:
-    """(pod, container) → :class:`Usage` for the named pods of ``namespace`` in one summary answer."""
+def parse_summary(summary: dict[str, Any], namespace: str, pods: set[str],
+                  now: float = 0.0) -> dict[tuple[str, str], Usage]:
+    """(pod, container) → :class:`Usage` for the named pods of ``namespace`` in one summary answer
+    (``now``: the moment of a CPU figure that carries no time of its own)."""
     found: dict[tuple[str, str], Usage] = {}
     for pod in summary.get("pods") or []:
         ref = pod.get("podRef") or {}
@@ -54,7 +59,7 @@ def parse_summary(summary: dict[str, Any], namespace: str, pods: set[str]) -> di
             cpu, memory = container.get("cpu") or {}, container.get("memory") or {}
             found[(ref["name"], container.get("name", ""))] = Usage(
                 int(cpu.get("usageCoreNanoSeconds") or 0), int(cpu.get("usageNanoCores") or 0),
-                int(memory.get("workingSetBytes") or 0))
+                int(memory.get("workingSetBytes") or 0), timestamp(cpu.get("time"), now))
     return found
 
 
@@ -156,7 +161,7 @@ def limits_total(pods: list[dict[str, Any]]) -> dict[str, float] | None:
 
 
 @dataclass
-class KubeletSampler(SampledPeaks):
+class KubeletSampler(SamplerFigures):
     """Samples the pods matching ``selector`` in ``namespace`` every ``interval`` seconds."""
 
     namespace: str
@@ -171,8 +176,7 @@ class KubeletSampler(SampledPeaks):
     _pods: dict[str, dict] = field(default_factory=dict)
     _nodes: set[str] = field(default_factory=set)
     _start_states: dict[str, PodState] = field(default_factory=dict)
-    _cpu_start: dict[tuple[str, str], int] = field(default_factory=dict)
-    _cpu_end: dict[tuple[str, str], int] = field(default_factory=dict)
+    cpu_readings: dict[str, dict[tuple[str, str], CpuReading]] = field(default_factory=dict)
     _throttle_start: dict[str, Throttling] = field(default_factory=dict)  # pod -> counters
     _throttle_end: dict[str, Throttling] = field(default_factory=dict)
     _peak_by_pod: dict[str, int] = field(default_factory=dict)
@@ -200,7 +204,7 @@ class KubeletSampler(SampledPeaks):
         found: dict[tuple[str, str], Usage] = {}
         for node in self._nodes:
             found.update(parse_summary(json.loads(self._node_get(node, "stats/summary")),
-                                       self.namespace, set(self._pods)))
+                                       self.namespace, set(self._pods), time.time()))
         return found
 
     def _throttling(self) -> dict[str, Throttling]:
@@ -221,7 +225,7 @@ class KubeletSampler(SampledPeaks):
         self._start_states = {name: pod_state(p) for name, p in self._pods.items()}
         usage = self._usage()
         self.containers = sorted(f"{pod}/{container}" for pod, container in usage)
-        self._cpu_start = {key: u.cpu_ns for key, u in usage.items()}
+        self.cpu_readings["start"] = {key: CpuReading(u.at, u.cpu_ns) for key, u in usage.items()}
         self._throttle_start = self._throttling()
         self._started = time.monotonic()
         self._thread = threading.Thread(target=self._run, name="kubelet-sampler", daemon=True)
@@ -232,9 +236,10 @@ class KubeletSampler(SampledPeaks):
         if self._thread:
             self._thread.join(timeout=20)
         # The summary's counters are cAdvisor's, refreshed every few seconds: one more reading after
-        # the housekeeping interval, so the last seconds of the run are counted.
+        # the housekeeping interval, so the last seconds of the run are in it (its own time says
+        # which requests it covers: _cpu.py).
         time.sleep(self.interval)
-        self._cpu_end = {key: u.cpu_ns for key, u in self._usage().items()}
+        self.mark("end")
         self._throttle_end = self._throttling()
 
     def _run(self) -> None:
@@ -256,17 +261,8 @@ class KubeletSampler(SampledPeaks):
     def peak_memory_by_pod(self) -> dict[str, int]:
         return dict(sorted(self._peak_by_pod.items()))
 
-    def cpu_seconds_by_group(self) -> dict[str, float]:
-        """CPU time each Deployment used between :meth:`start` and :meth:`stop` (a container whose
-        counter went back, i.e. restarted, is left out)."""
-        used: dict[str, float] = {}
-        for key, start in self._cpu_start.items():
-            end = self._cpu_end.get(key)
-            if end is None or end < start:
-                continue
-            group = self.groups.get(key[0], key[0])
-            used[group] = round(used.get(group, 0.0) + (end - start) / 1e9, 2)
-        return used
+    def read_cpu(self) -> dict[tuple[str, str], CpuReading]:
+        return {key: CpuReading(u.at, u.cpu_ns) for key, u in self._usage().items()}
 
     def throttling_by_group(self) -> dict[str, dict[str, float]]:
         """Per Deployment, during the run: CFS periods, those throttled (and their share), and the

@@ -1,8 +1,8 @@
 """Peak CPU and memory of the application's containers, sampled through a run.
 
 The Docker stack's sampler; ``_kubelet.py`` is the cluster's, with the same shape (``start``,
-``stop``, ``samples``, ``peak_*``, ``cpu_seconds_by_group``, ``throttling_by_group``,
-``limits_total``, ``restarts_and_ooms``), so ``budget_gate.py`` judges either.
+``stop``, ``mark``, ``samples``, ``peak_*``, ``cpu_seconds_by_group``, ``cpu_ms_per_request``,
+``throttling_by_group``, ``limits_total``, ``restarts_and_ooms``), so ``budget_gate.py`` judges either.
 
 Docker's stats API for the runtime tier (containers found by a label filter);
 the load generator itself is never counted. Restarts and OOM kills are read from
@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import docker
+from _cpu import CpuReading, RequestClock, cpu_ms_per_request, cpu_seconds_by_group, timestamp
 
 from harness.core import docker as docker_engine
 from harness.podrt.labels import LABEL_DEPLOYMENT as DEPLOYMENT_LABEL
@@ -39,10 +40,31 @@ class ContainerState:
     running: bool
 
 
-class SampledPeaks:
-    """The peaks over a sampler's ``samples``: one place for both samplers (Docker, kubelet)."""
+class SamplerFigures:
+    """What both samplers (Docker, kubelet) figure the same way, in one place: the peaks over their
+    ``samples``, and CPU time and CPU per request between the cumulative counters read at the start
+    (``start``), when every user has signed up (``signed_in``, see :meth:`mark`) and at the end."""
 
     samples: list[Sample]
+    groups: dict[str, str]
+    cpu_readings: dict[str, dict]  # moment -> container -> CpuReading
+
+    def read_cpu(self) -> dict:
+        raise NotImplementedError
+
+    def mark(self, moment: str) -> None:
+        """Read every container's CPU counter now, as ``moment`` (a window's start or end)."""
+        self.cpu_readings[moment] = self.read_cpu()
+
+    def cpu_seconds_by_group(self, since: str = "start", until: str = "end") -> dict[str, float]:
+        """CPU time each service (Deployment) used between two moments (a container restarted
+        meanwhile is left out: its counter started again)."""
+        return cpu_seconds_by_group(self.cpu_readings.get(since, {}), self.cpu_readings.get(until, {}), self.groups)
+
+    def cpu_ms_per_request(self, clock: RequestClock, since: str = "start", until: str = "end") -> dict[str, float]:
+        """CPU milliseconds per request completed between two moments, per service and in total."""
+        return cpu_ms_per_request(self.cpu_readings.get(since, {}), self.cpu_readings.get(until, {}), self.groups,
+                                  clock)
 
     @property
     def peak_memory_bytes(self) -> int:
@@ -54,7 +76,7 @@ class SampledPeaks:
 
 
 @dataclass
-class ResourceSampler(SampledPeaks):
+class ResourceSampler(SamplerFigures):
     """Samples every container matching ``label`` every ``interval`` seconds.
 
     ``label`` is ``key=value``, or several joined by commas, all of which must match
@@ -66,8 +88,7 @@ class ResourceSampler(SampledPeaks):
     samples: list[Sample] = field(default_factory=list)
     containers: list[str] = field(default_factory=list)
     _start_state: dict[str, ContainerState] = field(default_factory=dict)
-    _cpu_start: dict[str, int] = field(default_factory=dict)  # container -> CPU nanoseconds used so far
-    _cpu_end: dict[str, int] = field(default_factory=dict)
+    cpu_readings: dict[str, dict[str, CpuReading]] = field(default_factory=dict)
     groups: dict[str, str] = field(default_factory=dict)  # container -> its Deployment (the service)
     source: str = "docker"
     _throttle_start: dict[str, dict] = field(default_factory=dict)  # container -> Docker's throttling_data
@@ -86,7 +107,7 @@ class ResourceSampler(SampledPeaks):
         self.containers = [c.name for c in found]
         self.groups = {c.name: c.labels.get(DEPLOYMENT_LABEL, c.name) for c in found}
         self._start_state = self.states()
-        self._cpu_start, self._throttle_start = self._cpu_used()
+        self.cpu_readings["start"], self._throttle_start = self._cpu_used()
         self._started = time.monotonic()
         self._thread = threading.Thread(target=self._run, name="resource-sampler", daemon=True)
         self._thread.start()
@@ -95,23 +116,14 @@ class ResourceSampler(SampledPeaks):
         self._stop.set()
         if self._thread:
             self._thread.join(timeout=15)
-        self._cpu_end, self._throttle_end = self._cpu_used()
+        self.cpu_readings["end"], self._throttle_end = self._cpu_used()
 
-    def cpu_seconds_by_group(self) -> dict[str, float]:
-        """CPU time each service (Deployment) used between :meth:`start` and :meth:`stop`, from the
-        containers' cumulative counters (a container restarted meanwhile is left out: its counter
-        started again)."""
-        used: dict[str, float] = {}
-        for name, start in self._cpu_start.items():
-            end = self._cpu_end.get(name)
-            if end is None or end < start:
-                continue
-            group = self.groups.get(name, name)
-            used[group] = round(used.get(group, 0.0) + (end - start) / 1e9, 2)
-        return used
+    def read_cpu(self) -> dict[str, CpuReading]:
+        return self._cpu_used()[0]
 
-    def _cpu_used(self) -> tuple[dict[str, int], dict[str, dict]]:
-        """Each container's cumulative CPU nanoseconds and CFS throttling counters."""
+    def _cpu_used(self) -> tuple[dict[str, CpuReading], dict[str, dict]]:
+        """Each container's cumulative CPU time (with the moment Docker read it) and CFS throttling
+        counters."""
         used, throttling = {}, {}
         for name in self.containers:
             try:
@@ -119,7 +131,8 @@ class ResourceSampler(SampledPeaks):
             except (docker.errors.APIError, TypeError):
                 continue
             cpu = stats.get("cpu_stats") or {}
-            used[name] = int((cpu.get("cpu_usage") or {}).get("total_usage", 0))
+            used[name] = CpuReading(timestamp(stats.get("read"), time.time()),
+                                    int((cpu.get("cpu_usage") or {}).get("total_usage", 0)))
             throttling[name] = cpu.get("throttling_data") or {}
         return used, throttling
 

@@ -35,7 +35,8 @@ from locust.runners import WorkerRunner
 from locust.stats import StatsEntry
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _kubelet import KubeletSampler  # noqa: E402  (locust loads this file by path)
+from _cpu import RequestClock  # noqa: E402  (locust loads this file by path)
+from _kubelet import KubeletSampler  # noqa: E402
 from _resources import ResourceSampler  # noqa: E402
 
 from harness.contract import (  # noqa: E402  the budget and gate of SC-004/SC-010, the tests' figures too
@@ -81,6 +82,7 @@ def make_sampler(options) -> ResourceSampler | KubeletSampler:
 def _start(environment: Environment, **_kwargs) -> None:
     if isinstance(environment.runner, WorkerRunner):
         return
+    _state["environment"] = environment
     try:
         sampler = make_sampler(environment.parsed_options)
         sampler.start()
@@ -88,8 +90,11 @@ def _start(environment: Environment, **_kwargs) -> None:
         print(f"budget_gate: cannot sample the application ({type(exc).__name__}: {exc}); "
               "memory and CPU will be reported as unmeasured", file=sys.stderr)
         sampler = None
-    _state.update(sampler=sampler, started=time.monotonic(), timeline=[])
+    clock = RequestClock()
+    clock.tick(time.time(), 0)
+    _state.update(sampler=sampler, started=time.monotonic(), timeline=[], clock=clock)
     _state["recorder"] = gevent.spawn(_record_timeline, environment)
+    _state["ticker"] = gevent.spawn(_tick_requests, environment, clock)
 
 
 def _record_timeline(environment: Environment) -> None:
@@ -104,10 +109,45 @@ def _record_timeline(environment: Environment) -> None:
         gevent.sleep(2)
 
 
+def _tick_requests(environment: Environment, clock: RequestClock) -> None:
+    """The request count every half second, for CPU per request (_cpu.py matches each CPU reading to
+    the count at the moment it was read)."""
+    while True:
+        clock.tick(time.time(), environment.stats.total.num_requests)
+        gevent.sleep(0.5)
+
+
+# How long after the last user arrived the signed-in window may wait for the last sign-ups to end.
+SIGN_UP_WAIT_S = 30
+
+
+@events.spawning_complete.add_listener
+def _on_all_arrived(user_count: int, **_kwargs) -> None:
+    if _state.get("sampler") is not None and "signed_in_marker" not in _state:
+        environment = _state.get("environment")
+        if environment is not None:
+            _state["signed_in_marker"] = gevent.spawn(_mark_signed_in, environment, user_count)
+
+
+def _mark_signed_in(environment: Environment, users: int) -> None:
+    """Read the CPU counters once every user has registered and logged in (both answered, or
+    SIGN_UP_WAIT_S after the last arrival, whichever is first): the start of the signed-in window."""
+    deadline = time.monotonic() + SIGN_UP_WAIT_S
+    while time.monotonic() < deadline and _merged(environment, "sign-up", SIGN_UP.__contains__).num_requests < 2 * users:
+        gevent.sleep(0.5)
+    try:
+        _state["sampler"].mark("signed_in")
+    except Exception as exc:  # noqa: BLE001 - the whole-run figure stands; this one is then unmeasured
+        print(f"budget_gate: cannot read the CPU counters when every user had signed up ({exc})", file=sys.stderr)
+
+
 @events.test_stop.add_listener
 def _stop(environment: Environment, **_kwargs) -> None:
-    if "recorder" in _state:
-        _state["recorder"].kill()
+    for greenlet in ("recorder", "ticker", "signed_in_marker"):
+        if greenlet in _state:
+            _state[greenlet].kill()
+    if "clock" in _state:
+        _state["clock"].tick(time.time(), environment.stats.total.num_requests)
     sampler: ResourceSampler | KubeletSampler | None = _state.get("sampler")
     if sampler is not None:
         sampler.stop()
@@ -146,12 +186,16 @@ def figures_line(summary: dict) -> str:
             f"{summary['budget']['memory_bytes'] / 2**20:.0f}; peak CPU "
             f"{'unmeasured' if cpu is None else f'{cpu:.2f}'} of {summary['budget']['cpu_cores']:.0f} cores "
             f"({len(summary['containers'])} containers); CPU per request "
-            + (", ".join(f"{name} {ms} ms" for name, ms in summary.get("cpu_ms_per_request", {}).items())
-               or "unmeasured")
+            + _per_service(summary.get("cpu_ms_per_request"))
+            + ", once every user had signed up " + _per_service(summary.get("cpu_ms_per_request_signed_in"))
             + "; CPU throttled " + (", ".join(f"{name} {t['throttled_periods']}/{t['periods']} periods "
                                               f"({t['throttled_share']:.1%}, {t['throttled_s']} s)"
                                               for name, t in throttling.items()) or "unmeasured")
             + f"; budget: {summary.get('budget_check', 'measured peaks')}")
+
+
+def _per_service(per_request: dict | None) -> str:
+    return ", ".join(f"{name} {ms} ms" for name, ms in (per_request or {}).items()) or "unmeasured"
 
 
 # Request names (load/todo_user.py) that each user sends once, on arrival.
@@ -177,6 +221,7 @@ def summarise(environment: Environment, p95_threshold_ms: float, signup_p95_thre
     restarts = _state.get("restarts")
     ooms = _state.get("oom_kills")
     cpu_seconds = sampler.cpu_seconds_by_group() if sampler else {}
+    clock: RequestClock | None = _state.get("clock")
     criteria = {
         "zero_failures": total.num_failures == 0 and total.num_requests > 0,
         "p95_below_threshold": use.num_requests > 0 and use.get_response_time_percentile(0.95) < p95_threshold_ms,
@@ -214,11 +259,12 @@ def summarise(environment: Environment, p95_threshold_ms: float, signup_p95_thre
         "criteria": criteria,
         "passed": all(criteria.values()),
         # CPU per request served: each user request passes the frontend and, for the API, the
-        # backend, so the sum is what one request costs the application (issue 15's figure).
+        # backend, so the sum is what one request costs the application (issue 15's figure): over
+        # the whole run (sign-ups included), and over the signed-in use only (_cpu.py).
         "cpu_seconds": cpu_seconds,
-        "cpu_ms_per_request": {group: round(seconds * 1000 / total.num_requests, 2)
-                               for group, seconds in {**cpu_seconds, "total": sum(cpu_seconds.values())}.items()}
-        if total.num_requests and cpu_seconds else {},
+        "cpu_ms_per_request": sampler.cpu_ms_per_request(clock) if sampler and clock else {},
+        "cpu_ms_per_request_signed_in": (sampler.cpu_ms_per_request(clock, since="signed_in")
+                                         if sampler and clock else {}),
         "per_request": {
             name: {"requests": s.num_requests, "failures": s.num_failures,
                    "p95_ms": s.get_response_time_percentile(0.95)}

@@ -126,6 +126,8 @@ def figures(records: list[dict], bench: BenchEvidence | None = None) -> list[Fig
             found.append(Figure("load run", "peak memory", round(memory / 2**20), "MiB", source))
         for group, ms in (data.get("cpu_ms_per_request") or {}).items():
             found.append(Figure("load run", f"CPU per request, {group}", ms, "ms", source))
+        for group, ms in (data.get("cpu_ms_per_request_signed_in") or {}).items():
+            found.append(Figure("load run", f"CPU per request once signed in, {group}", ms, "ms", source))
         for group, t in (data.get("throttling") or {}).items():
             found.append(Figure("load run", f"CPU periods throttled, {group}", round(100 * t["throttled_share"], 1),
                                 "%", source))

@@ -25,7 +25,7 @@ RUN_TIME_S = 60
 SPAWN_RATE = 10  # as load/locust.conf: all 100 users within 10 s, the rest of the minute at full load
 SUMMARY_KEYS = {"users", "duration_s", "requests", "failures", "rps", "p50_ms", "p95_ms", "p99_ms",
                 "restarts", "oom_kills", "peak_memory_bytes", "peak_cpu_cores", "passed", "criteria",
-                "cpu_ms_per_request", "sampled_from", "limits", "budget_check", "peak_memory_by_pod",
+                "cpu_ms_per_request", "cpu_ms_per_request_signed_in", "sampled_from", "limits", "budget_check", "peak_memory_by_pod",
                 "throttling"}
 
 
@@ -94,6 +94,11 @@ def test_summary_has_every_figure_and_a_chart(load_run, record_property, record_
         record_figure(f"load ({where}): {name}", summary[key], unit)
     for group, ms in per_request.items():
         record_figure(f"load ({where}): CPU per request, {group}", ms, "ms")
+    # Every user signs up within the first 10 s of the minute: the signed-in window is measured too.
+    signed_in = summary["cpu_ms_per_request_signed_in"]
+    assert signed_in.get("total", 0) > 0, f"CPU per request once signed in: {signed_in}"
+    for group, ms in signed_in.items():
+        record_figure(f"load ({where}): CPU per request once signed in, {group}", ms, "ms")
     for group, t in summary["throttling"].items():
         record_figure(f"load ({where}): CPU periods throttled, {group}", round(100 * t["throttled_share"], 1), "%")
     for pod, memory in summary["peak_memory_by_pod"].items():

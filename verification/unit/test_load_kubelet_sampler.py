@@ -81,8 +81,10 @@ def pod(name: str, *, restarts: int = 0, last_reason: str | None = None, limits:
 
 def test_summary_gives_the_named_pods_containers_only():
     usage = parse_summary(SUMMARY, NS, {BACKEND, FRONTEND})
-    assert usage == {(BACKEND, "backend"): Usage(1656136240, 10039788, 94928896),
-                     (FRONTEND, "frontend"): Usage(0, 0, 0)}
+    # The CPU figure's own time (cAdvisor's reading, 2026-12-02T05:47:54Z); "now" where it has none.
+    assert usage == {(BACKEND, "backend"): Usage(1656136240, 10039788, 94928896, 1796190474.0),
+                     (FRONTEND, "frontend"): Usage(0, 0, 0, 0.0)}
+    assert parse_summary(SUMMARY, NS, {FRONTEND}, now=1796190480.5)[(FRONTEND, "frontend")].at == 1796190480.5
 
 
 def test_throttling_comes_from_each_pods_own_cgroup():
