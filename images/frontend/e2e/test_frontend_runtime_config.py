@@ -10,7 +10,7 @@ import pytest
 
 from harness.core.net import free_port
 
-from .support import PASSWORD, STANDALONE_DIR, start_backend, start_frontend
+from .support import PASSWORD, SERVER_COMMAND, STANDALONE_DIR, start_backend, start_frontend
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -52,7 +52,7 @@ def test_the_same_build_reaches_whichever_backend_BACKEND_URL_names(
         _seed(backend_a, email, "only in backend A")
         _seed(backend_b, email, "only in backend B")
 
-        # The same server.js and port, restarted with another BACKEND_URL (a ConfigMap change + restart).
+        # The same server and port, restarted with another BACKEND_URL (a ConfigMap change + restart).
         port = free_port()
         first = start_frontend(backend_a.url, port=port)
         try:
@@ -95,7 +95,7 @@ def test_a_missing_or_malformed_BACKEND_URL_stops_start_up(standalone_server, va
     if value is not None:
         env["BACKEND_URL"] = value
     result = subprocess.run(
-        ["node", "server.js"], cwd=STANDALONE_DIR, env=env, capture_output=True, text=True, timeout=60
+        SERVER_COMMAND, cwd=STANDALONE_DIR, env=env, capture_output=True, text=True, timeout=60
     )
     assert result.returncode != 0
     naming = [line for line in (result.stdout + result.stderr).splitlines() if "BACKEND_URL" in line]

@@ -32,6 +32,28 @@ export function keepAliveTimeout(raw: string | undefined): number | undefined {
   return Number.isFinite(value) && value >= 0 ? value : undefined;
 }
 
+/**
+ * The server: the proxied API answered by the lean handler, every other request handed to `toNext`
+ * (Next's request handler in production; tests pass a stand-in). A failure in `toNext` answers 500,
+ * as Next's own start-server does.
+ */
+export function createServer(toNext: NextHandler, keepAliveMs?: number): http.Server {
+  const server = http.createServer((request, response) => {
+    if (handleApi(request, response)) return;
+    toNext(request, response).catch((exc: unknown) => {
+      console.error(`Failed to handle request for ${request.url}`, exc);
+      if (!response.headersSent) {
+        response.statusCode = 500;
+        response.end("Internal Server Error");
+      } else {
+        response.destroy();
+      }
+    });
+  });
+  if (keepAliveMs !== undefined) server.keepAliveTimeout = keepAliveMs;
+  return server;
+}
+
 function main(): void {
   (process.env as Record<string, string>).NODE_ENV = "production";
   process.chdir(dir);
@@ -46,40 +68,26 @@ function main(): void {
     config: unknown;
   };
   process.env.__NEXT_PRIVATE_STANDALONE_CONFIG = JSON.stringify(config);
-  // Our own SIGTERM handling below; Next's (in its start-server) would exit before requests finish.
-  process.env.NEXT_MANUAL_SIG_HANDLE = "true";
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const next = require("next") as (options: object) => NextApp;
   const app = next({ dev: false, dir, hostname, port, quiet: true });
   const ready = app.prepare();
   let nextHandler: NextHandler | null = null;
 
-  const server = http.createServer((request, response) => {
-    if (handleApi(request, response)) return;
-    const toNext = async () => {
-      if (nextHandler === null) {
-        await ready;
-        nextHandler = app.getRequestHandler();
-      }
-      await nextHandler(request, response);
-    };
-    toNext().catch((exc: unknown) => {
-      console.error(`Failed to handle request for ${request.url}`, exc);
-      if (!response.headersSent) {
-        response.statusCode = 500;
-        response.end("Internal Server Error");
-      } else {
-        response.destroy();
-      }
-    });
-  });
-  const keepAlive = keepAliveTimeout(process.env.KEEP_ALIVE_TIMEOUT);
-  if (keepAlive !== undefined) server.keepAliveTimeout = keepAlive;
+  const server = createServer(async (request, response) => {
+    if (nextHandler === null) {
+      await ready;
+      nextHandler = app.getRequestHandler();
+    }
+    await nextHandler(request, response);
+  }, keepAliveTimeout(process.env.KEEP_ALIVE_TIMEOUT));
   server.on("error", (exc) => {
     console.error("Failed to start server", exc);
     process.exit(1);
   });
 
+  // Next installs no signal handlers for a custom server: this is what its start-server did (the chart's
+  // preStop sleep comes first, terminationGracePeriodSeconds covers the rest).
   let stopping = false;
   const stop = (signal: "SIGTERM" | "SIGINT") => {
     if (stopping) return;
