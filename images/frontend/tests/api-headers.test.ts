@@ -12,6 +12,7 @@ import { unstable_doesMiddlewareMatch } from "next/experimental/testing/server";
 import { NextRequest } from "next/server";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 
+import { API_ROUTES, matchApiRoute } from "@/lib/api-routes";
 import { type ApiAnswer, type ApiRequest, apiJsonText, apiRoute, emptyAnswer, jsonError } from "@/lib/http";
 import { relay } from "@/lib/proxy";
 import { config } from "@/proxy";
@@ -94,6 +95,24 @@ describe.each(proxied)("%s (%s)", (url, file) => {
     expect(res.status).toBe(503);
     expect(await res.json()).toMatchObject({ error: "frontend_misconfigured" });
     expect(vi.mocked(console.error).mock.calls.some((c) => String(c[0]).includes("HSTS_MAX_AGE is malformed"))).toBe(true);
+  });
+});
+
+describe("the route files and the lean server's table", () => {
+  it("name the same routes and methods (lib/api-routes.ts API_ROUTES)", async () => {
+    const fromFiles: Record<string, string[]> = {};
+    for (const [url, file] of ROUTES) {
+      const exported = (await import(file)) as Record<string, unknown>;
+      const name = url.slice("/api/".length).replace(/\/7(?=\/|$)/g, "/[id]");
+      fromFiles[name] = METHODS.filter((method) => typeof exported[method] === "function");
+    }
+    const fromTable = Object.fromEntries(Object.entries(API_ROUTES).map(([name, methods]) => [name, Object.keys(methods)]));
+    expect(fromFiles).toEqual(fromTable);
+  });
+
+  it.each(ROUTES.map(([url]) => url))("the lean server answers %s itself", (url) => {
+    const name = url.slice("/api/".length).replace(/\/7(?=\/|$)/g, "/[id]") as keyof typeof API_ROUTES;
+    for (const method of Object.keys(API_ROUTES[name])) expect(matchApiRoute(url, method)).not.toBeNull();
   });
 });
 
