@@ -15,7 +15,7 @@ import { serializeCookie } from "@/lib/cookies";
 import { MAX_BODY_BYTES } from "@/lib/guard";
 import { SECURITY_HEADERS } from "@/lib/security-headers";
 import { SESSION_COOKIE, cookieOptions, encodeSession } from "@/lib/session";
-import { createServer } from "@/server/main";
+import { createServer, keepAliveTimeout } from "@/server/main";
 
 import { type BackendHandler, type StubBackend, startBackend } from "./backend-stub";
 
@@ -221,5 +221,22 @@ describe("Set-Cookie", () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+});
+
+describe("KEEP_ALIVE_TIMEOUT", () => {
+  it.each([
+    ["65000", 65000],
+    ["0", 0],
+    ["", undefined],
+    ["soon", undefined],
+    ["-1", undefined],
+  ])("%j gives %j, as Next's server.js read it", (raw, expected) => {
+    expect(keepAliveTimeout(raw)).toBe(expected);
+  });
+
+  it("is the server's keep-alive timeout when given, Node's 5 s otherwise", () => {
+    expect(createServer(toNext, 65000).keepAliveTimeout).toBe(65000);
+    expect(createServer(toNext).keepAliveTimeout).toBe(5000);
   });
 });
