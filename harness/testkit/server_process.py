@@ -1,7 +1,7 @@
 """A server started as a child process, with a health wait and a graceful stop.
 
 Used by the applications' tests and the end-to-end tests to run the real backend
-(`todo-api`) and the real frontend (`node server.js`) on loopback ports.
+(`todo-api`) and the real frontend (`node dist/server/main.js` in its standalone build) on loopback ports.
 """
 
 from __future__ import annotations

@@ -1,25 +1,19 @@
 import type { NextConfig } from "next";
 
+import { SECURITY_HEADERS } from "./src/lib/security-headers";
+
 // BACKEND_URL is deliberately NOT listed under `env` and never exposed as NEXT_PUBLIC_*:
-// the route handlers read it from process.env at request time, so one image serves
+// the API handlers read it from process.env at request time, so one image serves
 // every environment (a ConfigMap change plus a pod restart points it elsewhere).
-// Security headers on every response, pages and /api alike (security review, issue 16). The CSP
-// holds only the directives that cannot break Next.js (it injects inline scripts, so a script-src
-// policy would need nonces): nobody may frame the app (clickjacking), a <base> tag cannot redirect
-// relative URLs, and forms may only post to this origin.
-const SECURITY_HEADERS = [
-  { key: "Content-Security-Policy", value: "frame-ancestors 'none'; base-uri 'self'; form-action 'self'" },
-  { key: "X-Frame-Options", value: "DENY" }, // frame-ancestors for browsers that predate it
-  { key: "X-Content-Type-Options", value: "nosniff" },
-  { key: "Referrer-Policy", value: "strict-origin-when-cross-origin" },
-];
+// Security headers on every response (lib/security-headers.ts; the lean API server sends the same).
 
 const nextConfig: NextConfig = {
   async headers() {
-    return [{ source: "/:path*", headers: SECURITY_HEADERS }];
+    return [{ source: "/:path*", headers: [...SECURITY_HEADERS] }];
   },
   output: "standalone",
-  // Keep the standalone tree self-contained: .next/standalone/server.js, not a nested path.
+  // Keep the standalone tree self-contained (.next/standalone/.next, not a nested path); the server
+  // entry, src/server/main.ts, is compiled into it as dist/server/main.js (npm run build).
   outputFileTracingRoot: __dirname,
   // The app has no raster images (no next/image, nothing under public/ but robots.txt), so
   // the image optimizer is off: /_next/image answers 404 and `sharp` is never loaded. Its

@@ -78,6 +78,7 @@ def test_a_failure_logged_at_info_or_warning_is_an_error(line):
                 "path": "/readyz", "status": 503, "duration_ms": 1.2, "client": "10.0.0.1"}),
     json.dumps({"level": "info", "logger": "todo_api.access", "message": "request", "method": "POST",
                 "path": "/api/auth/login", "status": 401, "duration_ms": 80.0, "client": "10.0.0.7"}),
+    "frontend listening on http://0.0.0.0:3000 (API: lean server; pages: Next.js)",
     "▲ Next.js 16.4.6",
     "   - Local:        http://localhost:3000",
     "✓ Ready in 0ms",

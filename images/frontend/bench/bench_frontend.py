@@ -1,8 +1,8 @@
 """Benchmark: the frontend's CPU milliseconds per proxied API request under the load scenario.
 
 Starts its own PostgreSQL (LocalPostgres), one ``todo-api`` (the real backend, loopback) and the
-production build of the frontend (``node .next/standalone/server.js`` with the environment the image
-and the chart set: NODE_ENV=production, LOG_LEVEL=info, SESSION_COOKIE_SECURE=auto, HSTS_MAX_AGE=0),
+production build of the frontend (``node .next/standalone/dist/server/main.js``, what the image runs,
+with the environment the image and the chart set: NODE_ENV=production, LOG_LEVEL=info, SESSION_COOKIE_SECURE=auto, HSTS_MAX_AGE=0),
 then drives the frontend with Locust running ``load/todo_user.py`` (signed-in users who list, add,
 complete and delete tasks and chat), headless.
 
@@ -36,7 +36,7 @@ from harness.testkit.server_process import ServerProcess
 
 FRONTEND = Path(__file__).resolve().parents[1]
 REPO = FRONTEND.parents[1]
-SERVER_JS = FRONTEND / ".next" / "standalone" / "server.js"
+SERVER_JS = FRONTEND / ".next" / "standalone" / "dist" / "server" / "main.js"
 LOCUSTFILE = REPO / "load" / "todo_user.py"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 WARMUP_USERS = 5
@@ -79,8 +79,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--cpu-prof", type=Path, metavar="DIR", help="write V8 CPU profiles of the frontend to DIR")
     parser.add_argument("--server", type=Path, default=SERVER_JS,
-                        help="the standalone server.js to run (default: this worktree's build); a copy of another "
-                             "build's .next/standalone compares before and after")
+                        help="the server entry to run (default: this worktree's build, dist/server/main.js); a copy "
+                             "of another build's .next/standalone (its dist/server/main.js, or server.js before the "
+                             "lean API server) compares before and after")
     args = parser.parse_args()
     server_js = args.server.resolve()
     if not server_js.is_file():

@@ -8,7 +8,7 @@ import path from "node:path";
 const args = process.argv.slice(2);
 const topAt = args.indexOf("--top");
 const top = topAt >= 0 ? Number(args[topAt + 1]) : 15;
-// Everything but "--top N" is a profile or a directory of them.
+// Without --top, topAt is -1: nothing is skipped (topAt + 1 would drop the first input).
 const inputs = args.filter((_, i) => topAt < 0 || (i !== topAt && i !== topAt + 1));
 if (inputs.length === 0 || !Number.isInteger(top) || top < 1) {
   console.error("usage: node bench/cpuprofile_top.mjs PROFILE_OR_DIR [--top N]");

@@ -1,6 +1,6 @@
 """Fixtures for the frontend's end-to-end tests.
 
-Everything is real: the built standalone Next.js server (`node .next/standalone/server.js`),
+Everything is real: the built standalone server (`node dist/server/main.js` in .next/standalone),
 the real backend (`todo-api`) on a private PostgreSQL, and Debian's Chromium driven by
 Python Playwright. Prerequisites that are missing skip with a reason (or fail under
 REQUIRE_TIERS=app); a missing `next build` output is built once per session instead.

@@ -22,7 +22,10 @@ from verification.tiers import skip_or_fail
 
 FRONTEND_DIR = Path(__file__).resolve().parent.parent
 STANDALONE_DIR = FRONTEND_DIR / ".next" / "standalone"
-SERVER_JS = STANDALONE_DIR / "server.js"
+# The image's command (Dockerfile CMD), run in the standalone tree: our server entry, which answers the
+# proxied API itself and hands the rest to Next (src/server/main.ts).
+SERVER_JS = STANDALONE_DIR / "dist" / "server" / "main.js"
+SERVER_COMMAND = ["node", "dist/server/main.js"]
 # Fixed (reproducible) but random-looking: the backend refuses low-entropy secrets at start-up.
 JWT_SECRET = "e2e-only-4b7e1a9c3f6d0b8e2a5c7f1d9b3e6a0c4f8d2b5e7a1c9f3d"
 PASSWORD = "correct horse battery"
@@ -49,7 +52,7 @@ RUNTIME_ENV = ("BACKEND_URL", "SESSION_COOKIE_SECURE", "HSTS_MAX_AGE")
 def start_frontend(
     backend_url: str | None, *, port: int | None = None, wait: bool = True, **extra: str
 ) -> ServerProcess:
-    """Start `node server.js` from the standalone build with BACKEND_URL (None: unset) and ``extra`` env."""
+    """Start the standalone build's server (SERVER_COMMAND) with BACKEND_URL (None: unset) and ``extra`` env."""
     port = port or free_port()
     env = {k: v for k, v in os.environ.items() if k not in RUNTIME_ENV}
     env.update({"PORT": str(port), "NEXT_TELEMETRY_DISABLED": "1", **extra})
@@ -57,7 +60,7 @@ def start_frontend(
         env["BACKEND_URL"] = backend_url
     server = ServerProcess(
         "frontend",
-        ["node", "server.js"],
+        SERVER_COMMAND,
         port=port,
         env=env,
         inherit_env=False,

@@ -14,7 +14,7 @@ import pytest
 from harness.core.net import free_port
 from harness.testkit.server_process import ServerProcess
 
-from .support import PASSWORD, STANDALONE_DIR, start_frontend
+from .support import PASSWORD, SERVER_COMMAND, STANDALONE_DIR, start_frontend
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -109,7 +109,7 @@ def test_a_malformed_value_stops_start_up_with_one_line_naming_it(standalone_ser
     env.update({"PORT": str(free_port()), "NEXT_TELEMETRY_DISABLED": "1",
                 "BACKEND_URL": "http://127.0.0.1:8000", variable: value})
     result = subprocess.run(
-        ["node", "server.js"], cwd=STANDALONE_DIR, env=env, capture_output=True, text=True, timeout=60
+        SERVER_COMMAND, cwd=STANDALONE_DIR, env=env, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 1, result.stdout + result.stderr
     naming = [line for line in result.stderr.splitlines() if variable in line]

@@ -1,14 +1,14 @@
 // After `next build`: make .next/standalone a complete, runnable server tree.
 // Next's standalone output leaves the static assets and public/ out; they must sit
-// next to server.js (.next/standalone/.next/static and .next/standalone/public).
-import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+// in the tree's root (.next/standalone/.next/static and .next/standalone/public).
+import { cpSync, existsSync, rmSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const standalone = path.join(root, ".next", "standalone");
-if (!existsSync(path.join(standalone, "server.js"))) {
-  console.error("copy-standalone-assets: .next/standalone/server.js is missing; is output: 'standalone' set?");
+if (!existsSync(path.join(standalone, ".next", "required-server-files.json"))) {
+  console.error("copy-standalone-assets: .next/standalone is incomplete; is output: 'standalone' set?");
   process.exit(1);
 }
 for (const [from, to] of [
@@ -20,15 +20,13 @@ for (const [from, to] of [
 }
 console.log("copy-standalone-assets: .next/static and public copied into .next/standalone");
 
-// Listen on all interfaces whatever HOSTNAME says. Next's server.js binds to
-// process.env.HOSTNAME, which Kubernetes and Docker set to the pod/container name:
-// the server would then listen on one address only and miss probes on others.
-const serverJs = path.join(standalone, "server.js");
-const original = readFileSync(serverJs, "utf8");
-const bindLine = /const hostname = process\.env\.HOSTNAME \|\| '0\.0\.0\.0'/;
-if (!bindLine.test(original) && !original.includes("const hostname = '0.0.0.0'")) {
-  console.error("copy-standalone-assets: cannot find the hostname line in server.js; check the Next.js version");
+// The server is ours (src/server/main.ts, compiled by `tsc -p tsconfig.server.json` into dist/): it
+// serves the proxied API itself and hands the rest to Next. Next's own server.js would start a server
+// without the API's lean path (every API request through Next's pipeline): removed, so nothing
+// starts it by mistake.
+if (!existsSync(path.join(standalone, "dist", "server", "main.js"))) {
+  console.error("copy-standalone-assets: dist/server/main.js is missing; run `tsc -p tsconfig.server.json` first");
   process.exit(1);
 }
-writeFileSync(serverJs, original.replace(bindLine, "const hostname = '0.0.0.0' // patched: all interfaces"));
-console.log("copy-standalone-assets: server.js listens on 0.0.0.0 (all interfaces)");
+rmSync(path.join(standalone, "server.js"), { force: true });
+console.log("copy-standalone-assets: Next's server.js removed; the entry is dist/server/main.js");

@@ -10,10 +10,11 @@
 import { NextResponse, type NextRequest } from "next/server";
 
 import { hstsHeader } from "@/lib/http";
+import { toNextResponse } from "@/lib/next-route";
 
 export function proxy(request: NextRequest): NextResponse {
   const hsts = hstsHeader(request.nextUrl.pathname);
-  if (hsts instanceof NextResponse) return hsts;
+  if (typeof hsts === "object" && hsts !== null) return toNextResponse(hsts);
   const response = NextResponse.next();
   if (hsts !== null) response.headers.set("strict-transport-security", hsts);
   return response;
@@ -21,10 +22,10 @@ export function proxy(request: NextRequest): NextResponse {
 
 /**
  * Everything except the proxied API's routes (exact shapes, so a mistyped /api path still gets the
- * header on its 404). Those add the same header themselves (lib/http.ts apiRoute): the Proxy costs
- * each request a second trip through Next's pipeline (runMiddleware, a thrown BubbledError), and
- * these are the requests the app serves most. A new route under these paths must be wrapped in
- * apiRoute; tests/api-headers.test.ts checks every route module.
+ * header on its 404). Those add the same header themselves (lib/http.ts apiRoute, in lib/api-routes.ts):
+ * in production the lean API server (src/server/main.ts) answers them before Next sees them at all, and
+ * under `next dev` their route files adapt the same handlers. tests/api-headers.test.ts checks every
+ * route module.
  */
 export const config = {
   matcher: [

@@ -1,7 +1,7 @@
 // @vitest-environment node
 /**
  * The proxied API's routes skip the Proxy (src/proxy.ts config.matcher) and add its
- * Strict-Transport-Security themselves (lib/http.ts apiRoute); their answers carry
+ * Strict-Transport-Security themselves (lib/http.ts apiRoute, lib/api-routes.ts); their answers carry
  * Cache-Control "no-store, no-transform", so Next's gzip leaves them alone. Checked on every
  * method of every route module, so a route added without apiRoute fails here.
  */
@@ -12,7 +12,8 @@ import { unstable_doesMiddlewareMatch } from "next/experimental/testing/server";
 import { NextRequest } from "next/server";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 
-import { apiJsonText, apiRoute, jsonError } from "@/lib/http";
+import { API_ROUTES, matchApiRoute } from "@/lib/api-routes";
+import { type ApiAnswer, type ApiRequest, apiJsonText, apiRoute, emptyAnswer, jsonError } from "@/lib/http";
 import { relay } from "@/lib/proxy";
 import { config } from "@/proxy";
 
@@ -97,20 +98,45 @@ describe.each(proxied)("%s (%s)", (url, file) => {
   });
 });
 
+describe("the route files and the lean server's table", () => {
+  it("name the same routes and methods (lib/api-routes.ts API_ROUTES)", async () => {
+    const fromFiles: Record<string, string[]> = {};
+    for (const [url, file] of ROUTES) {
+      const exported = (await import(file)) as Record<string, unknown>;
+      const name = url.slice("/api/".length).replace(/\/7(?=\/|$)/g, "/[id]");
+      fromFiles[name] = METHODS.filter((method) => typeof exported[method] === "function");
+    }
+    const fromTable = Object.fromEntries(Object.entries(API_ROUTES).map(([name, methods]) => [name, Object.keys(methods)]));
+    expect(fromFiles).toEqual(fromTable);
+  });
+
+  it.each(ROUTES.map(([url]) => url))("the lean server answers %s itself", (url) => {
+    const name = url.slice("/api/".length).replace(/\/7(?=\/|$)/g, "/[id]") as keyof typeof API_ROUTES;
+    for (const method of Object.keys(API_ROUTES[name])) expect(matchApiRoute(url, method)).not.toBeNull();
+  });
+});
+
 describe("apiRoute", () => {
-  const request = new NextRequest("http://frontend.test/api/tasks");
+  const request: ApiRequest = {
+    method: "GET",
+    path: "/api/tasks",
+    query: new URLSearchParams(),
+    headers: {},
+    protocol: "http:",
+    readBody: async () => "",
+  };
 
   it("keeps a synchronous handler synchronous", () => {
     vi.stubEnv("HSTS_MAX_AGE", "60");
-    const res = apiRoute(() => new Response(null, { status: 204 }))(request);
-    expect(res).toBeInstanceOf(Response);
-    expect(res.headers.get("strict-transport-security")).toBe("max-age=60");
+    const res = apiRoute(() => emptyAnswer(204))(request, {});
+    expect(res).not.toBeInstanceOf(Promise);
+    expect((res as ApiAnswer).headers["strict-transport-security"]).toBe("max-age=60");
   });
 
   it("does not run the handler when HSTS_MAX_AGE is malformed", () => {
     vi.stubEnv("HSTS_MAX_AGE", "-1");
-    const handler = vi.fn(() => new Response(null));
-    expect(apiRoute(handler)(request).status).toBe(503);
+    const handler = vi.fn(() => emptyAnswer(200));
+    expect((apiRoute(handler)(request, {}) as ApiAnswer).status).toBe(503);
     expect(handler).not.toHaveBeenCalled();
   });
 });
@@ -120,19 +146,19 @@ describe("API answers are not compressed or cached", () => {
     ["jsonError", () => jsonError(401, "not_authenticated", "x")],
     ["apiJsonText", () => apiJsonText("[]", 200)],
   ])("%s says no-store, no-transform", (_name, make) => {
-    expect(make().headers.get("cache-control")).toBe("no-store, no-transform");
+    expect(make().headers["cache-control"]).toBe("no-store, no-transform");
   });
 
-  it("relay passes the backend's JSON text through unchanged", async () => {
+  it("relay passes the backend's JSON text through unchanged", () => {
     const text = '{"id": 1,  "title": "b\\u00e4r"}'; // spacing and escapes a re-serialisation would change
     const res = relay({ status: 201, text });
     expect(res.status).toBe(201);
-    expect(await res.text()).toBe(text);
-    expect(res.headers.get("content-type")).toBe("application/json");
-    expect(res.headers.get("cache-control")).toBe("no-store, no-transform");
+    expect(res.body).toBe(text);
+    expect(res.headers["content-type"]).toBe("application/json");
+    expect(res.headers["cache-control"]).toBe("no-store, no-transform");
   });
 
-  it("relay still refuses a body that is not JSON", async () => {
+  it("relay still refuses a body that is not JSON", () => {
     const res = relay({ status: 200, text: "<html>" });
     expect(res.status).toBe(502);
   });

@@ -72,7 +72,7 @@ afterEach(() => {
 describe("GET /api/healthz", () => {
   it("answers 200 without calling the backend, even with no BACKEND_URL", async () => {
     vi.stubEnv("BACKEND_URL", "");
-    const res = healthz();
+    const res = await healthz(req("/api/healthz"));
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ status: "ok" });
     expect(backendMock).not.toHaveBeenCalled();
@@ -145,7 +145,7 @@ describe("login", () => {
 
     it("log out clears the cookie with the same Secure flag", async () => {
       vi.stubEnv("SESSION_COOKIE_SECURE", "true");
-      const res = logout(req("/api/auth/logout", { method: "POST", cookie: COOKIE }));
+      const res = await logout(req("/api/auth/logout", { method: "POST", cookie: COOKIE }));
       expect(res.headers.get("set-cookie")).toMatch(/Secure/i);
     });
   });
@@ -323,15 +323,15 @@ describe("backend failures", () => {
 
 describe("session and logout", () => {
   it("reports who is signed in without the token", async () => {
-    const res = sessionRoute(req("/api/auth/session", { cookie: COOKIE }));
+    const res = await sessionRoute(req("/api/auth/session", { cookie: COOKIE }));
     expect(res.status).toBe(200);
     const body = await res.json();
     expect(body).toEqual({ user_id: USER, email: "ada@example.com" });
-    expect(sessionRoute(req("/api/auth/session")).status).toBe(401);
+    expect((await sessionRoute(req("/api/auth/session"))).status).toBe(401);
   });
 
-  it("logout expires the cookie", () => {
-    const res = logout(req("/api/auth/logout", { method: "POST", cookie: COOKIE }));
+  it("logout expires the cookie", async () => {
+    const res = await logout(req("/api/auth/logout", { method: "POST", cookie: COOKIE }));
     expect(res.status).toBe(204);
     expect(res.headers.get("set-cookie")).toMatch(/Max-Age=0/i);
   });

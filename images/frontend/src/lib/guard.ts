@@ -13,9 +13,7 @@
  *   - Size: a body above MAX_BODY_BYTES is refused with 413 before it is read whole: a declared
  *     Content-Length at once, a chunked body as soon as it grows past the limit.
  */
-import type { NextRequest, NextResponse } from "next/server";
-
-import { jsonError } from "./http";
+import { type ApiAnswer, type ApiRequest, jsonError } from "./http";
 
 /** The largest request body the /api routes accept; equals the backend's limit (README, DEPLOYMENT.md). */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -32,24 +30,23 @@ export const GUARD_MESSAGES = {
 const refuse = jsonError;
 
 /** The hosts this request may legitimately come from: its Host, and the proxy's X-Forwarded-Host. */
-function ownHosts(request: NextRequest): Set<string> {
+function ownHosts(request: ApiRequest): Set<string> {
   const hosts = new Set<string>();
-  const host = request.headers.get("host");
+  const host = request.headers.host;
   if (host) hosts.add(host.toLowerCase());
-  const forwarded = request.headers.get("x-forwarded-host");
+  const forwarded = request.headers["x-forwarded-host"];
   if (forwarded) hosts.add(forwarded.split(",")[0].trim().toLowerCase());
-  if (hosts.size === 0) hosts.add(request.nextUrl.host.toLowerCase());
   return hosts;
 }
 
 /** 403 for a cross-site unsafe request, else null. */
-export function refuseCrossSite(request: NextRequest): NextResponse | null {
+export function refuseCrossSite(request: ApiRequest): ApiAnswer | null {
   if (SAFE_METHODS.has(request.method.toUpperCase())) return null;
-  if ((request.headers.get("sec-fetch-site") ?? "").toLowerCase() === "cross-site") {
+  if ((request.headers["sec-fetch-site"] ?? "").toLowerCase() === "cross-site") {
     return refuse(403, "cross_site_request", GUARD_MESSAGES.crossSite);
   }
-  const origin = request.headers.get("origin");
-  if (origin === null) return null;
+  const origin = request.headers.origin;
+  if (origin === undefined) return null;
   let originHost: string;
   try {
     originHost = new URL(origin).host.toLowerCase(); // "null" (sandboxed frames, some redirects) throws
@@ -59,46 +56,33 @@ export function refuseCrossSite(request: NextRequest): NextResponse | null {
   return ownHosts(request).has(originHost) ? null : refuse(403, "cross_site_request", GUARD_MESSAGES.crossSite);
 }
 
-function isJson(contentType: string | null): boolean {
+function isJson(contentType: string | undefined): boolean {
   const media = (contentType ?? "").split(";")[0].trim().toLowerCase();
   return media === "application/json" || /^application\/[a-z0-9.+-]+\+json$/.test(media);
 }
 
-/** Read the body as text, at most MAX_BODY_BYTES; a 413 response when it is larger. */
-export async function readLimitedBody(request: NextRequest): Promise<string | NextResponse> {
-  const declared = request.headers.get("content-length");
-  if (declared !== null && (!/^\d+$/.test(declared.trim()) || Number(declared) > MAX_BODY_BYTES)) {
+/** Read the body as text, at most MAX_BODY_BYTES; a 413 answer when it is larger. */
+export async function readLimitedBody(request: ApiRequest): Promise<string | ApiAnswer> {
+  const declared = request.headers["content-length"];
+  if (declared !== undefined && (!/^\d+$/.test(declared.trim()) || Number(declared) > MAX_BODY_BYTES)) {
     return refuse(413, "payload_too_large", GUARD_MESSAGES.tooLarge);
   }
-  if (request.body === null) return "";
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > MAX_BODY_BYTES) {
-      await reader.cancel().catch(() => {});
-      return refuse(413, "payload_too_large", GUARD_MESSAGES.tooLarge);
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString("utf8");
+  const body = await request.readBody(MAX_BODY_BYTES);
+  return body === null ? refuse(413, "payload_too_large", GUARD_MESSAGES.tooLarge) : body;
 }
 
 /**
  * Every check of a mutating route in one call. Returns the request body (text; "" when none or when
  * `body` is false) or the refusal to send instead.
  */
-export async function guardRequest(request: NextRequest, options: { body: boolean }): Promise<string | NextResponse> {
+export async function guardRequest(request: ApiRequest, options: { body: boolean }): Promise<string | ApiAnswer> {
   const crossSite = refuseCrossSite(request);
   if (crossSite) return crossSite;
   if (!options.body) return "";
   const body = await readLimitedBody(request);
   // Checked on what arrived rather than on the headers: whether a body "is there" is not reliably
   // told by Content-Length / Transfer-Encoding, and reading at most 64 KiB first is cheap.
-  if (typeof body === "string" && body !== "" && !isJson(request.headers.get("content-type"))) {
+  if (typeof body === "string" && body !== "" && !isJson(request.headers["content-type"])) {
     return refuse(415, "unsupported_media_type", GUARD_MESSAGES.notJson);
   }
   return body;

@@ -1,36 +1,69 @@
 /**
- * The headers every /api answer carries, in one place (route handlers, the proxy, the guard).
+ * The proxied API's plain request and answer (no framework types), and the headers every /api answer
+ * carries, in one place. The lean API server (src/server/lean.ts) and the Next route adapters
+ * (lib/next-route.ts, for `next dev`) both turn these into HTTP.
  *
  * Cache-Control `no-store`: answers are per user and must never be cached. `no-transform`: nothing
- * may re-encode them, and Next.js's built-in gzip (the `compression` middleware, which honours
- * no-transform) skips them. These answers are small JSON produced per request; gzipping each one
- * cost more CPU than anything else the proxy did (bench/bench_frontend.py: zlib was the top frame
- * of the profile), while pages and static assets, which are large and cacheable, stay compressed.
+ * may re-encode them (Next's gzip, which honours it, skipped them when Next served the API).
  */
-import { NextResponse, type NextRequest } from "next/server";
-
 import { ConfigError, hstsMaxAge } from "./config";
+import { type SetCookie, parseCookies } from "./cookies";
 
 export const API_CACHE_CONTROL = "no-store, no-transform";
 
-/** A small JSON error body {error, message} with the API's headers. */
-export function jsonError(status: number, error: string, message: string): NextResponse {
-  return NextResponse.json({ error, message }, { status, headers: { "cache-control": API_CACHE_CONTROL } });
+/** One API request: what the handlers read, whoever parsed the HTTP. */
+export interface ApiRequest {
+  /** Upper case. */
+  method: string;
+  /** The URL path, e.g. /api/tasks/7. */
+  path: string;
+  query: URLSearchParams;
+  /** Lower-case names; repeated headers joined with ", ". */
+  headers: Record<string, string | undefined>;
+  /** The scheme the request arrived with at this server ("https:" or "http:"); X-Forwarded-Proto wins over it. */
+  protocol: string;
+  /** The body as text, at most `limit` bytes; null when it is larger (the rest is not read). */
+  readBody(limit: number): Promise<string | null>;
+  /** Parsed on first use. */
+  cookies?: Map<string, string>;
+}
+
+/** One API answer: body null for none; cookies become Set-Cookie headers. */
+export interface ApiAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: string | null;
+  cookies: SetCookie[];
+}
+
+export function cookiesOf(request: ApiRequest): Map<string, string> {
+  request.cookies ??= parseCookies(request.headers.cookie);
+  return request.cookies;
 }
 
 /** A JSON answer with the API's headers. */
-export function apiJson(body: unknown, init: { status?: number } = {}): NextResponse {
-  return NextResponse.json(body, { status: init.status ?? 200, headers: { "cache-control": API_CACHE_CONTROL } });
+export function apiJson(body: unknown, init: { status?: number } = {}): ApiAnswer {
+  return apiJsonText(JSON.stringify(body), init.status ?? 200);
 }
 
-/**
- * JSON text relayed as it is (already validated by the caller): no parse and re-stringify.
- */
-export function apiJsonText(text: string, status: number): NextResponse {
-  return new NextResponse(text, {
+/** JSON text relayed as it is (already validated by the caller): no parse and re-stringify. */
+export function apiJsonText(text: string, status: number): ApiAnswer {
+  return {
     status,
     headers: { "content-type": "application/json", "cache-control": API_CACHE_CONTROL },
-  });
+    body: text,
+    cookies: [],
+  };
+}
+
+/** A small JSON error body {error, message} with the API's headers. */
+export function jsonError(status: number, error: string, message: string): ApiAnswer {
+  return apiJson({ error, message }, { status });
+}
+
+/** An answer without a body. */
+export function emptyAnswer(status: number, headers: Record<string, string> = {}): ApiAnswer {
+  return { status, headers, body: null, cookies: [] };
 }
 
 /**
@@ -40,7 +73,7 @@ export function apiJsonText(text: string, status: number): NextResponse {
  * (instrumentation-node.ts) unless the environment changed under a running process: every answer then
  * fails with the variable named, none is sent without the header it was configured to carry.
  */
-export function hstsHeader(path: string): string | null | NextResponse {
+export function hstsHeader(path: string): string | null | ApiAnswer {
   let maxAge: number;
   try {
     maxAge = hstsMaxAge();
@@ -55,30 +88,23 @@ export function hstsHeader(path: string): string | null | NextResponse {
   return maxAge > 0 ? `max-age=${maxAge}` : null;
 }
 
+export type ApiHandler = (request: ApiRequest, params: Record<string, string>) => ApiAnswer | Promise<ApiAnswer>;
+
 /**
- * A route handler of the proxied API, with what the Proxy (src/proxy.ts) would otherwise add: the
- * Proxy skips these routes (its matcher), because running it costs each request a second pass through
- * Next's request pipeline, and these are the requests the app serves most. HSTS is decided before the
- * handler runs, so a misconfigured server forwards nothing to the backend.
+ * A handler of the proxied API with what the Next Proxy (src/proxy.ts) adds to everything else:
+ * Strict-Transport-Security. HSTS is decided before the handler runs, so a misconfigured server
+ * forwards nothing to the backend.
  */
-export function apiRoute<A extends unknown[], R extends Response>(
-  handler: (request: NextRequest, ...rest: A) => Promise<R>,
-): (request: NextRequest, ...rest: A) => Promise<R | NextResponse>;
-export function apiRoute<A extends unknown[], R extends Response>(
-  handler: (request: NextRequest, ...rest: A) => R,
-): (request: NextRequest, ...rest: A) => R | NextResponse;
-export function apiRoute<A extends unknown[], R extends Response>(
-  handler: (request: NextRequest, ...rest: A) => R | Promise<R>,
-): (request: NextRequest, ...rest: A) => R | NextResponse | Promise<R | NextResponse> {
-  return (request, ...rest) => {
-    const hsts = hstsHeader(request.nextUrl.pathname);
-    if (hsts instanceof NextResponse) return hsts;
-    const withHeader = (response: R): R => {
-      if (hsts !== null) response.headers.set("strict-transport-security", hsts);
-      return response;
+export function apiRoute(handler: ApiHandler): ApiHandler {
+  return (request, params) => {
+    const hsts = hstsHeader(request.path);
+    if (typeof hsts === "object" && hsts !== null) return hsts;
+    const withHeader = (answer: ApiAnswer): ApiAnswer => {
+      if (hsts !== null) answer.headers["strict-transport-security"] = hsts;
+      return answer;
     };
-    // A synchronous handler stays synchronous (no extra turn of the event loop, same type for callers).
-    const answer = handler(request, ...rest);
+    // A synchronous handler stays synchronous (no extra turn of the event loop).
+    const answer = handler(request, params);
     return answer instanceof Promise ? answer.then(withHeader) : withHeader(answer);
   };
 }

@@ -1,5 +1,5 @@
 /**
- * The same-origin proxy: route handlers under /api/... forward to the backend at
+ * The same-origin proxy: the API handlers (lib/api-routes.ts) forward to the backend at
  * BACKEND_URL (read at request time). Errors become small JSON bodies in plain
  * words, never a stack trace:
  *   - backend unreachable or too slow  -> 503 {error: "backend_unavailable", message}
@@ -8,12 +8,10 @@
  *   - no session                       -> 401 {error: "not_authenticated", message}
  * Backend 2xx and 4xx answers are relayed as they are (status and JSON body).
  */
-import { NextResponse, type NextRequest } from "next/server";
-
 import { type BackendAnswer, BackendTimeoutError, sendToBackend } from "./backend-http";
 import { ConfigError, backendUrl, sessionCookieSecure } from "./config";
 import { guardRequest } from "./guard";
-import { API_CACHE_CONTROL, apiJsonText, jsonError } from "./http";
+import { API_CACHE_CONTROL, type ApiAnswer, type ApiRequest, apiJsonText, cookiesOf, emptyAnswer, jsonError } from "./http";
 import { SESSION_COOKIE, cookieOptions, decodeSession, isHttps, type Session } from "./session";
 
 export const DEFAULT_TIMEOUT_MS = 15_000;
@@ -44,8 +42,8 @@ export interface BackendCall {
   timeoutMs?: number;
 }
 
-/** Call the backend; returns its answer, or a ready-made error NextResponse when it cannot be reached. */
-export async function callBackend(call: BackendCall): Promise<BackendAnswer | NextResponse> {
+/** Call the backend; returns its answer, or a ready-made error answer when it cannot be reached. */
+export async function callBackend(call: BackendCall): Promise<BackendAnswer | ApiAnswer> {
   let base: string;
   try {
     base = backendUrl();
@@ -99,14 +97,14 @@ function describe(exc: unknown): string {
 }
 
 /** Turn a backend answer into ours: 5xx -> 502 JSON, anything else relayed with its JSON body. */
-export function relay(answer: BackendAnswer | NextResponse): NextResponse {
-  if (answer instanceof NextResponse) return answer;
+export function relay(answer: BackendAnswer | ApiAnswer): ApiAnswer {
+  if ("cookies" in answer) return answer;
   if (answer.status >= 500) {
     log("backend_error", { status: answer.status });
     return jsonError(502, "backend_error", MESSAGES.backendError);
   }
   if (answer.status === 204 || answer.status === 304) {
-    return new NextResponse(null, { status: answer.status, headers: { "cache-control": API_CACHE_CONTROL } });
+    return emptyAnswer(answer.status, { "cache-control": API_CACHE_CONTROL });
   }
   if (!answer.text) return apiJsonText("null", answer.status);
   // Parsed only to refuse what is not JSON; the text itself is relayed (no re-serialising).
@@ -119,12 +117,12 @@ export function relay(answer: BackendAnswer | NextResponse): NextResponse {
   return apiJsonText(answer.text, answer.status);
 }
 
-export function sessionOf(request: NextRequest): Session | null {
-  return decodeSession(request.cookies.get(SESSION_COOKIE)?.value);
+export function sessionOf(request: ApiRequest): Session | null {
+  return decodeSession(cookiesOf(request).get(SESSION_COOKIE));
 }
 
-export function requestIsHttps(request: NextRequest): boolean {
-  return isHttps(request.url, request.headers.get("x-forwarded-proto"));
+export function requestIsHttps(request: ApiRequest): boolean {
+  return isHttps(request.protocol, request.headers["x-forwarded-proto"] ?? null);
 }
 
 /**
@@ -132,12 +130,12 @@ export function requestIsHttps(request: NextRequest): boolean {
  * decide alone, "auto" follows the request's scheme (X-Forwarded-Proto first). Throws ConfigError on a
  * malformed value.
  */
-export function sessionCookieIsSecure(request: NextRequest): boolean {
+export function sessionCookieIsSecure(request: ApiRequest): boolean {
   const mode = sessionCookieSecure();
   return mode === "auto" ? requestIsHttps(request) : mode === "true";
 }
 
-export function clearSession(response: NextResponse, request: NextRequest): NextResponse {
+export function clearSession(response: ApiAnswer, request: ApiRequest): ApiAnswer {
   let secure: boolean;
   try {
     secure = sessionCookieIsSecure(request);
@@ -147,7 +145,7 @@ export function clearSession(response: NextResponse, request: NextRequest): Next
     log("misconfigured", { reason: exc instanceof ConfigError ? exc.message : String(exc) });
     secure = requestIsHttps(request);
   }
-  response.cookies.set(SESSION_COOKIE, "", { ...cookieOptions(secure), maxAge: 0 });
+  response.cookies.push({ name: SESSION_COOKIE, value: "", options: { ...cookieOptions(secure), maxAge: 0 } });
   return response;
 }
 
@@ -157,19 +155,19 @@ export function clearSession(response: NextResponse, request: NextRequest): Next
  * Mutating calls pass the shared guard first (CSRF, JSON only, size: lib/guard.ts).
  */
 export async function forwardAuthed(
-  request: NextRequest,
+  request: ApiRequest,
   method: string,
   subpath: string,
   options: { body?: boolean; search?: string; timeoutMs?: number } = {},
-): Promise<NextResponse> {
+): Promise<ApiAnswer> {
   const guarded = await guardRequest(request, { body: options.body ?? false });
-  if (guarded instanceof NextResponse) return guarded;
+  if (typeof guarded !== "string") return guarded;
   const session = sessionOf(request);
   if (!session) {
     // A cookie that does not decode to a session (tampered, or a user id that is not the backend's
     // format) is cleared rather than sent again on every request.
     const refused = jsonError(401, "not_authenticated", MESSAGES.notAuthenticated);
-    return request.cookies.has(SESSION_COOKIE) ? clearSession(refused, request) : refused;
+    return cookiesOf(request).has(SESSION_COOKIE) ? clearSession(refused, request) : refused;
   }
   const body = options.body ? guarded : undefined;
   const response = await callBackend({

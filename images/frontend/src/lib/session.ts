@@ -3,6 +3,7 @@
  * httpOnly, SameSite=Lax cookie set by the route handlers. The browser's scripts
  * never see the token (no localStorage).
  */
+import type { CookieOptions } from "./cookies";
 
 export const SESSION_COOKIE = "todo_session";
 
@@ -61,12 +62,12 @@ export function tokenMaxAge(token: string, nowSeconds: number = Date.now() / 100
 }
 
 /** True when the request reached us over HTTPS (directly or through a TLS-terminating proxy). */
-export function isHttps(url: string, forwardedProto: string | null): boolean {
+export function isHttps(urlOrProtocol: string, forwardedProto: string | null): boolean {
   if (forwardedProto) return forwardedProto.split(",")[0].trim().toLowerCase() === "https";
-  return url.startsWith("https:");
+  return urlOrProtocol.startsWith("https:");
 }
 
-export function cookieOptions(secure: boolean, maxAge?: number) {
+export function cookieOptions(secure: boolean, maxAge?: number): CookieOptions {
   return {
     httpOnly: true,
     sameSite: "lax" as const,

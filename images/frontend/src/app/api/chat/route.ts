@@ -1,11 +1,6 @@
-import type { NextRequest } from "next/server";
+import { nextRoute } from "@/lib/next-route";
 
-import { CHAT_TIMEOUT_MS, forwardAuthed } from "@/lib/proxy";
-import { apiRoute } from "@/lib/http";
-
+// The handlers live in lib/api-routes.ts (the lean API server serves them in production).
 export const dynamic = "force-dynamic";
 
-/** POST {conversation_id?, message} -> {conversation_id, response, tool_calls}. */
-export const POST = apiRoute(async (request: NextRequest) => {
-  return forwardAuthed(request, "POST", "/chat", { body: true, timeoutMs: CHAT_TIMEOUT_MS });
-});
+export const POST = nextRoute("chat", "POST");

@@ -1,7 +1,6 @@
-// Liveness and readiness of the frontend: answers from this process alone and never
-// calls the backend, so a backend outage cannot get the frontend restarted.
+import { nextRoute } from "@/lib/next-route";
+
+// The handlers live in lib/api-routes.ts (the lean API server serves them in production).
 export const dynamic = "force-dynamic";
 
-export function GET(): Response {
-  return Response.json({ status: "ok" }, { headers: { "cache-control": "no-store" } });
-}
+export const GET = nextRoute("healthz", "GET");

@@ -1,22 +1,7 @@
-import type { NextRequest } from "next/server";
+import { nextRoute } from "@/lib/next-route";
 
-import { forwardAuthed, jsonError } from "@/lib/proxy";
-import { apiRoute } from "@/lib/http";
-
+// The handlers live in lib/api-routes.ts (the lean API server serves them in production).
 export const dynamic = "force-dynamic";
 
-const STATUSES = new Set(["all", "pending", "completed"]);
-
-/** GET ?status=all|pending|completed -> the signed-in user's tasks. */
-export const GET = apiRoute(async (request: NextRequest) => {
-  const status = request.nextUrl.searchParams.get("status") ?? "all";
-  if (!STATUSES.has(status)) {
-    return jsonError(422, "invalid_status", "status must be one of all, pending, completed");
-  }
-  return forwardAuthed(request, "GET", "/tasks", { search: `?status=${status}` });
-});
-
-/** POST {title, description?} -> 201 task. */
-export const POST = apiRoute(async (request: NextRequest) => {
-  return forwardAuthed(request, "POST", "/tasks", { body: true });
-});
+export const GET = nextRoute("tasks", "GET");
+export const POST = nextRoute("tasks", "POST");

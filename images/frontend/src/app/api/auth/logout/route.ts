@@ -1,14 +1,6 @@
-import { NextResponse, type NextRequest } from "next/server";
+import { nextRoute } from "@/lib/next-route";
 
-import { refuseCrossSite } from "@/lib/guard";
-import { clearSession } from "@/lib/proxy";
-import { apiRoute } from "@/lib/http";
-
+// The handlers live in lib/api-routes.ts (the lean API server serves them in production).
 export const dynamic = "force-dynamic";
 
-/** POST: forget the session cookie. 204, or 403 from another site (a forced log out is a nuisance too). */
-export const POST = apiRoute((request: NextRequest) => {
-  const crossSite = refuseCrossSite(request);
-  if (crossSite) return crossSite;
-  return clearSession(new NextResponse(null, { status: 204 }), request);
-});
+export const POST = nextRoute("auth/logout", "POST");

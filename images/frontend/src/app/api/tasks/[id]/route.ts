@@ -1,28 +1,8 @@
-import type { NextRequest } from "next/server";
+import { nextRoute } from "@/lib/next-route";
 
-import { forwardAuthed, jsonError, taskIdSegment } from "@/lib/proxy";
-import { apiRoute } from "@/lib/http";
-
+// The handlers live in lib/api-routes.ts (the lean API server serves them in production).
 export const dynamic = "force-dynamic";
 
-type Context = { params: Promise<{ id: string }> };
-
-async function forward(request: NextRequest, context: Context, method: string, body: boolean) {
-  const id = taskIdSegment((await context.params).id);
-  if (id === null) return jsonError(404, "not_found", "No such task.");
-  return forwardAuthed(request, method, `/tasks/${id}`, { body });
-}
-
-export const GET = apiRoute(async (request: NextRequest, context: Context) => {
-  return forward(request, context, "GET", false);
-});
-
-/** PUT any of {title, description, completed}. */
-export const PUT = apiRoute(async (request: NextRequest, context: Context) => {
-  return forward(request, context, "PUT", true);
-});
-
-/** DELETE -> 204. */
-export const DELETE = apiRoute(async (request: NextRequest, context: Context) => {
-  return forward(request, context, "DELETE", false);
-});
+export const GET = nextRoute("tasks/[id]", "GET");
+export const PUT = nextRoute("tasks/[id]", "PUT");
+export const DELETE = nextRoute("tasks/[id]", "DELETE");
