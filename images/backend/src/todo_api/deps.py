@@ -13,12 +13,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, TypeVar
 
+import psycopg
 from fastapi import Depends, HTTPException, Path, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from todo_api.db import pooled_connection
 from todo_api.models import User
 from todo_api.security import InvalidToken, token_subject
 from todo_api.settings import Settings
@@ -87,5 +89,18 @@ async def in_session(request: Request, user_id: str | None, work: Callable[[Sess
             if user_id is not None and not user_exists(session, user_id):
                 raise NOT_FOUND
             return work(session)
+
+    return await run_in_threadpool(run)
+
+
+async def in_connection(request: Request, work: Callable[[psycopg.Connection], T]) -> T:
+    """``work(connection)`` on a worker thread, on a pooled psycopg connection in autocommit
+    (db.pooled_connection): the routes that run precompiled statements (db.Statement), which prove
+    the user's existence by themselves. The connection is back in the pool before the answer is sent."""
+    engine = request.app.state.engine
+
+    def run() -> T:
+        with pooled_connection(engine) as connection:
+            return work(connection)
 
     return await run_in_threadpool(run)

@@ -79,21 +79,6 @@ def query_tasks(session: Session, user_id: str, status: str = "all") -> list[Tas
     return list(session.scalars(query))
 
 
-def query_tasks_of_user(session: Session, user_id: str, status: str = "all") -> list[Task] | None:
-    """:func:`query_tasks`, or None when the user does not exist: one query (users LEFT JOIN tasks),
-    not an existence check and then the list (issue 15: round trips are most of a request's CPU)."""
-    rows = session.execute(
-        select(User.id, Task)
-        .select_from(User)
-        .outerjoin(Task, and_(Task.user_id == User.id, *status_filter(status)))
-        .where(User.id == user_id)
-        .order_by(Task.id)
-    ).all()
-    if not rows:
-        return None
-    return [task for _, task in rows if task is not None]
-
-
 def add_task(session: Session, user_id: str, args: AddTaskArgs) -> dict[str, Any]:
     task = Task(user_id=user_id, title=args.title, description=args.description or None)
     session.add(task)
