@@ -18,7 +18,7 @@ from todo_api import __version__, lifecycle
 from todo_api.chat import Provider
 from todo_api.chat.openai import OpenAIProvider
 from todo_api.chat.rules import RulesProvider
-from todo_api.db import make_autocommit_sessionmaker, make_engine, make_probe_engine, make_sessionmaker
+from todo_api.db import make_engine, make_probe_engine, make_sessionmaker
 from todo_api.mcp_server import MCP_PATH, TodoMCP
 from todo_api.ratelimit import AuthLimits
 from todo_api.readiness import Readiness
@@ -190,7 +190,7 @@ def create_app(settings: Settings) -> ASGIApp:
     factory = make_sessionmaker(engine)
     probe_engine = make_probe_engine(settings.database_url.get_secret_value())
     readiness = Readiness(engine, probe_engine, settings.migration_lock_timeout_seconds)
-    mcp = TodoMCP(factory, settings.jwt_secret.get_secret_value())
+    mcp = TodoMCP(engine, settings.jwt_secret.get_secret_value())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -210,7 +210,6 @@ def create_app(settings: Settings) -> ASGIApp:
     api.state.settings = settings
     api.state.engine = engine
     api.state.sessionmaker = factory
-    api.state.autocommit_sessionmaker = make_autocommit_sessionmaker(engine)
     api.state.readiness = readiness
     api.state.provider = make_provider(settings)
     api.state.auth_limits = AuthLimits()

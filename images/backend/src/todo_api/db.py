@@ -71,14 +71,6 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
-def make_autocommit_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    """Sessions for a single statement: the same pool, in autocommit, so no BEGIN and COMMIT/ROLLBACK
-    round trips frame a lone SELECT, INSERT … RETURNING or UPDATE … RETURNING (psycopg's autocommit
-    is a client-side switch, set at checkout and reset at checkin without a round trip). Never for
-    two statements that must succeed or fail together."""
-    return sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
-
-
 # --- the hot path: statements compiled once, run on the pool's psycopg connections -----------------
 # Per statement, SQLAlchemy's Session and Connection cost ~4-6x the round trip itself in CPU (issue
 # 15, measured: a task list ~650 us through the ORM, ~240 us as a Core statement, ~95 us as the same

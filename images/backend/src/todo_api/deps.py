@@ -71,18 +71,16 @@ def user_exists(session: Session, user_id: str) -> bool:
     return session.scalar(select(User.id).where(User.id == user_id)) is not None
 
 
-async def in_session(request: Request, user_id: str | None, work: Callable[[Session], T], *,
-                     autocommit: bool = False) -> T:
+async def in_session(request: Request, user_id: str | None, work: Callable[[Session], T]) -> T:
     """``work(session)`` on a worker thread, in one session; first checks that ``user_id`` exists
     (404 if not) unless it is None: a route whose query proves it by itself passes None (a task
     found by id *and* user_id implies its user, tasks.user_id references users).
 
-    ``autocommit``: ``work`` runs a single statement (db.make_autocommit_sessionmaker): no BEGIN and
-    COMMIT/ROLLBACK round trips around it; a single statement is atomic by itself.
-    The session is closed (its connection back in the pool) before the answer is serialised and
-    sent; ``work`` commits what it changes. Objects it returns stay readable (expire_on_commit=False).
+    For the routes off the hot path (the hot ones use :func:`in_connection`). The session is closed
+    (its connection back in the pool) before the answer is serialised and sent; ``work`` commits
+    what it changes. Objects it returns stay readable (expire_on_commit=False).
     """
-    factory = request.app.state.autocommit_sessionmaker if autocommit else request.app.state.sessionmaker
+    factory = request.app.state.sessionmaker
 
     def run() -> T:
         with factory() as session:

@@ -32,14 +32,14 @@ router = APIRouter(prefix="/api/{user_id}", tags=["chat"], responses=AUTH_RESPON
     },
 )
 async def chat(body: ChatRequest, user_id: OwnerDep, request: Request) -> ChatResponse:
-    # The whole turn is one hop to the thread pool (deps.py says why). run_turn opens short
-    # sessions itself and holds none while the model works; its first one checks the user exists.
+    # The whole turn is one hop to the thread pool (deps.py says why). run_turn checks out short
+    # connections itself and holds none while the model works; its first one checks the user exists.
     settings = request.app.state.settings
     deadline = time.monotonic() + settings.chat_deadline_seconds
     try:
         conversation_id, response, calls = await run_in_threadpool(
-            run_turn, request.app.state.sessionmaker, request.app.state.provider, user_id, body.conversation_id,
-            body.message, deadline, request.app.state.autocommit_sessionmaker,
+            run_turn, request.app.state.engine, request.app.state.provider, user_id, body.conversation_id,
+            body.message, deadline,
         )
     except UserNotFound:
         raise NOT_FOUND from None
