@@ -11,7 +11,6 @@ import json
 from functools import partial
 from typing import Annotated, Any, Literal
 
-import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError as MCPToolError
 from mcp.server.transport_security import TransportSecuritySettings
@@ -20,6 +19,7 @@ from sqlalchemy import Engine
 from starlette.types import Receive, Scope, Send
 
 from todo_api.db import pooled_connection
+from todo_api.deps import in_thread
 from todo_api.security import InvalidToken, token_subject
 from todo_api.tools import TaskTools, ToolError
 
@@ -94,7 +94,7 @@ class TodoMCP:
             return TaskTools(partial(pooled_connection, self.engine), subject).run(name, arguments)
 
         try:
-            return await anyio.to_thread.run_sync(work)
+            return await in_thread(work)
         except ToolError as exc:
             raise MCPToolError(str(exc)) from None
 
