@@ -14,8 +14,21 @@ from typing import Any, Literal, NamedTuple
 
 from psycopg import Connection
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import (Boolean, ColumnElement, DateTime, Integer, String, Text, bindparam, case, delete, func, insert,
-                        select, update)
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    DateTime,
+    Integer,
+    String,
+    Text,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 
 from todo_api.db import Statement
 from todo_api.models import Task, utcnow

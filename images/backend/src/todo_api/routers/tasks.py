@@ -6,8 +6,21 @@ from typing import Annotated, Any, get_args
 
 from fastapi import APIRouter, Body, HTTPException, Path, Query, Request, Response, status
 from psycopg import Connection
-from sqlalchemy import (Boolean, DateTime, Integer, String, Text, and_, bindparam, delete, insert, literal, not_,
-                        select, update)
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Integer,
+    String,
+    Text,
+    and_,
+    bindparam,
+    delete,
+    insert,
+    literal,
+    not_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from todo_api.db import Statement
