@@ -5,7 +5,8 @@ is a hop to the thread pool, each a hand-off between the event loop and a worker
 condition variables, GIL switches). A task route with sync token, owner and session dependencies
 made six hops and spent more CPU on them than on its SQL. So the dependencies here are async
 (decoding a JWT is a few microseconds of CPU) and each route makes exactly one hop,
-:func:`in_session`, doing all its database work in one session on one pooled connection.
+:func:`in_connection` (the hot routes: compiled statements on one pooled psycopg connection) or
+:func:`in_session` (the others: one ORM session), both through :func:`in_thread`.
 """
 
 from __future__ import annotations
