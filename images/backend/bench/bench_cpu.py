@@ -6,7 +6,10 @@ LOG_LEVEL=info as the chart sets it) on loopback, then:
 1. **CPU per request** — for each hot endpoint (list tasks, create task, complete task, chat turn
    in ``rules`` mode, login; /healthz as the floor: server, framework and log line) it sends a fixed number of requests from 20 concurrent clients with
    valid sessions and divides the server process's CPU time (utime + stime of every thread, from
-   /proc/<pid>/stat) by the requests served. CPU time, not latency: the machine is shared.
+   /proc/<pid>/stat) by the requests served. CPU time, not latency: the machine is shared. The
+   ``mix`` row is load/todo_user.py's signed-in mix (list 6 : create 3 : complete 2 : delete 1 :
+   chat 3, a complete and a delete each preceded by their list) without the pauses: the figure to
+   compare with the cluster's CPU per request.
 2. **Sign-up burst** — one backend replica's share of load/todo_user.py's ramp: ``--burst-users``
    people (default 50, half of 100 users over 2 replicas) arrive evenly over 10 s; each registers,
    logs in, then behaves like the Locust user (list 6 : create 3 : complete 2 : delete 1 : chat 3,
@@ -168,6 +171,12 @@ MIX: list[tuple[str, Action, int]] = [
 ]
 
 
+async def mixed(http: httpx.AsyncClient, user: User) -> httpx.Response:
+    """One action of the Locust mix, drawn by its weight."""
+    _, action, _ = random.choices(MIX, [weight for *_, weight in MIX])[0]
+    return await action(http, user)
+
+
 async def drive(http: httpx.AsyncClient, action: Action, users: list[User], count: int, clients: int) -> int:
     """``count`` actions from ``clients`` concurrent workers; the number that failed."""
     queue = iter(range(count))
@@ -187,7 +196,14 @@ async def per_endpoint(url: str, pid: int, users: list[User], requests: int, cli
                        only: str | None = None) -> list[tuple[str, float, int]]:
     """CPU ms per request of each hot endpoint, each measured on its own."""
     rows = []
-    async with httpx.AsyncClient(base_url=url, timeout=30, limits=httpx.Limits(max_connections=clients)) as http:
+    sent = 0
+
+    async def counted(response: httpx.Response) -> None:  # an action of the mix may send two requests
+        nonlocal sent
+        sent += 1
+
+    async with httpx.AsyncClient(base_url=url, timeout=30, limits=httpx.Limits(max_connections=clients),
+                                 event_hooks={"response": [counted]}) as http:
         # A few tasks each, as a person in the load test has; each complete below needs a pending task of
         # its own, and the creates provide them (measured after the list, so the list stays short).
         for user in users:
@@ -207,6 +223,7 @@ async def per_endpoint(url: str, pid: int, users: list[User], requests: int, cli
             ("create task", create_task, requests),
             ("complete task", complete_one, requests),
             ("chat turn", chat_turn, requests),
+            ("mix", mixed, requests),
             ("login", login_again, max(20, requests // 20)),
         ]
         for name, action, count in scenarios:
@@ -215,9 +232,9 @@ async def per_endpoint(url: str, pid: int, users: list[User], requests: int, cli
             if name == "complete task":
                 pending = {u.user_id: [t["id"] for t in (await list_tasks(http, u, "pending")).json()] for u in users}
             await asyncio.gather(*(action(http, users[i % len(users)]) for i in range(clients)))  # warm-up
-            before = cpu_seconds(pid)
+            before, sent = cpu_seconds(pid), 0
             failures = await drive(http, action, users, count, clients)
-            rows.append((name, (cpu_seconds(pid) - before) * 1000 / count, failures))
+            rows.append((name, (cpu_seconds(pid) - before) * 1000 / sent, failures))
     return rows
 
 

@@ -152,3 +152,26 @@ def test_pooled_connections_that_died_while_idle_are_replaced_not_failed() -> No
             answers = [http.get(f"/api/{user.id}/tasks", headers=user.headers).status_code for _ in range(5)]
             answers.append(http.post(f"/api/{user.id}/tasks", json={"title": "after"}, headers=user.headers).status_code)
     assert answers == [200] * 5 + [201]
+
+
+def test_a_pooled_connection_goes_back_to_the_pool_out_of_autocommit(postgres_server: LocalPostgres) -> None:
+    """db.pooled_connection hands out the pool's connections in autocommit; the ORM Sessions on the
+    same pool (sign-up, PUT) rely on transactions, so each goes back with autocommit off, also
+    after a failed statement."""
+    from sqlalchemy import text
+    from todo_api.db import make_engine, make_sessionmaker, pooled_connection
+
+    engine = make_engine(postgres_server.create_database().url, pool_size=1, max_overflow=0)
+    try:
+        with pooled_connection(engine) as connection:
+            assert connection.autocommit
+            connection.execute("CREATE TABLE t (n int)")
+        with pytest.raises(psycopg.errors.UndefinedTable), pooled_connection(engine) as connection:
+            connection.execute("SELECT * FROM missing")
+        with make_sessionmaker(engine)() as session:  # the same, only connection (pool_size=1)
+            assert not session.connection().connection.driver_connection.autocommit
+            session.execute(text("INSERT INTO t VALUES (1)"))
+            session.rollback()
+            assert session.scalar(text("SELECT count(*) FROM t")) == 0
+    finally:
+        engine.dispose()

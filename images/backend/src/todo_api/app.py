@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
+import random
 import time
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -18,7 +18,7 @@ from todo_api import __version__, lifecycle
 from todo_api.chat import Provider
 from todo_api.chat.openai import OpenAIProvider
 from todo_api.chat.rules import RulesProvider
-from todo_api.db import make_autocommit_sessionmaker, make_engine, make_probe_engine, make_sessionmaker
+from todo_api.db import make_engine, make_probe_engine, make_sessionmaker
 from todo_api.mcp_server import MCP_PATH, TodoMCP
 from todo_api.ratelimit import AuthLimits
 from todo_api.readiness import Readiness
@@ -38,15 +38,45 @@ def make_provider(settings: Settings) -> Provider:
     return RulesProvider()
 
 
-class RequestLog:
-    """Pure ASGI middleware: one JSON line per HTTP request (path only - never the query or a header)."""
+# The largest request body accepted, on every route (REST and MCP). The largest legitimate one is a
+# chat message: 4,000 characters, at most ~24 KB as JSON even if every character is escaped. Without
+# a limit a single request could make the process buffer a body larger than its memory limit.
+MAX_BODY_BYTES = 64 * 1024
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+
+def _request_id() -> str:
+    # A correlation id for a log line, not a secret: no system call (uuid4 reads os.urandom).
+    return f"{random.getrandbits(48):012x}"
+
+
+class RequestPath:
+    """The one pure ASGI middleware in front of the application. Per HTTP request it
+
+    * logs one JSON line (path only - never the query or a header);
+    * while the process drains for shutdown (``lifecycle.DRAINING``), makes every answer carry
+      ``Connection: close``, so the server (uvicorn honours the header) and the client close each
+      keep-alive connection right after a response, never while a request is on its way;
+    * answers 413 to a body above ``max_bytes`` without reading all of it: a declared
+      Content-Length above the limit is refused before anything is read; a chunked body (which
+      need not declare its size) is read here, up to the limit, and replayed to the application, and the first chunk
+      beyond the limit ends the request with 413. Buffering is bounded by the limit, and doing it
+      here keeps the refusal out of FastAPI's error handling (a failure while a handler reads the
+      body would become a 500). A body framed by a Content-Length within the limit is passed
+      through unread: the server's HTTP parser never delivers more than the declared length;
+    * sends /mcp to the MCP server, everything else to FastAPI.
+
+    One middleware, not four each wrapping ``send`` and ``receive``: the stack of wrappers was a
+    visible share of a request's CPU (issue 15).
+    """
+
+    def __init__(self, api: ASGIApp, mcp: TodoMCP, max_bytes: int = MAX_BODY_BYTES) -> None:
+        self.api = api
+        self.mcp = mcp
+        self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
+        if scope["type"] != "http":  # the lifespan (and any websocket) go to FastAPI
+            await self.api(scope, receive, send)
             return
         started = time.perf_counter()
         status = 500
@@ -55,95 +85,63 @@ class RequestLog:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                if lifecycle.DRAINING.is_set():
+                    headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"connection"]
+                    message = {**message, "headers": [*headers, (b"connection", b"close")]}
             await send(message)
 
         try:
-            await self.app(scope, receive, send_wrapper)
+            declared = chunked = None
+            for name, value in scope["headers"]:
+                if name == b"content-length":
+                    declared = value
+                elif name == b"transfer-encoding":
+                    chunked = value
+            if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+                await self._refuse(scope, send_wrapper)
+                return
+            if chunked is not None:  # framed by chunks, whatever a Content-Length says
+                replayed = await self._read_limited(receive)
+                if replayed is None:
+                    await self._refuse(scope, send_wrapper)
+                    return
+
+                async def replaying_receive() -> Message:
+                    return replayed.pop(0) if replayed else await receive()
+
+                receive = replaying_receive
+            path = scope["path"]
+            app = self.mcp.asgi if path == MCP_PATH or path.startswith(MCP_PATH + "/") else self.api
+            await app(scope, receive, send_wrapper)
         finally:
-            client = scope.get("client")
-            access_log.info(
-                "request",
-                extra={
-                    "method": scope["method"],
-                    "path": scope["path"],
-                    "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
-                    "client": client[0] if client else None,
-                    "request_id": uuid.uuid4().hex[:12],
-                },
-            )
+            if access_log.isEnabledFor(logging.INFO):
+                client = scope.get("client")
+                access_log.info(
+                    "request",
+                    extra={
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "status": status,
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                        "client": client[0] if client else None,
+                        "request_id": _request_id(),
+                    },
+                )
 
-
-# The largest request body accepted, on every route (REST and MCP). The largest legitimate one is a
-# chat message: 4,000 characters, at most ~24 KB as JSON even if every character is escaped. Without
-# a limit a single request could make the process buffer a body larger than its memory limit.
-MAX_BODY_BYTES = 64 * 1024
-
-
-class CloseWhileDraining:
-    """Pure ASGI middleware: once the process drains for shutdown (``lifecycle.DRAINING``), every
-    answer carries ``Connection: close``, so the server (uvicorn honours the header) and the client
-    close each keep-alive connection right after a response, never while a request is on its way."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_closing(message: Message) -> None:
-            if message["type"] == "http.response.start" and lifecycle.DRAINING.is_set():
-                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"connection"]
-                message = {**message, "headers": [*headers, (b"connection", b"close")]}
-            await send(message)
-
-        await self.app(scope, receive, send_closing)
-
-
-class BodyLimit:
-    """Pure ASGI middleware: answers 413 to a body above ``max_bytes`` without reading all of it.
-
-    A declared Content-Length above the limit is refused before anything is read. Otherwise the body
-    is read here, up to the limit (a chunked body may not declare its size), and replayed to the
-    application; the first chunk beyond the limit ends the request with 413. Buffering is bounded by
-    the limit, and doing it here keeps the refusal out of FastAPI's error handling (a failure while
-    a handler reads the body would become a 500).
-    """
-
-    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await self._refuse(scope, send)
-            return
+    async def _read_limited(self, receive: Receive) -> list[Message] | None:
+        """The body's messages to replay, or None when it grew beyond the limit."""
         chunks: list[bytes] = []
         size = 0
         while True:
             message = await receive()
             if message["type"] != "http.request":  # the client went away: let the app see it
-                replay: list[Message] = [message]
-                break
+                return [message]
             chunks.append(message.get("body", b""))
             size += len(chunks[-1])
             if size > self.max_bytes:
-                await self._refuse(scope, send)
-                return
+                return None
             if not message.get("more_body", False):
-                replay = [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
-                break
-
-        async def replaying_receive() -> Message:
-            return replay.pop(0) if replay else await receive()
-
-        await self.app(scope, replaying_receive, send)
+                return [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
 
     async def _refuse(self, scope: Scope, send: Send) -> None:
         response = JSONResponse(
@@ -156,20 +154,6 @@ class BodyLimit:
 
 async def _nothing() -> Message:  # pragma: no cover - JSONResponse never reads the request
     return {"type": "http.disconnect"}
-
-
-class McpDispatch:
-    """Sends /mcp to the MCP server, everything else to FastAPI."""
-
-    def __init__(self, api: ASGIApp, mcp: TodoMCP) -> None:
-        self.api = api
-        self.mcp = mcp
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and (scope["path"] == MCP_PATH or scope["path"].startswith(MCP_PATH + "/")):
-            await self.mcp.asgi(scope, receive, send)
-        else:
-            await self.api(scope, receive, send)
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -190,7 +174,7 @@ def create_app(settings: Settings) -> ASGIApp:
     factory = make_sessionmaker(engine)
     probe_engine = make_probe_engine(settings.database_url.get_secret_value())
     readiness = Readiness(engine, probe_engine, settings.migration_lock_timeout_seconds)
-    mcp = TodoMCP(factory, settings.jwt_secret.get_secret_value())
+    mcp = TodoMCP(engine, settings.jwt_secret.get_secret_value())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -210,7 +194,6 @@ def create_app(settings: Settings) -> ASGIApp:
     api.state.settings = settings
     api.state.engine = engine
     api.state.sessionmaker = factory
-    api.state.autocommit_sessionmaker = make_autocommit_sessionmaker(engine)
     api.state.readiness = readiness
     api.state.provider = make_provider(settings)
     api.state.auth_limits = AuthLimits()
@@ -224,4 +207,4 @@ def create_app(settings: Settings) -> ASGIApp:
         )
     for router in (health.router, auth.router, tasks.router, chat.router):
         api.include_router(router)
-    return RequestLog(CloseWhileDraining(BodyLimit(McpDispatch(api, mcp))))
+    return RequestPath(api, mcp)

@@ -38,11 +38,25 @@ def mask_url(url: str) -> str:
         return "<unparseable URL>"
 
 
+# One encoder for every line: json.dumps with options builds a new JSONEncoder per call.
+_encoder = json.JSONEncoder(default=str, ensure_ascii=False)
+
+
 class JsonFormatter(logging.Formatter):
+    # (second, its formatted time): strftime once per second, not per line. One tuple, replaced
+    # whole, so a thread never sees one second's stamp paired with another second.
+    _cached: tuple[int, str] = (-1, "")
+
+    def _time(self, created: float) -> str:
+        second = int(created)
+        cached = self._cached
+        if cached[0] != second:
+            cached = self._cached = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+        return cached[1]
+
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, object] = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
+            "time": f"{self._time(record.created)}.{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
@@ -52,10 +66,17 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return scrub(json.dumps(entry, default=str, ensure_ascii=False))
+        return scrub(_encoder.encode(entry))
 
 
 def configure(level: str) -> None:
+    # No line shows where or on which thread or process it was logged: skip collecting it (the
+    # caller's frame walk, thread and process names) for every record - the request log writes one
+    # per request (issue 15). The knobs the logging HOWTO names for this ("Optimization").
+    logging._srcfile = None  # type: ignore[attr-defined]
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()

@@ -8,16 +8,18 @@ answers any request.
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Annotated, Any, Literal
 
-import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError as MCPToolError
 from mcp.server.transport_security import TransportSecuritySettings
 from pydantic import Field
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Engine
 from starlette.types import Receive, Scope, Send
 
+from todo_api.db import pooled_connection
+from todo_api.deps import in_thread
 from todo_api.security import InvalidToken, token_subject
 from todo_api.tools import TaskTools, ToolError
 
@@ -34,8 +36,8 @@ def _bearer(headers: Any) -> str | None:
 class TodoMCP:
     """The MCP server and its ASGI app, bound to the database and the JWT secret."""
 
-    def __init__(self, factory: sessionmaker[Session], jwt_secret: str) -> None:
-        self.factory = factory
+    def __init__(self, engine: Engine, jwt_secret: str) -> None:
+        self.engine = engine
         self.jwt_secret = jwt_secret
         self.server = MCPServer(
             name="todo",
@@ -89,13 +91,10 @@ class TodoMCP:
         arguments = {k: v for k, v in arguments.items() if v is not None}
 
         def work() -> Any:
-            with self.factory() as session:
-                result = TaskTools(session, subject).run(name, arguments)
-                session.commit()
-                return result
+            return TaskTools(partial(pooled_connection, self.engine), subject).run(name, arguments)
 
         try:
-            return await anyio.to_thread.run_sync(work)
+            return await in_thread(work)
         except ToolError as exc:
             raise MCPToolError(str(exc)) from None
 

@@ -8,15 +8,30 @@ Every function takes the owner's ``user_id`` from the authenticated caller, neve
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any, Literal
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Any, Literal, NamedTuple
 
+from psycopg import Connection
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import ColumnElement, and_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    DateTime,
+    Integer,
+    String,
+    Text,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 
-from todo_api.models import Task, User, utcnow
+from todo_api.db import Statement
+from todo_api.models import Task, utcnow
 from todo_api.schemas import Description, Title
 
 
@@ -54,15 +69,18 @@ class UpdateTaskArgs(_Args):
 
 
 # --- implementations ----------------------------------------------------------------------------
-def _task(session: Session, user_id: str, task_id: int) -> Task:
-    task = session.scalar(select(Task).where(Task.id == task_id, Task.user_id == user_id))
-    if task is None:
-        raise ToolError(f"Task {task_id} not found")
-    return task
+# Each tool is one statement, compiled once (db.Statement: issue 15, SQLAlchemy's per-execution
+# work cost several times the round trip) and run in autocommit: a statement that finds the task by
+# id *and* user_id both checks ownership and acts, so no tool needs a transaction around two.
+class TaskRow(NamedTuple):
+    id: int
+    title: str
+    description: str | None
+    completed: bool
 
 
-def task_summary(task: Task) -> dict[str, Any]:
-    return {"id": task.id, "title": task.title, "description": task.description, "completed": task.completed}
+def task_summary(task: TaskRow) -> dict[str, Any]:
+    return task._asdict()
 
 
 def status_filter(status: str) -> list[ColumnElement[bool]]:
@@ -74,88 +92,82 @@ def status_filter(status: str) -> list[ColumnElement[bool]]:
     return []
 
 
-def query_tasks(session: Session, user_id: str, status: str = "all") -> list[Task]:
-    query = select(Task).where(Task.user_id == user_id, *status_filter(status)).order_by(Task.id)
-    return list(session.scalars(query))
+_user, _task_id, _now = bindparam("p_user", type_=String), bindparam("p_task", type_=Integer), \
+    bindparam("p_now", type_=DateTime(timezone=True))
+_of_user = (Task.id == _task_id, Task.user_id == _user)
+_SUMMARY = (Task.id, Task.title, Task.description, Task.completed)
+_QUERY = {status: Statement(select(*_SUMMARY).where(Task.user_id == _user, *status_filter(status)).order_by(Task.id))
+          for status in ("all", "pending", "completed")}
+_ADD = Statement(insert(Task).values(user_id=_user, title=bindparam("p_title", type_=String),
+                                     description=bindparam("p_description", type_=Text), completed=False,
+                                     created_at=_now, updated_at=_now).returning(Task.id, Task.title))
+# Completing a completed task changes nothing (its updated_at stays).
+_COMPLETE = Statement(update(Task).where(*_of_user).values(
+    completed=True, updated_at=case((Task.completed, Task.updated_at), else_=_now)).returning(Task.id, Task.title))
+_DELETE = Statement(delete(Task).where(*_of_user).returning(Task.id, Task.title))
+_UPDATE = Statement(update(Task).where(*_of_user).values(
+    title=func.coalesce(bindparam("p_title", type_=String), Task.title),
+    description=case((bindparam("p_set_description", type_=Boolean), bindparam("p_description", type_=Text)),
+                     else_=Task.description),
+    updated_at=_now).returning(Task.id, Task.title))
 
 
-def query_tasks_of_user(session: Session, user_id: str, status: str = "all") -> list[Task] | None:
-    """:func:`query_tasks`, or None when the user does not exist: one query (users LEFT JOIN tasks),
-    not an existence check and then the list (issue 15: round trips are most of a request's CPU)."""
-    rows = session.execute(
-        select(User.id, Task)
-        .select_from(User)
-        .outerjoin(Task, and_(Task.user_id == User.id, *status_filter(status)))
-        .where(User.id == user_id)
-        .order_by(Task.id)
-    ).all()
-    if not rows:
-        return None
-    return [task for _, task in rows if task is not None]
+def query_tasks(connection: Connection, user_id: str, status: str = "all") -> list[TaskRow]:
+    return [TaskRow(*row) for row in _QUERY[status].run(connection, p_user=user_id)]
 
 
-def add_task(session: Session, user_id: str, args: AddTaskArgs) -> dict[str, Any]:
-    task = Task(user_id=user_id, title=args.title, description=args.description or None)
-    session.add(task)
-    session.flush()
-    return {"task_id": task.id, "status": "created", "title": task.title}
+def _changed(row: tuple[Any, ...] | None, task_id: int, status: str) -> dict[str, Any]:
+    if row is None:
+        raise ToolError(f"Task {task_id} not found")
+    return {"task_id": row[0], "status": status, "title": row[1]}
 
 
-def list_tasks(session: Session, user_id: str, args: ListTasksArgs) -> list[dict[str, Any]]:
-    return [task_summary(t) for t in query_tasks(session, user_id, args.status)]
+def add_task(connection: Connection, user_id: str, args: AddTaskArgs) -> dict[str, Any]:
+    row = _ADD.run(connection, p_user=user_id, p_title=args.title, p_description=args.description or None,
+                   p_now=utcnow()).fetchone()
+    assert row is not None  # INSERT … RETURNING returns its row
+    return {"task_id": row[0], "status": "created", "title": row[1]}
 
 
-def complete_task(session: Session, user_id: str, args: TaskIdArgs) -> dict[str, Any]:
-    task = _task(session, user_id, args.task_id)
-    if not task.completed:
-        task.completed = True
-        task.updated_at = utcnow()
-        session.flush()
-    return {"task_id": task.id, "status": "completed", "title": task.title}
+def list_tasks(connection: Connection, user_id: str, args: ListTasksArgs) -> list[dict[str, Any]]:
+    return [task_summary(t) for t in query_tasks(connection, user_id, args.status)]
 
 
-def delete_task(session: Session, user_id: str, args: TaskIdArgs) -> dict[str, Any]:
-    task = _task(session, user_id, args.task_id)
-    title = task.title
-    session.delete(task)
-    session.flush()
-    return {"task_id": args.task_id, "status": "deleted", "title": title}
+def complete_task(connection: Connection, user_id: str, args: TaskIdArgs) -> dict[str, Any]:
+    row = _COMPLETE.run(connection, p_task=args.task_id, p_user=user_id, p_now=utcnow()).fetchone()
+    return _changed(row, args.task_id, "completed")
 
 
-def update_task(session: Session, user_id: str, args: UpdateTaskArgs) -> dict[str, Any]:
+def delete_task(connection: Connection, user_id: str, args: TaskIdArgs) -> dict[str, Any]:
+    row = _DELETE.run(connection, p_task=args.task_id, p_user=user_id).fetchone()
+    return _changed(row, args.task_id, "deleted")
+
+
+def update_task(connection: Connection, user_id: str, args: UpdateTaskArgs) -> dict[str, Any]:
     if args.title is None and args.description is None:
         raise ToolError("Give a new title or description")
-    task = _task(session, user_id, args.task_id)
-    if args.title is not None:
-        task.title = args.title
-    if args.description is not None:
-        task.description = args.description or None
-    task.updated_at = utcnow()
-    session.flush()
-    return {"task_id": task.id, "status": "updated", "title": task.title}
+    row = _UPDATE.run(connection, p_task=args.task_id, p_user=user_id, p_title=args.title,
+                      p_set_description=args.description is not None, p_description=args.description or None,
+                      p_now=utcnow()).fetchone()
+    return _changed(row, args.task_id, "updated")
 
 
 class ToolSpec(BaseModel):
     name: str
     description: str
     args: type[_Args]
-    run: Callable[[Session, str, Any], Any]
-    # Runs one SQL statement: may run in autocommit (TaskTools' autocommit_factory), saving the
-    # BEGIN and COMMIT round trips. The others read, then write: they keep their transaction.
-    single_statement: bool = False
+    run: Callable[[Connection, str, Any], Any]
 
 
 TOOLS: dict[str, ToolSpec] = {
     spec.name: spec
     for spec in (
-        ToolSpec(name="add_task", description="Create a new task", args=AddTaskArgs, run=add_task,
-                 single_statement=True),
+        ToolSpec(name="add_task", description="Create a new task", args=AddTaskArgs, run=add_task),
         ToolSpec(
             name="list_tasks",
             description="List the user's tasks, optionally only pending or completed ones",
             args=ListTasksArgs,
             run=list_tasks,
-            single_statement=True,
         ),
         ToolSpec(name="complete_task", description="Mark a task as complete", args=TaskIdArgs, run=complete_task),
         ToolSpec(name="delete_task", description="Delete a task", args=TaskIdArgs, run=delete_task),
@@ -186,35 +198,15 @@ def _describe(error: ValidationError) -> str:
 class TaskTools:
     """The tools bound to one user, recording every call made.
 
-    Given a ``session`` (MCP), every tool runs in it and the caller commits. Given a ``factory``
-    instead (the chat agent), every tool runs in a short session of its own, committed at once: the
-    agent may think for a minute between tool calls, and no connection or transaction may stay open
-    meanwhile (it would starve the pool and block vacuum).
+    Every tool runs on a connection of its own from ``connect`` (db.pooled_connection), returned at
+    once: the chat agent may think for a minute between tool calls, and no connection may stay
+    checked out meanwhile (it would starve the pool).
     """
 
-    def __init__(
-        self, session: Session | None, user_id: str, *, factory: Callable[[], Session] | None = None,
-        autocommit_factory: Callable[[], Session] | None = None,
-    ) -> None:
-        """``autocommit_factory`` (with ``factory``): sessions for the single-statement tools."""
-        if (session is None) == (factory is None):
-            raise TypeError("TaskTools needs a session or a session factory, not both")
-        self.session = session
-        self.factory = factory
-        self.autocommit_factory = autocommit_factory or factory
+    def __init__(self, connect: Callable[[], AbstractContextManager[Connection]], user_id: str) -> None:
+        self.connect = connect
         self.user_id = user_id
         self.calls: list[dict[str, Any]] = []
-
-    @contextmanager
-    def _session(self, single_statement: bool = False) -> Iterator[Session]:
-        if self.session is not None:
-            yield self.session
-            return
-        factory = self.autocommit_factory if single_statement else self.factory
-        assert factory is not None
-        with factory() as session:  # closed (rolled back) on a ToolError
-            yield session
-            session.commit()
 
     def call(self, name: str, arguments: dict[str, Any]) -> Any:
         """Run a tool; failures become ``{"error": "…"}`` results, as a model expects."""
@@ -234,10 +226,10 @@ class TaskTools:
             args = spec.args.model_validate(arguments)
         except ValidationError as exc:
             raise ToolError(_describe(exc)) from None
-        with self._session(spec.single_statement) as session:
-            return spec.run(session, self.user_id, args)
+        with self.connect() as connection:
+            return spec.run(connection, self.user_id, args)
 
-    def tasks(self, status: str = "all") -> list[Task]:
+    def tasks(self, status: str = "all") -> list[TaskRow]:
         """The user's tasks (not recorded as a tool call: the rules agent resolves titles with it)."""
-        with self._session(single_statement=True) as session:
-            return query_tasks(session, self.user_id, status)
+        with self.connect() as connection:
+            return query_tasks(connection, self.user_id, status)

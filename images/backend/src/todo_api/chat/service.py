@@ -11,12 +11,14 @@ concurrent chats starved every other request of the pool.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from functools import partial
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.orm import Session
+from psycopg import Connection
+from psycopg.types.json import Jsonb
+from sqlalchemy import DateTime, Engine, Integer, String, bindparam, insert, select, update
 
 from todo_api.chat import Provider, Turn
+from todo_api.db import Statement, pooled_connection
 from todo_api.models import Conversation, Message, User, utcnow
 from todo_api.tools import TaskTools
 
@@ -31,82 +33,90 @@ class UserNotFound(Exception):
     """The token's user no longer exists."""
 
 
-def load_history(factory: Callable[[], Session], user_id: str, conversation_id: int | None,
+# Compiled once (db.Statement; issue 15: SQLAlchemy's per-execution work cost more than the round trips).
+_user, _conversation, _now = bindparam("p_user", type_=String), bindparam("p_conversation", type_=Integer), \
+    bindparam("p_now", type_=DateTime(timezone=True))
+_USER_EXISTS = Statement(select(User.id).where(User.id == _user))
+_HISTORY = Statement(
+    select(Message.role, Message.content, Message.tool_calls)
+    .join(Conversation, Conversation.id == Message.conversation_id)
+    .where(Message.conversation_id == _conversation, Conversation.user_id == _user)
+    .order_by(Message.id.desc())
+    .limit(bindparam("p_limit", type_=Integer))
+)
+_NEW_CONVERSATION = Statement(insert(Conversation).values(user_id=_user, created_at=_now, updated_at=_now)
+                              .returning(Conversation.id))
+_TOUCH_CONVERSATION = Statement(update(Conversation).where(Conversation.id == _conversation,
+                                                           Conversation.user_id == _user).values(updated_at=_now))
+# A turn's two messages (the user's, the assistant's) in one multi-row INSERT: both or neither,
+# without a transaction around two statements.
+_ADD_TURN = Statement(insert(Message).values([
+    {"conversation_id": _conversation, "user_id": _user, "role": bindparam(f"p_role{i}", type_=String),
+     "content": bindparam(f"p_content{i}", type_=String), "tool_calls": bindparam(f"p_tool_calls{i}"),
+     "created_at": bindparam(f"p_now{i}", type_=DateTime(timezone=True))}
+    for i in range(2)
+]))
+
+
+def load_history(connection: Connection, user_id: str, conversation_id: int | None,
                  limit: int = HISTORY_LIMIT) -> list[Turn]:
     """The conversation's last ``limit`` messages, oldest first; ConversationNotFound if not the user's.
 
     Also where a turn learns that its user exists (UserNotFound otherwise), before any tool runs:
     a conversation of the user's implies it (conversations.user_id references users), and a new
-    conversation asks. One statement either way (issue 15: round trips are most of the CPU), so
-    ``factory`` may hand out autocommit sessions. A stored conversation always has messages (both
-    are written in one transaction), so "no message of it" means "not the user's conversation".
+    conversation asks. One statement either way (issue 15: round trips are most of the CPU). A
+    stored conversation always has messages (both are written in one transaction, or in one
+    INSERT), so "no message of it" means "not the user's conversation".
     """
-    with factory() as session:
-        if conversation_id is None:
-            if session.scalar(select(User.id).where(User.id == user_id)) is None:
-                raise UserNotFound(user_id)
-            return []
-        rows = session.execute(
-            select(Message.role, Message.content, Message.tool_calls)
-            .join(Conversation, Conversation.id == Message.conversation_id)
-            .where(Message.conversation_id == conversation_id, Conversation.user_id == user_id)
-            .order_by(Message.id.desc())
-            .limit(max(1, limit))
-        ).all()
-        if not rows:
-            raise ConversationNotFound(conversation_id)
-        return [Turn(role, content, calls) for role, content, calls in reversed(rows)]
+    if conversation_id is None:
+        if _USER_EXISTS.run(connection, p_user=user_id).fetchone() is None:
+            raise UserNotFound(user_id)
+        return []
+    rows = _HISTORY.run(connection, p_conversation=conversation_id, p_user=user_id, p_limit=max(1, limit)).fetchall()
+    if not rows:
+        raise ConversationNotFound(conversation_id)
+    return [Turn(role, content, calls) for role, content, calls in reversed(rows)]
 
 
 def run_turn(
-    factory: Callable[[], Session],
+    engine: Engine,
     provider: Provider,
     user_id: str,
     conversation_id: int | None,
     message: str,
     deadline: float | None = None,
-    autocommit_factory: Callable[[], Session] | None = None,
 ) -> tuple[int, str, list[dict]]:
-    """``autocommit_factory``: sessions (db.make_autocommit_sessionmaker) for the steps that are
-    one statement each: the history, the single-statement tools, storing a turn of an existing
-    conversation. Without it every step has a transaction of ``factory``'s."""
-    single = autocommit_factory or factory
+    """One turn; every step on a pooled connection of its own (db.pooled_connection), in autocommit."""
     limit = getattr(provider, "history_messages", HISTORY_LIMIT)
-    history = load_history(single, user_id, conversation_id, limit)
-    tools = TaskTools(None, user_id, factory=factory, autocommit_factory=single)
-    response = provider.reply(message, history, tools, deadline)  # no session is open here
+    connect = partial(pooled_connection, engine)
+    with connect() as connection:
+        history = load_history(connection, user_id, conversation_id, limit)
+    tools = TaskTools(connect, user_id)
+    response = provider.reply(message, history, tools, deadline)  # no connection is held here
     messages = [("user", message, None), ("assistant", response, tools.calls or None)]
-    if conversation_id is None:
-        with factory() as session:
+    with connect() as connection:
+        if conversation_id is None:
             # Created only now, with its messages in the same transaction: a turn that fails leaves
             # no empty conversation behind (load_history relies on it).
-            conversation = Conversation(user_id=user_id)
-            session.add(conversation)
-            session.flush()
-            _add_messages(session, conversation.id, user_id, messages)
-            session.commit()
-            return conversation.id, response, tools.calls
-    with single() as session:
+            with connection.transaction():
+                row = _NEW_CONVERSATION.run(connection, p_user=user_id, p_now=utcnow()).fetchone()
+                assert row is not None  # INSERT … RETURNING returns its row
+                _add_messages(connection, row[0], user_id, messages)
+            return row[0], response, tools.calls
         # Two statements, each atomic on its own: the UPDATE proves the conversation is the user's,
-        # then one INSERT stores both messages (both or neither). A failure in between leaves only
-        # a newer updated_at.
-        touched = session.execute(
-            update(Conversation)
-            .where(Conversation.id == conversation_id, Conversation.user_id == user_id)
-            .values(updated_at=utcnow())
-        )
+        # then one INSERT of both rows stores both messages (both or neither). A failure in between
+        # leaves only a newer updated_at.
+        touched = _TOUCH_CONVERSATION.run(connection, p_conversation=conversation_id, p_user=user_id, p_now=utcnow())
         if touched.rowcount == 0:  # pragma: no cover - conversations are never deleted today
             raise ConversationNotFound(conversation_id)
-        _add_messages(session, conversation_id, user_id, messages)
-        session.commit()
+        _add_messages(connection, conversation_id, user_id, messages)
         return conversation_id, response, tools.calls
 
 
-def _add_messages(session: Session, conversation_id: int, user_id: str,
+def _add_messages(connection: Connection, conversation_id: int, user_id: str,
                   messages: list[tuple[str, str, list[dict] | None]]) -> None:
-    """One INSERT of all the rows (Core: no ORM unit of work for rows nothing reads back)."""
-    session.execute(insert(Message), [
-        {"conversation_id": conversation_id, "user_id": user_id, "role": role, "content": content,
-         "tool_calls": calls, "created_at": utcnow()}
-        for role, content, calls in messages
-    ])
+    params: dict[str, object] = {"p_conversation": conversation_id, "p_user": user_id}
+    for i, (role, content, calls) in enumerate(messages):
+        params.update({f"p_role{i}": role, f"p_content{i}": content, f"p_now{i}": utcnow(),
+                       f"p_tool_calls{i}": Jsonb(calls) if calls is not None else None})
+    _ADD_TURN.run(connection, **params)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request, status
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
-from starlette.concurrency import run_in_threadpool
 
+from todo_api.deps import in_thread
 from todo_api.models import User
 from todo_api.ratelimit import AuthLimits, SlidingWindowLimiter
 from todo_api.schemas import LoginRequest, LoginResponse, Problem, RegisterRequest, RegisterResponse
@@ -68,7 +68,7 @@ async def register(body: RegisterRequest, request: Request) -> RegisterResponse:
         with factory() as session:
             return session.scalar(select(User.id).where(User.email == body.email)) is not None
 
-    if await run_in_threadpool(registered):
+    if await in_thread(registered):
         raise taken
     password_hash = await hash_password_async(body.password)  # no connection held
 
@@ -82,7 +82,7 @@ async def register(body: RegisterRequest, request: Request) -> RegisterResponse:
                 raise taken from None
             return RegisterResponse(id=user.id, email=user.email)
 
-    return await run_in_threadpool(store)
+    return await in_thread(store)
 
 
 @router.post(
@@ -102,7 +102,7 @@ async def login(body: LoginRequest, request: Request) -> LoginResponse:
         with factory() as session:
             return session.scalar(select(User).where(User.email == email))
 
-    user = await run_in_threadpool(find)
+    user = await in_thread(find)
     # The session is closed (its connection back in the pool) before the hash is verified.
     if not await verify_password_async(user.password_hash if user else None, body.password) or user is None:
         limits.account.hit(account)
@@ -121,6 +121,6 @@ async def login(body: LoginRequest, request: Request) -> LoginResponse:
                 )
                 session.commit()
 
-        await run_in_threadpool(rehash)
+        await in_thread(rehash)
     token = create_token(request.app.state.settings.jwt_secret.get_secret_value(), user.id)
     return LoginResponse(access_token=token, user_id=user.id)

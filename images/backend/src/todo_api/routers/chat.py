@@ -9,11 +9,10 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Request, status
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from todo_api.chat import ChatDeadlineExceeded, ChatProviderError
 from todo_api.chat.service import ConversationNotFound, UserNotFound, run_turn
-from todo_api.deps import NOT_FOUND, OwnerDep, in_session
+from todo_api.deps import NOT_FOUND, OwnerDep, in_session, in_thread
 from todo_api.models import Conversation, Message
 from todo_api.routers.tasks import AUTH_RESPONSES
 from todo_api.schemas import ChatRequest, ChatResponse, ConversationOut, MessageOut, Problem
@@ -32,14 +31,14 @@ router = APIRouter(prefix="/api/{user_id}", tags=["chat"], responses=AUTH_RESPON
     },
 )
 async def chat(body: ChatRequest, user_id: OwnerDep, request: Request) -> ChatResponse:
-    # The whole turn is one hop to the thread pool (deps.py says why). run_turn opens short
-    # sessions itself and holds none while the model works; its first one checks the user exists.
+    # The whole turn is one hop to the thread pool (deps.py says why). run_turn checks out short
+    # connections itself and holds none while the model works; its first one checks the user exists.
     settings = request.app.state.settings
     deadline = time.monotonic() + settings.chat_deadline_seconds
     try:
-        conversation_id, response, calls = await run_in_threadpool(
-            run_turn, request.app.state.sessionmaker, request.app.state.provider, user_id, body.conversation_id,
-            body.message, deadline, request.app.state.autocommit_sessionmaker,
+        conversation_id, response, calls = await in_thread(
+            run_turn, request.app.state.engine, request.app.state.provider, user_id, body.conversation_id,
+            body.message, deadline,
         )
     except UserNotFound:
         raise NOT_FOUND from None
