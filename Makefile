@@ -179,7 +179,7 @@ bench-frontend: setup ## The frontend's CPU ms per proxied API request (producti
 	$(PY) $(FRONTEND)/bench/bench_frontend.py $(if $(PROFILE),--cpu-prof $(PROFILE))
 	$(if $(PROFILE),node $(FRONTEND)/bench/cpuprofile_top.mjs $(PROFILE))
 
-bench-backend-cpu: setup ## Backend CPU ms per request per endpoint, and a sign-up burst's p95 under the chart's 400m CPU limit
+bench-backend-cpu: setup ## Backend CPU ms per request per endpoint, and a sign-up burst's p95 under a 400m CPU limit
 	$(PY) images/backend/bench/bench_cpu.py
 
 clean: ## Remove the virtualenv, node_modules and reports
