@@ -54,6 +54,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "harness: a self-test of the harness machinery (report, registry); proves no spec ID itself"
     )
+    config.addinivalue_line(
+        "markers", "guards(*ids): a harness self-test proving that a checker the IDs rely on still sees a defect "
+                   "(if it fails, those IDs FAIL: a blind checker cannot sign them off)"
+    )
     required_tiers()  # fail fast on a misspelt REQUIRE_TIERS
     registry()  # fail fast on a malformed registry
     option = config.getoption("cluster", default=None)
@@ -76,6 +80,14 @@ def requirement_ids(item: pytest.Item) -> list[str]:
     """Every requirement ID on ``item``, from all its ``requirement`` markers, in order."""
     ids: list[str] = []
     for marker in item.iter_markers("requirement"):
+        ids.extend(str(arg) for arg in marker.args)
+    return list(dict.fromkeys(ids))
+
+
+def guarded_ids(item: pytest.Item) -> list[str]:
+    """The IDs whose checker ``item`` (a harness self-test) proves still sees a defect."""
+    ids: list[str] = []
+    for marker in item.iter_markers("guards"):
         ids.extend(str(arg) for arg in marker.args)
     return list(dict.fromkeys(ids))
 
@@ -111,8 +123,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(pytest.mark.harness)
         ids = requirement_ids(item)
         harness = item.get_closest_marker("harness") is not None
-        if bad := unknown_ids(ids):
+        guarded = guarded_ids(item)
+        if bad := unknown_ids([*ids, *guarded]):
             problems.append(f"{item.nodeid}: unknown requirement ID(s) {', '.join(bad)}")
+        elif guarded and not harness:
+            problems.append(f"{item.nodeid}: guards(...) is for harness self-tests of a checker; "
+                            f"a test of the product carries requirement(...)")
         elif harness and ids:
             problems.append(f"{item.nodeid}: a harness self-test must carry no requirement IDs "
                             f"(has {', '.join(ids)}); a test of the product belongs in a tier folder")
