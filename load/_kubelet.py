@@ -35,6 +35,8 @@ from typing import Any
 from _cpu import CpuReading, timestamp
 from _resources import Sample, SamplerFigures
 
+from harness.kube.quantities import parse_cpu, parse_memory
+
 # --- parsing (pure functions: verification/unit tests them on recorded answers) ----------------
 
 
@@ -155,6 +157,21 @@ def limits_total(pods: list[dict[str, Any]]) -> dict[str, float] | None:
                 return None
             cpu, memory = cpu + c, memory + m
     return {"cpu_cores": round(cpu, 3), "memory_bytes": int(memory)}
+
+
+def container_limits(pods: list[dict[str, Any]], groups: dict[str, str]) -> dict[str, dict]:
+    """``pod/container`` → its component (the Deployment's last word), CPU limit (cores) and memory limit
+    (bytes), None for a limit it does not have."""
+    found: dict[str, dict] = {}
+    for pod in pods:
+        name = (pod.get("metadata") or {}).get("name", "")
+        for container in (pod.get("spec") or {}).get("containers") or []:
+            limits = (container.get("resources") or {}).get("limits") or {}
+            found[f"{name}/{container.get('name', '')}"] = {
+                "component": groups.get(name, name).rsplit("-", 1)[-1],
+                "cpu_cores": parse_cpu(limits["cpu"]) if limits.get("cpu") else None,
+                "memory_bytes": parse_memory(limits["memory"]) if limits.get("memory") else None}
+    return dict(sorted(found.items()))
 
 
 # --- the sampler ------------------------------------------------------------------------------------
@@ -281,6 +298,11 @@ class KubeletSampler(SamplerFigures):
 
     def limits_total(self) -> dict[str, float] | None:
         return limits_total(list(self._pods.values()))
+
+    def container_limits(self) -> dict[str, dict]:
+        """Each sampled container's CPU (cores) and memory (bytes) limit, None where it has none, from the
+        live pods: what actually capped it during the run, whatever the chart was asked for."""
+        return container_limits(list(self._pods.values()), self.groups)
 
     def restarts_and_ooms(self) -> tuple[int, int]:
         """Restarts and OOM kills since :meth:`start`; a pod gone or replaced counts as a restart."""

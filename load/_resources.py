@@ -2,7 +2,8 @@
 
 The Docker stack's sampler; ``_kubelet.py`` is the cluster's, with the same shape (``start``,
 ``stop``, ``mark``, ``samples``, ``peak_*``, ``cpu_seconds_by_group``, ``cpu_ms_per_request``,
-``throttling_by_group``, ``limits_total``, ``restarts_and_ooms``), so ``budget_gate.py`` judges either.
+``throttling_by_group``, ``container_limits``, ``limits_total``, ``restarts_and_ooms``), so ``budget_gate.py``
+judges either.
 
 Docker's stats API for the runtime tier (containers found by a label filter);
 the load generator itself is never counted. Restarts and OOM kills are read from
@@ -153,9 +154,22 @@ class ResourceSampler(SamplerFigures):
                         "throttled_share": round(tp / p, 4) if p else 0.0, "throttled_s": round(ts, 2)}
                 for group, (p, tp, ts) in sorted(totals.items())}
 
-    def limits_total(self) -> None:
-        """Not judged on Docker: the measured peaks are (the runtime tier's containers share one engine)."""
-        return None
+    def container_limits(self) -> dict[str, dict]:
+        """Each sampled container's CPU (cores) and memory (bytes) limit, None where it has none, as the
+        engine applies them (``docker inspect``: what actually capped it, whatever the chart asked for)."""
+        found = {}
+        for name in self.containers:
+            try:
+                host = self.client.api.inspect_container(name).get("HostConfig") or {}
+            except docker.errors.NotFound:
+                continue
+            found[name] = {"component": self.groups.get(name, name).rsplit("-", 1)[-1],
+                           **docker_limits(host)}
+        return dict(sorted(found.items()))
+
+    def limits_total(self) -> dict[str, float] | None:
+        """The containers' limits added up, or None when one of them has none on CPU or memory."""
+        return limits_sum(self.container_limits())
 
     def peak_memory_by_pod(self) -> dict[str, int]:
         return dict(sorted(self._peak_by_container.items()))
@@ -206,6 +220,26 @@ class ResourceSampler(SamplerFigures):
         except docker.errors.APIError:
             return None  # gone: restarts_and_ooms() counts it
         return memory_in_use(stats), cpu_cores(stats)
+
+
+def docker_limits(host_config: dict[str, Any]) -> dict[str, float | int | None]:
+    """A container's CPU limit (cores: ``NanoCpus``, else ``CpuQuota``/``CpuPeriod``) and memory limit
+    (bytes), None where the engine applies none (Docker's 0)."""
+    cpu = None
+    if host_config.get("NanoCpus"):
+        cpu = host_config["NanoCpus"] / 1e9
+    elif (host_config.get("CpuQuota") or 0) > 0 and host_config.get("CpuPeriod"):
+        cpu = host_config["CpuQuota"] / host_config["CpuPeriod"]
+    return {"cpu_cores": cpu, "memory_bytes": int(host_config["Memory"]) if host_config.get("Memory") else None}
+
+
+def limits_sum(container_limits: dict[str, dict]) -> dict[str, float] | None:
+    """CPU (cores) and memory (bytes) limits of all containers added up; None when one has no limit on either."""
+    if not container_limits or any(lim.get("cpu_cores") is None or lim.get("memory_bytes") is None
+                                   for lim in container_limits.values()):
+        return None
+    return {"cpu_cores": round(sum(lim["cpu_cores"] for lim in container_limits.values()), 3),
+            "memory_bytes": int(sum(lim["memory_bytes"] for lim in container_limits.values()))}
 
 
 def memory_in_use(stats: dict[str, Any]) -> int:

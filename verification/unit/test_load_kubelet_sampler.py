@@ -5,10 +5,7 @@ container without figures yet, per-container CFS series)."""
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -18,6 +15,7 @@ sys.path.insert(0, str(REPO_ROOT / "load"))  # locust loads load/ by path; its m
 from _kubelet import (  # noqa: E402
     Throttling,
     Usage,
+    container_limits,
     deployment_of,
     limits_total,
     parse_cadvisor_throttling,
@@ -118,19 +116,11 @@ def test_limits_add_up_and_a_container_without_one_means_not_capped():
         parse_quantity("12 cores")
 
 
-def test_the_gate_judges_the_limits_when_they_cap_usage_and_the_peaks_otherwise(tmp_path: Path):
-    # budget_gate imports Locust (which patches the standard library with gevent): a process of its own.
-    script = (
-        "import json, sys; sys.path.insert(0, 'load'); import budget_gate as g; print(json.dumps(["
-        "g.budget_criteria(None, None, {'cpu_cores': 1.6, 'memory_bytes': 1408 * 2**20}),"
-        "g.budget_criteria(None, None, {'cpu_cores': 2.4, 'memory_bytes': 1408 * 2**20}),"
-        "g.budget_criteria(900 * 2**20, 1.2, None), g.budget_criteria(None, None, None),"
-        "g.budget_check({'cpu_cores': 1.6, 'memory_bytes': 1408 * 2**20}), g.budget_check(None)]))")
-    result = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True,
-                            timeout=120, check=True)
-    capped, over, measured, unmeasured, says_capped, says_measured = json.loads(result.stdout.splitlines()[-1])
-    assert capped == {"limits_within_budget": True} and over == {"limits_within_budget": False}
-    assert measured == {"memory_within_budget": True, "cpu_within_budget": True}
-    assert unmeasured == {"memory_within_budget": False, "cpu_within_budget": False}
-    assert says_capped.startswith("capped by limits by construction") and "1.6 cores and 1408 MiB" in says_capped
-    assert says_measured == "measured peaks against the budget"
+def test_each_containers_limits_are_read_from_the_live_pod_and_none_where_it_has_none():
+    pods = [pod("b1"), pod("b2", limits={"cpu": "2", "memory": "2Gi"}), pod("b3", limits={"memory": "2048Mi"})]
+    groups = {"b1": "todo-todo-chatbot-backend", "b2": "todo-todo-chatbot-backend", "b3": "todo-todo-chatbot-backend"}
+    assert container_limits(pods, groups) == {
+        "b1/backend": {"component": "backend", "cpu_cores": 0.4, "memory_bytes": 384 * 2**20},
+        "b2/backend": {"component": "backend", "cpu_cores": 2.0, "memory_bytes": 2 * 2**30},
+        "b3/backend": {"component": "backend", "cpu_cores": None, "memory_bytes": 2 * 2**30},
+    }
