@@ -4,8 +4,8 @@
 The real user class, run by Locust's own runner (in a process of its own: Locust patches the standard
 library with gevent) against a tiny real HTTP server on 127.0.0.1 that answers like the frontend's API
 (images/frontend/src/lib/api-routes.ts), or answers wrongly: the right status with an HTML page, JSON of
-the wrong shape, a missing field, a body that is not JSON at all under a JSON content type, a 200
-where a 204 belongs. Every such request must be a failure in Locust's statistics, and an exception in a
+the wrong shape, a missing field, a body that is not JSON at all under a JSON content type, JSON
+under an HTML content type, a 200 where a 204 belongs. Every such request must be a failure in Locust's statistics, and an exception in a
 task (outside any request) must be one too; a server that answers right must give none.
 """
 
@@ -72,17 +72,22 @@ class FakeFrontend:
             return "delete", 204, None
 
     def _wrong_shape(self, route: str, status: int, value: object) -> tuple[int, str, bytes]:
-        wrong: dict[str, tuple[int, str, bytes]] = {
-            "login": (status, "application/json", json.dumps({"email": "x@example.test"}).encode()),  # no user_id
-            "list": (status, "application/json", json.dumps({"tasks": value}).encode()),  # an object, not a list
-            "create": (status, "application/json", json.dumps({"title": value["title"]}).encode()),  # no id
-            "complete": (status, "application/json", json.dumps({"id": value["id"]}).encode()),  # no completed
-            "delete": (200, "application/json", b"{}"),  # 200 where the API answers 204
-            # a JSON content type over a body that is not JSON: the judging itself raises
-            "chat": (status, "application/json", b'{"conversation_id": 1, "response": "Add'),
-            "register": (status, "application/json", b"[]"),
-        }
-        return wrong[route]
+        def as_json(body: object, code: int = status) -> tuple[int, str, bytes]:
+            return code, "application/json", json.dumps(body).encode()
+
+        if route == "login":
+            return as_json({"email": "x@example.test"})  # no user_id
+        if route == "list":
+            return as_json({"tasks": value})  # an object, not a list
+        if route == "create":
+            return as_json({"title": value["title"]})  # no id
+        if route == "complete":  # the right task, served as an HTML page (an error page's content type)
+            return status, "text/html; charset=utf-8", json.dumps(value).encode()
+        if route == "delete":
+            return as_json({}, 200)  # 200 and a body where the API answers 204
+        if route == "chat":  # a JSON content type over a body that is not JSON: the judging itself raises
+            return status, "application/json", b'{"conversation_id": 1, "response": "Add'
+        return as_json([])  # register: a list, not the new user
 
 
 @contextmanager
@@ -147,8 +152,8 @@ for name, host in json.loads(sys.argv[1]).items():
     # The global event hooks, as the locust command's own environment has them (todo_user listens there).
     env = Environment(user_classes=[Raising if name == "raising" else Quick], host=host, events=locust.events)
     runner = env.create_local_runner()
-    runner.start(2, spawn_rate=100)
-    gevent.sleep(1.5)
+    runner.start(3, spawn_rate=100)
+    gevent.sleep(2)
     runner.quit()
     result[name] = {"entries": {n: [s.num_requests, s.num_failures] for (n, _m), s in env.stats.entries.items()},
                     "total": [env.stats.total.num_requests, env.stats.total.num_failures]}
