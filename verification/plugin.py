@@ -101,7 +101,7 @@ def guarded_ids(item: pytest.Item) -> list[str]:
 def tier_of(item: pytest.Item) -> str | None:
     """The item's tier: the first marker of the tier table it carries (a checker's self-test in a
     tier's folder is of that tier *and* a harness self-test), or None (the applications' tests)."""
-    for tier in TIERS:
+    for tier in sorted(TIERS, key=lambda name: name == HARNESS):  # a tier's folder wins over "harness"
         if item.get_closest_marker(tier) is not None:
             return tier
     return None
