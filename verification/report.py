@@ -405,7 +405,7 @@ def write_all(rows: list[Row], records: list[dict] | None = None, evidence: Evid
               overall: SignOff | None = None) -> None:
     REPORTS.mkdir(parents=True, exist_ok=True)
     evidence = evidence or gather_evidence()
-    overall = overall or sign_off_verdict([row.status for row in rows], evidence.stages, None)
+    overall = overall or sign_off_verdict([row.verdict for row in rows], evidence.stages, None)
     write_markdown(rows, REPORTS / "acceptance.md", overall)
     write_html(rows, figures(load_records() if records is None else records, evidence.bench),
                REPORTS / "acceptance.html", overall, evidence.stages)

@@ -88,7 +88,7 @@ class ResultsRecorder:
 
     def pytest_deselected(self, items: list[pytest.Item]) -> None:
         for item in items:
-            self.records[item.nodeid] = self._record(item, "deselected", "deselected in this run (-m/-k)")
+            self.records[item.nodeid] = self._record(item, "deselected", "not selected by this run's -m/-k")
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         record = self.records.get(report.nodeid)

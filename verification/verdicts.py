@@ -42,6 +42,7 @@ class Verdict:
     status: str
     reason: str  # one line: why this status
     command: str | None = None  # NOT RUN / STALE: what runs the missing evidence
+    missing: str | None = None  # NOT RUN: the tier (or "bench", "load-run") whose evidence is missing
 
 
 # --- evidence outside the tests ------------------------------------------------------------------
@@ -97,6 +98,7 @@ class LoadRun:
 
 
 LOAD_RUN_COMMAND = "make load CLUSTER=local|kind|context:NAME"
+LOAD_RUN = "load-run"  # what a load ID misses when the acceptance load run on a cluster is missing
 
 
 def load_run_verdict(rid: str, run: LoadRun | None, now: dict[str, str]) -> Verdict | None:
@@ -106,7 +108,7 @@ def load_run_verdict(rid: str, run: LoadRun | None, now: dict[str, str]) -> Verd
     run under the chart's limits is capped by them, so the summed real peak of a run with the
     limits lifted must be below the budget."""
     if run is None:
-        return Verdict("NOT RUN", "the acceptance load run did not run", LOAD_RUN_COMMAND)
+        return Verdict("NOT RUN", "the acceptance load run did not run", LOAD_RUN_COMMAND, LOAD_RUN)
     if parts := changed_parts(run.fingerprint, now):
         return Verdict("STALE", f"the load run measured another tree ({', '.join(parts)} changed since)", REFRESH)
     summary = run.summary
@@ -115,7 +117,7 @@ def load_run_verdict(rid: str, run: LoadRun | None, now: dict[str, str]) -> Verd
                                "(log: reports/acceptance/load-run.log)")
     if summary.get("sampled_from") != "kubelet":
         return Verdict("NOT RUN", f"the load run went to the {summary.get('sampled_from') or 'Docker'} stack, "
-                                  "not a deployment on a cluster (weaker evidence)", LOAD_RUN_COMMAND)
+                                  "not a deployment on a cluster (weaker evidence)", LOAD_RUN_COMMAND, LOAD_RUN)
     failed = [name for name, held in (summary.get("criteria") or {}).items() if not held]
     if not summary.get("passed") or failed or run.exit_code != 0:
         return Verdict("FAIL", f"the load gate failed (exit {run.exit_code}; failed: {', '.join(failed) or '?'}; "
@@ -124,7 +126,7 @@ def load_run_verdict(rid: str, run: LoadRun | None, now: dict[str, str]) -> Verd
         budget = summary.get("budget") or {}
         if not budget.get("limits_lifted"):
             return Verdict("NOT RUN", "the budget was not measured with the chart's limits lifted (usage under "
-                                      "limits is capped by them: it proves nothing)", LOAD_RUN_COMMAND)
+                                      "limits is capped by them: it proves nothing)", LOAD_RUN_COMMAND, LOAD_RUN)
         if not budget.get("within"):
             return Verdict("FAIL", f"measured peak {budget.get('peak_memory_bytes', 0) / 2**20:.0f} MiB / "
                                    f"{budget.get('peak_cpu_cores')} cores is not below the budget")
@@ -186,7 +188,7 @@ def verdict(requirement: Requirement, tests: list[dict], evidence: Evidence,
     found = _tier_verdicts(requirement, tests, evidence)
     if unrun := [t for t in guards if t["outcome"] != "passed"]:
         found.append(Verdict("NOT RUN", f"the self-test of the checker it relies on did not pass: {_said(unrun[0])}",
-                             ".venv/bin/pytest verification -m harness"))
+                             ".venv/bin/pytest verification -m harness", "harness"))
     for status in ("FAIL", "STALE", "NOT RUN", "UNCOVERED"):
         worst = next((v for v in found if v.status == status), None)
         if worst is not None and status in ("NOT RUN", "UNCOVERED"):
@@ -205,7 +207,8 @@ def _tier_verdicts(requirement: Requirement, tests: list[dict], evidence: Eviden
     for tier in requirement.tiers:
         if tier == "bench":
             bench = evidence.bench
-            found.append(Verdict(bench.status, bench.reason, run_command("bench") if bench.status == "NOT RUN" else None))
+            found.append(Verdict(bench.status, bench.reason, run_command("bench") if bench.status == "NOT RUN" else None,
+                                 "bench"))
             continue
         proving = [t for t in tests if proves(tier, t.get("tier"))]
         # The tests of exactly the ID's tier are the ones that must all pass; a stronger tier's
@@ -220,10 +223,10 @@ def _tier_verdicts(requirement: Requirement, tests: list[dict], evidence: Eviden
         elif unrun:
             more = f" (and {len(unrun) - 1} more)" if len(unrun) > 1 else ""
             said.append(f"{_said(unrun[0])}{more}: every test of the {tier} tier must pass")
-            found.append(Verdict("NOT RUN", "; ".join(said), run_command(tier)))
+            found.append(Verdict("NOT RUN", "; ".join(said), run_command(tier), tier))
         elif not siblings:
             said.append(f"no test of the {tier} tier carries it")
-            found.append(Verdict("NOT RUN", "; ".join(said), run_command(tier)))
+            found.append(Verdict("NOT RUN", "; ".join(said), run_command(tier), tier))
         if tier == "load" and (held := load_run_verdict(requirement.id, evidence.load_run, evidence.now)):
             found.append(held)
     return found
@@ -248,15 +251,20 @@ class SignOff:
     reasons: list[str]  # why not, one line each
 
 
-def sign_off_verdict(statuses: list[str], stages: list[StageResult], cannot_run: dict[str, str] | None) -> SignOff:
-    """``cannot_run``: tier → why this machine cannot run it, as the acceptance run's preflight found
-    (None: unknown, as for a report rebuilt without a run). NOT RUN fails the sign-off on a machine
-    that can run every tier: there the missing evidence is a failure, not a limitation."""
+def sign_off_verdict(verdicts: list[Verdict], stages: list[StageResult], cannot_run: dict[str, str] | None) -> SignOff:
+    """``cannot_run``: what this machine cannot run (a tier, ``bench``, ``load-run``) → why, as the
+    acceptance run's preflight found (None: unknown, as for a report rebuilt without a run). A NOT
+    RUN whose missing evidence this machine could have produced fails the sign-off: there it is a
+    failure, not a limitation of the machine."""
     reasons = [f"stage {s.name} exited {s.exit_code} (log: {s.log})" for s in stages if s.failed]
-    counts = {status: statuses.count(status) for status in STATUSES}
+    counts = {status: sum(v.status == status for v in verdicts) for status in STATUSES}
     for status in ("FAIL", "STALE", "UNCOVERED"):
         if counts[status]:
             reasons.append(f"{counts[status]} requirement(s) {status}")
-    if counts["NOT RUN"] and cannot_run is not None and not cannot_run:
-        reasons.append(f"{counts['NOT RUN']} requirement(s) NOT RUN on a machine that can run every tier")
+    if cannot_run is not None:
+        runnable = [v for v in verdicts if v.status == "NOT RUN" and v.missing not in cannot_run]
+        if runnable:
+            tiers = sorted({v.missing or "?" for v in runnable})
+            reasons.append(f"{len(runnable)} requirement(s) NOT RUN although this machine can run what they miss "
+                           f"({', '.join(tiers)})")
     return SignOff(not reasons, reasons)

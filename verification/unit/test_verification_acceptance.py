@@ -162,7 +162,7 @@ def test_markdown_table_has_status_tier_evidence_and_the_spec_sentence(no_outsid
     rows = report.build_rows([_record("FR-001", "passed", "image"), _record("FR-014", "passed", "static")],
                              _evidence())
     out = tmp_path / "a.md"
-    report.write_markdown(rows, out, verdicts.sign_off_verdict([r.status for r in rows], [], None))
+    report.write_markdown(rows, out, verdicts.sign_off_verdict([r.verdict for r in rows], [], None))
     text = out.read_text()
     assert "| ID | Status | Tier | Evidence | Requirement |" in text and "**NOT SIGNED OFF**" in text
     assert re.search(r"^\| FR-001 \| PASS \| image \| 1 passed \| ", text, re.M)

@@ -58,25 +58,39 @@ def test_a_stage_that_exits_non_zero_fails_the_sign_off_and_the_ids_it_left_unpr
     # US1-1 (cluster) has no record: the crashed stage never wrote one. FAIL, not NOT RUN or UNCOVERED.
     assert got["US1-1"].status == "FAIL" and "stage cluster exited 3" in got["US1-1"].reason
     assert got["FR-001"].status == "PASS"  # proved by its own stage, which passed
-    overall = sign_off_verdict([v.status for v in got.values()], stages, {})
+    overall = sign_off_verdict(list(got.values()), stages, {})
     assert not overall.signed and overall.reasons[0].startswith("stage cluster exited 3")
+
+
+def _v(status: str, missing: str | None = None) -> verdicts.Verdict:
+    return verdicts.Verdict(status, "because", "make it", missing)
 
 
 def test_a_failed_stage_without_ids_still_fails_the_sign_off():
     lint = StageResult("frontend-checks", 1, "reports/acceptance/frontend-checks.log")
-    overall = sign_off_verdict(["PASS", "PASS"], [lint], {})
+    overall = sign_off_verdict([_v("PASS"), _v("PASS")], [lint], {})
     assert not overall.signed and overall.reasons == [
         "stage frontend-checks exited 1 (log: reports/acceptance/frontend-checks.log)"]
-    assert sign_off_verdict(["PASS", "MANUAL"], [], {}).signed
+    assert sign_off_verdict([_v("PASS"), _v("MANUAL")], [], {}).signed
 
 
-def test_not_run_fails_only_on_a_machine_that_can_run_every_tier():
-    statuses = ["PASS", "NOT RUN"]
-    assert not sign_off_verdict(statuses, [], {}).signed
-    assert sign_off_verdict(statuses, [], {"cluster": "no cluster: install kind"}).signed
-    assert sign_off_verdict(statuses, [], None).signed  # a report rebuilt without a run: unknown
+def test_not_run_fails_unless_this_machine_cannot_run_what_is_missing():
+    verdicts_ = [_v("PASS"), _v("NOT RUN", "cluster")]
+    failed = sign_off_verdict(verdicts_, [], {})
+    assert not failed.signed and "NOT RUN although this machine can run what they miss (cluster)" in failed.reasons[0]
+    assert not sign_off_verdict(verdicts_, [], {"image": "no Docker engine"}).signed  # a cluster it could run
+    assert sign_off_verdict(verdicts_, [], {"cluster": "no cluster: install kind"}).signed
+    assert sign_off_verdict(verdicts_, [], None).signed  # a report rebuilt without a run: unknown
     for status in ("FAIL", "STALE", "UNCOVERED"):
-        assert not sign_off_verdict(["PASS", status], [], {"cluster": "no cluster"}).signed
+        assert not sign_off_verdict([_v("PASS"), _v(status)], [], {"cluster": "no cluster"}).signed
+
+
+def test_the_machine_preflight_names_what_it_cannot_run_and_derives_bench_and_the_load_run(monkeypatch):
+    monkeypatch.setattr(tiers, "_docker_missing", lambda: "no Docker engine: run scripts/ensure-docker.sh")
+    unable = acceptance.cannot_run("none")
+    assert unable["cluster"] == "the cluster tier was switched off (CLUSTER=none)"
+    assert unable["image"].startswith("no Docker engine") and unable["bench"] == unable["image"]
+    assert unable[verdicts.LOAD_RUN] and "static" not in unable
 
 
 def test_the_tier_stages_pass_the_empty_selection_as_a_failure(raw):
