@@ -197,8 +197,10 @@ def verdict(requirement: Requirement, tests: list[dict], evidence: Evidence,
             return worst
     passed = [t for t in tests if t["outcome"] == "passed" and any(proves(tier, t.get("tier"))
                                                                      for tier in requirement.tiers)]
-    said = f"{len(passed)} test(s) of the {requirement.tier} tier or stronger passed, none skipped"
-    return Verdict("PASS", "; ".join([said, *(v.reason for v in found if v.status == "PASS")]))
+    said = [f"{len(passed)} test(s) of the {requirement.tier} tier or stronger passed, none skipped"] if passed else []
+    if guards:
+        said.append(f"the self-tests of the checkers it relies on passed ({len(guards)})")
+    return Verdict("PASS", "; ".join([*said, *(v.reason for v in found if v.status == "PASS")]))
 
 
 def _tier_verdicts(requirement: Requirement, tests: list[dict], evidence: Evidence) -> list[Verdict]:
