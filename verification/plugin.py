@@ -128,9 +128,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             tier = tier_of_path(path)
             if tier is not None and item.get_closest_marker(tier) is None:
                 item.add_marker(getattr(pytest.mark, tier))
+            marked = [name for name in TIERS if name != HARNESS and item.get_closest_marker(name) is not None]
             if tier_of(item) is None:
                 problems.append(f"{item.nodeid}: a verification test must live in a tier's folder or carry a "
                                 f"tier marker ({', '.join(TIERS)}; verification/tiers.py)")
+            elif len(marked) > 1:
+                problems.append(f"{item.nodeid}: one tier per test (has {', '.join(marked)}): each tier's tests run "
+                                "in that tier's stage of the sign-off")
         ids = requirement_ids(item)
         harness = item.get_closest_marker(HARNESS) is not None
         guarded = guarded_ids(item)

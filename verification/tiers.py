@@ -94,11 +94,17 @@ def run_command(requirement_tier: str) -> str:
 
 def stage_selections() -> dict[str, str]:
     """Each pytest stage of the sign-off → the marker expression that selects its tests, computed
-    from the table so that a new tier's tests run in its own stage, never counted as another's."""
+    from the table so that a new tier's tests run in its own stage, never counted as another's.
+    A test carries one tier and maybe ``harness`` too (a checker's self-test in a tier's folder):
+    it runs in its tier's stage only, so each stage leaves out the other stages' tiers."""
     stages: dict[str, list[str]] = {}
     for tier in TIERS.values():
         stages.setdefault(tier.stage, []).append(tier.name)
-    return {stage: " or ".join(names) for stage, names in stages.items()}
+    selections = {}
+    for stage, names in stages.items():
+        others = [tier.name for tier in marker_tiers() if tier.stage != stage]
+        selections[stage] = f"({' or '.join(names)})" + (f" and not ({' or '.join(others)})" if others else "")
+    return selections
 
 
 def stage_arguments(stage: str) -> tuple[str, ...]:

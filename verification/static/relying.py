@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from verification.requirements import registry
-from verification.verdicts import proves
+from verification.tiers import proves
 
 
 def tests_in(path: Path) -> Iterator[ast.FunctionDef]:
@@ -43,7 +43,7 @@ def names_used(fn: ast.FunctionDef) -> set[str]:
 
 def proved_at(ids: Iterable[str], tier: str) -> set[str]:
     """The IDs among ``ids`` that a passing test of ``tier`` proves."""
-    return {i for i in ids if proves(registry()[i].tier, tier)}
+    return {i for i in ids if any(proves(required, tier) for required in registry()[i].tiers)}
 
 
 def relying_ids(path: Path, tier: str, uses: Callable[[ast.FunctionDef], bool]) -> set[str]:

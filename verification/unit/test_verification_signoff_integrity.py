@@ -283,6 +283,22 @@ def test_every_tier_runs_in_exactly_one_stage_selected_by_a_computed_expression(
     for tier in tiers.TIERS:
         assert [stage for stage, expr in selections.items() if _selects(expr, {tier})] == [tiers.TIERS[tier].stage]
     assert _selects(selections["static"], {"static", "harness"}) and not _selects(selections["static"], {"cluster"})
+    # A checker's self-test in a tier's folder runs in that tier's stage only, not in static's too.
+    assert [stage for stage, expr in selections.items() if _selects(expr, {"cluster", "harness"})] == ["cluster"]
+
+
+def test_a_test_of_two_tiers_is_refused(pytester: pytest.Pytester):
+    pytester.makeconftest(RESULTS_CONFTEST)
+    pytester.makepyfile(test_probe='import pytest\n@pytest.mark.static\n@pytest.mark.cluster\n'
+                                   '@pytest.mark.requirement("FR-005")\ndef test_x():\n    pass\n')
+    # Outside verification/ the rule does not apply (the applications' own tests): make it apply.
+    pytester.makeconftest(RESULTS_CONFTEST + "import verification.plugin as p, pathlib\n"
+                          "p.VERIFICATION_DIR = pathlib.Path(__file__).parent\n")
+    (pytester.path / "sub").mkdir()
+    (pytester.path / "test_probe.py").rename(pytester.path / "sub" / "test_probe.py")
+    result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider")
+    assert result.ret != 0
+    result.stderr.fnmatch_lines(["*one tier per test (has static, cluster)*"])
 
 
 def test_a_new_tier_is_one_row_and_its_tests_land_in_its_own_stage(monkeypatch):
@@ -291,7 +307,9 @@ def test_a_new_tier_is_one_row_and_its_tests_land_in_its_own_stage(monkeypatch):
     assert tiers.tier_of_folder("smoke") == "smoke"
     assert tiers.proves("cluster", "smoke") and "smoke" in tiers.accepted_tiers("cluster")
     stages = {stage.name: stage for stage in acceptance.stages("local")}
-    assert stages["smoke"].pytest and _marker_expression(stages["smoke"]) == "smoke"
+    assert stages["smoke"].pytest and _selects(_marker_expression(stages["smoke"]), {"smoke"})
+    assert [name for name, stage in stages.items()
+            if stage.pytest and "-m" in stage.argv[3:] and _selects(_marker_expression(stage), {"smoke"})] == ["smoke"]
     assert "--cluster=local" in stages["smoke"].argv and "cluster" in stages["smoke"].proves
     static_expr = _marker_expression(stages["static"])
     assert not _selects(static_expr, {"smoke"})  # no longer counted as static by a hand-typed "not (…)"
