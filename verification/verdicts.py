@@ -118,10 +118,19 @@ def load_run_verdict(rid: str, run: LoadRun | None, now: dict[str, str]) -> Verd
     if summary.get("sampled_from") != "kubelet":
         return Verdict("NOT RUN", f"the load run went to the {summary.get('sampled_from') or 'Docker'} stack, "
                                   "not a deployment on a cluster (weaker evidence)", LOAD_RUN_COMMAND, LOAD_RUN)
-    failed = [name for name, held in (summary.get("criteria") or {}).items() if not held]
-    if not summary.get("passed") or failed or run.exit_code != 0:
-        return Verdict("FAIL", f"the load gate failed (exit {run.exit_code}; failed: {', '.join(failed) or '?'}; "
-                               "reports/load/summary.json)")
+    criteria = summary.get("criteria") or {}
+    per_id = summary.get("requirements")
+    if per_id is not None:  # the gate says which criteria decide which requirement
+        if rid not in per_id:
+            return Verdict("NOT RUN", f"the load run did not measure {rid}", LOAD_RUN_COMMAND, LOAD_RUN)
+        failed = [name for name in per_id[rid].get("criteria", ()) if not criteria.get(name)]
+        held = bool(per_id[rid].get("passed")) and not failed
+    else:
+        failed = [name for name, ok in criteria.items() if not ok]
+        held = bool(summary.get("passed")) and not failed and run.exit_code == 0
+    if not held:
+        return Verdict("FAIL", f"the load gate failed for {rid} (exit {run.exit_code}; failed: "
+                               f"{', '.join(failed) or '?'}; reports/load/summary.json)")
     if rid == "SC-010":
         budget = summary.get("budget") or {}
         if not budget.get("limits_lifted"):

@@ -235,6 +235,13 @@ def test_the_load_ids_follow_the_acceptance_load_run_gate():
     assert over["SC-010"].status == "FAIL"
     assert _load(None, exit_code=2)["SC-004"].status == "FAIL"
     assert _load(_summary(), fingerprint={**NOW, "chart": "old"})["SC-004"].status == "STALE"
+    # With the gate's own map of criteria to requirements, a failed budget run fails SC-010 only.
+    split = _summary(passed=False, criteria={"zero_failures": True, "memory_below_budget": False},
+                     requirements={"SC-004": {"criteria": ["zero_failures"], "passed": True},
+                                   "SC-010": {"criteria": ["memory_below_budget"], "passed": False}})
+    split_verdicts = _load(split, exit_code=1)
+    assert split_verdicts["SC-004"].status == "PASS"
+    assert split_verdicts["SC-010"].status == "FAIL" and "memory_below_budget" in split_verdicts["SC-010"].reason
     no_run = _verdicts([_record("SC-004", "passed", "load")])["SC-004"]
     assert no_run.status == "NOT RUN" and "load run did not run" in no_run.reason
 
