@@ -141,12 +141,16 @@ else
 endif
 
 # --- sign-off -------------------------------------------------------------------
-acceptance: setup ## Every stage (images, bench-images, apps, static and docs, image, runtime, cluster on CLUSTER=auto, load), then reports/acceptance.html and .md; non-zero on any FAIL or UNCOVERED
+acceptance: setup ## Every stage (images, bench-images, apps, static and docs, image, runtime, cluster on CLUSTER=auto, load), then reports/acceptance.html and .md; non-zero on a failed stage, any FAIL, STALE or UNCOVERED, and NOT RUN where every tier could run
 	@scripts/ensure-docker.sh || echo "acceptance: no Docker engine: the image, runtime and load stages will be NOT RUN"
 	$(PY) -m verification.acceptance --cluster=$(CLUSTER)
 
-report: ## Rebuild reports/acceptance.html and .md from the last acceptance run (and the bench and load reports)
+report: ## Rebuild reports/acceptance.html and .md from the last acceptance run against the tree as it is now (results of another tree are STALE)
 	$(PY) -m verification.acceptance --only-report
+
+signoff: $(VENV)/.installed ## Sign a MANUAL requirement off after following its checklist: make signoff ID=US4-2 RESULT=pass|fail NOTE="what you checked and saw"
+	@test -n "$(ID)" -a -n "$(RESULT)" || { echo 'usage: make signoff ID=US4-2 RESULT=pass|fail NOTE="what you checked and saw"'; exit 2; }
+	$(PY) -m verification.signoff --id "$(ID)" --result "$(RESULT)" --note "$(NOTE)"
 
 # --- a real cluster (Minikube, Docker Desktop, kind) -----------------------------------
 deploy: ## Load the images into KUBE_CONTEXT and helm install there (DATABASE_URL, JWT_SECRET from env or .env)

@@ -1,11 +1,18 @@
 """`make acceptance`: run every stage, then sign the specification off requirement by requirement.
 
-Stages run in order (set-up → images → bench-images → apps → static (with docs) → image →
-runtime → cluster → load), each printing one progress line with its time; a failing stage does not stop
-the later ones, so the report shows everything at once. The report is written to
-``reports/acceptance.md``, ``reports/acceptance.html`` and ``reports/junit.xml``
-(verification/report.py; the verdict rules are in verification/verdicts.py); the exit code
-is non-zero when any requirement FAILs or is UNCOVERED.
+Stages run in order (set-up → images → bench-images → frontend checks → apps → one pytest stage
+per stage of the tier table (verification/tiers.py: static with docs and the harness's self-tests,
+image, runtime, cluster, load) → the acceptance load run), each printing one progress line with its
+time; a failing stage does not stop the later ones, so the report shows everything at once. Every
+stage counts: one that exits non-zero (a failed build, a lint error, a test failure, a collection
+error, a killed run, a load gate that failed) fails the sign-off with its name and log, and the IDs
+its tests should have proved are FAIL, not NOT RUN. On a machine that can run every tier, NOT RUN
+fails the sign-off too.
+
+The report is written to ``reports/acceptance.md``, ``reports/acceptance.html`` and
+``reports/junit.xml`` (verification/report.py; the verdict rules are in verification/verdicts.py).
+``--only-report`` rebuilds it from the last run's results against the tree as it is now: results of
+another tree are STALE.
 
     python -m verification.acceptance [--only-report] [--cluster auto|kind|local|context:NAME|none]
 """
@@ -13,21 +20,26 @@ is non-zero when any requirement FAILs or is UNCOVERED.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from harness.core.paths import REPO_ROOT
 from harness.providers import AUTO, choose_automatically
-from verification import report
-from verification.report import RAW, REPORTS
-from verification.verdicts import STATUSES
+from verification import report, tiers
+from verification.fingerprint import tree_fingerprint
+from verification.report import LOAD_RUN_FILE, LOAD_SUMMARY, RAW, REPORTS, STAGES_FILE
+from verification.verdicts import LOAD_RUN, STATUSES, StageResult, sign_off_verdict
 
 ROOT = REPO_ROOT
 PYTEST = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+MAKE = ["make", "--no-print-directory"]
+MACHINE_FILE = "machine.json"  # under RAW: the tiers this machine could not run, and why
+APPS = "app"  # the applications' own tests: REQUIRE_TIERS' name for them
 
 
 @dataclass
@@ -35,74 +47,133 @@ class Stage:
     name: str
     argv: list[str]
     pytest: bool = False
+    proves: tuple[str, ...] = ()  # the requirement tiers its tests prove
+
+
+def _pytest_stage(name: str, *args: str, proves: tuple[str, ...] = ()) -> Stage:
+    return Stage(name, [*PYTEST, *args, f"--results-json={RAW / f'results-{name}.json'}",
+                        f"--junitxml={RAW / f'junit-{name}.xml'}"], pytest=True, proves=proves)
+
+
+def load_cluster_of(cluster: str | None) -> str:
+    """Where the load tier and the acceptance load run go: where the cluster tier went (the chart on
+    the cluster, pods sampled through the kubelet); the Docker stack when there is no cluster."""
+    if cluster == AUTO:
+        return choose_automatically()[0] or "none"
+    return cluster or "none"
 
 
 def stages(cluster: str | None) -> list[Stage]:
-    def pytest_stage(name: str, *args: str) -> Stage:
-        return Stage(name, [*PYTEST, *args, f"--results-json={RAW / f'results-{name}.json'}",
-                            f"--junitxml={RAW / f'junit-{name}.xml'}"], pytest=True)
-
-    cluster_args = [f"--cluster={cluster}"] if cluster else []
-    # The load tier and the acceptance load run go where the cluster tier went (the chart on the
-    # cluster, pods sampled through the kubelet); on the Docker stack when there is no cluster.
-    load_cluster = cluster or "none"
-    if load_cluster == AUTO:
-        load_cluster = choose_automatically()[0] or "none"
+    load_cluster = load_cluster_of(cluster)
+    given = {"cluster": cluster or "none", "load_cluster": load_cluster}
+    tier_stages = [
+        _pytest_stage(stage, "verification", "-m", expression,
+                      *(arg.format(**given) for arg in tiers.stage_arguments(stage)),
+                      proves=tuple(sorted(tiers.stage_proves(stage))))
+        for stage, expression in tiers.stage_selections().items()
+    ]
     return [
-        Stage("setup", ["make", "--no-print-directory", "setup"]),
-        Stage("images", ["make", "--no-print-directory", "images"]),
+        Stage("setup", [*MAKE, "setup"]),
+        Stage("images", [*MAKE, "images"], proves=("image",)),
         # Cold builds without the layer cache: reports/bench-images.json is SC-002's evidence.
-        Stage("bench-images", ["make", "--no-print-directory", "bench-images"]),
-        Stage("frontend-checks", ["make", "--no-print-directory", "test-frontend"]),
-        pytest_stage("apps", "images/backend/tests", "images/frontend/e2e"),
-        pytest_stage("static", "verification", "-m", "not (image or runtime or cluster or load)"),
-        pytest_stage("image", "verification", "-m", "image"),
-        pytest_stage("runtime", "verification", "-m", "runtime"),
-        pytest_stage("cluster", "verification", "-m", "cluster", *cluster_args),
-        pytest_stage("load", "verification", "-m", "load", f"--cluster={load_cluster}"),
-        # The acceptance load run (load/locust.conf: 100 users, 3 minutes), whose summary.json
-        # feeds SC-004/SC-010 below; a Docker stack is taken down again after.
-        Stage("load-run", ["make", "--no-print-directory", "load", f"CLUSTER={load_cluster}"]),
-        Stage("stack-down", ["make", "--no-print-directory", "down"]),
+        Stage("bench-images", [*MAKE, "bench-images"], proves=("bench",)),
+        Stage("frontend-checks", [*MAKE, "test-frontend"]),
+        _pytest_stage("apps", "images/backend/tests", "images/frontend/e2e"),
+        *tier_stages,
+        # The acceptance load run (load/locust.conf: 100 users, 3 minutes): its gate and summary
+        # decide SC-004/SC-010; a Docker stack is taken down again after.
+        Stage("load-run", [*MAKE, "load", f"CLUSTER={load_cluster}"], proves=("load",)),
+        Stage("stack-down", [*MAKE, "down"]),
     ]
 
 
-def run_stages(selected: list[Stage]) -> dict[str, int]:
-    RAW.mkdir(parents=True, exist_ok=True)
-    codes: dict[str, int] = {}
-    for stage in selected:
-        started = time.monotonic()
-        log = RAW / f"{stage.name}.log"
-        # Said before the stage starts: some take minutes (a cold Kubernetes build, the load run).
-        print(f"[acceptance] {stage.name:<16} started {time.strftime('%H:%M:%S')} "
-              f"(progress: tail -f {log.relative_to(ROOT)})", flush=True)
-        with log.open("w") as out:
+def run_stage(stage: Stage) -> StageResult:
+    started = time.monotonic()
+    log = RAW / f"{stage.name}.log"
+    where = log.relative_to(ROOT) if log.is_relative_to(ROOT) else log
+    # Said before the stage starts: some take minutes (a cold Kubernetes build, the load run).
+    print(f"[acceptance] {stage.name:<16} started {time.strftime('%H:%M:%S')} (progress: tail -f {where})",
+          flush=True)
+    fingerprint = tree_fingerprint()
+    with log.open("w") as out:
+        try:
             code = subprocess.call(stage.argv, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
-        # pytest's 5 means "no test selected": a stage with nothing to run is not a failure.
-        if stage.pytest and code == 5:
-            code = 0
-        codes[stage.name] = code
-        verdict = "ok" if code == 0 else f"exit {code} (log: {log.relative_to(ROOT)})"
-        print(f"[acceptance] {stage.name:<16} {time.monotonic() - started:7.1f}s  {verdict}", flush=True)
-    return codes
+        except OSError as exc:  # make or python missing: the stage failed, say why in its log
+            out.write(f"acceptance: could not start {stage.argv[0]}: {exc}\n")
+            code = 127
+    # pytest's 5 ("no test selected") is a failure too: a stage of the tier table with no test in it
+    # proves nothing, and is most likely a marker that no longer matches.
+    if stage.name == "load-run":
+        summary = REPORTS / LOAD_SUMMARY
+        (RAW / LOAD_RUN_FILE).write_text(json.dumps({
+            "exit_code": code, "fingerprint": fingerprint,
+            "summary": json.loads(summary.read_text()) if summary.exists() else None}, indent=1))
+    verdict = "ok" if code == 0 else f"FAILED: exit {code} (log: {where})"
+    print(f"[acceptance] {stage.name:<16} {time.monotonic() - started:7.1f}s  {verdict}", flush=True)
+    return StageResult(stage.name, code, str(where), stage.proves)
+
+
+def run_stages(selected: list[Stage]) -> list[StageResult]:
+    RAW.mkdir(parents=True, exist_ok=True)
+    results: list[StageResult] = []
+    for stage in selected:
+        results.append(run_stage(stage))
+        (RAW / STAGES_FILE).write_text(json.dumps([asdict(r) for r in results], indent=1))
+    return results
+
+
+def cannot_run(cluster: str | None) -> dict[str, str]:
+    """Tier → why this machine cannot run it (empty: every tier can run, so NOT RUN is a failure)."""
+    from harness.testkit import browser
+    from harness.testkit.postgres import PostgresUnavailable, find_bindir
+
+    chosen, why = choose_automatically() if cluster == AUTO else (None if cluster in (None, "none") else cluster,
+                                                                  "the cluster tier was switched off (CLUSTER=none)")
+    machine = tiers.Machine(chosen, why)
+    missing = {tier.name: reason for tier in tiers.marker_tiers()
+               if (reason := tiers.missing_prerequisite(tier.name, machine))}
+    try:
+        find_bindir()
+    except PostgresUnavailable as exc:
+        missing[APPS] = str(exc)
+    if reason := browser.missing():
+        missing.setdefault(APPS, reason)
+    # The image benchmark needs what the image tier needs; the acceptance load run needs a cluster.
+    if "image" in missing:
+        missing["bench"] = missing["image"]
+    if "cluster" in missing or "load" in missing:
+        missing[LOAD_RUN] = missing.get("cluster") or missing["load"]
+    return missing
 
 
 def sign_off() -> int:
-    """Write the reports from the last run's results and print what needs a person's attention."""
-    rows = report.build_rows(report.load_records())
-    counts = Counter(row.verdict.status for row in rows)
-    report.write_all(rows)
+    """Write the reports from the last run's results and print the verdict and what needs attention."""
+    records = report.load_records()
+    evidence = report.gather_evidence()
+    rows = report.build_rows(records, evidence)
+    machine = RAW / MACHINE_FILE
+    unable = json.loads(machine.read_text()) if machine.exists() else None
+    overall = sign_off_verdict([row.verdict for row in rows], evidence.stages, unable)
+    report.write_all(rows, records, evidence, overall)
+    counts = Counter(row.status for row in rows)
     width = max(len(s) for s in STATUSES)
     print("\n".join(f"  {s:<{width}}  {counts.get(s, 0):3d}" for s in STATUSES))
-    for status in ("FAIL", "UNCOVERED"):
-        for row in (r for r in rows if r.verdict.status == status):
+    for status in ("FAIL", "STALE", "UNCOVERED"):
+        for row in (r for r in rows if r.status == status):
             print(f"  {status}: {row.requirement.id}: {row.verdict.reason}")
-    for row in (r for r in rows if r.verdict.status == "NOT RUN"):
+    for row in (r for r in rows if r.status == "NOT RUN"):
         print(f"  NOT RUN: {row.requirement.id}: run `{row.verdict.command}` ({row.verdict.reason})")
-    for row in (r for r in rows if r.verdict.status == "MANUAL"):
-        print(f"  MANUAL: {row.requirement.id}: checklist in reports/acceptance.html#{row.requirement.id}")
+    for row in (r for r in rows if r.status == "MANUAL"):
+        print(f"  MANUAL: {row.requirement.id}: {row.verdict.reason}")
+    for tier, why in (unable or {}).items():
+        print(f"  this machine cannot run the {tier} tier: {why}")
     print(f"report: {REPORTS / 'acceptance.html'} (and acceptance.md, junit.xml)")
-    return 1 if counts.get("FAIL") or counts.get("UNCOVERED") else 0
+    if overall.signed:
+        print("SIGNED OFF: every stage passed; every requirement PASS or MANUAL"
+              + (" (NOT RUN only where this machine cannot run the tier)" if counts.get("NOT RUN") else ""))
+        return 0
+    print("NOT SIGNED OFF:\n" + "\n".join(f"  - {reason}" for reason in overall.reasons))
+    return 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -110,12 +181,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cluster", default=os.environ.get("CLUSTER") or "auto",
                         help="cluster tier target: auto (default: kind, else the local cluster, when this machine "
                              "can run one), kind, local, context:NAME, or none; $CLUSTER sets the default")
-    parser.add_argument("--only-report", action="store_true", help="rebuild the report from the last run's results")
+    parser.add_argument("--only-report", action="store_true",
+                        help="rebuild the report from the last run's results (results of another tree are STALE)")
     args = parser.parse_args(argv)
     if not args.only_report:
         for stale in [*RAW.glob("*"), *(REPORTS / "load").glob("summary.json")]:
             stale.unlink()  # a stage that fails must not leave last run's figures standing
         run_stages(stages(args.cluster))
+        # After the set-up stage installed what it could: what this machine still cannot run.
+        (RAW / MACHINE_FILE).write_text(json.dumps(cannot_run(args.cluster), indent=1))
     return sign_off()
 
 

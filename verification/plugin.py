@@ -22,7 +22,16 @@ import pytest
 
 from harness.providers import AUTO, choose_automatically
 from verification.requirements import registry, unknown_ids
-from verification.tiers import CLUSTER_CHOICE, TIERS, missing_prerequisite, required_tiers, skip_or_fail
+from verification.tiers import (
+    CLUSTER_CHOICE,
+    HARNESS,
+    TIERS,
+    machine_of,
+    missing_prerequisite,
+    required_tiers,
+    skip_or_fail,
+    tier_of_folder,
+)
 
 VERIFICATION_DIR = Path(__file__).parent
 
@@ -46,13 +55,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    for tier, description in TIERS.items():
-        config.addinivalue_line("markers", f"{tier}: {description}")
+    for tier in TIERS.values():
+        config.addinivalue_line("markers", f"{tier.name}: {tier.description}")
     config.addinivalue_line(
         "markers", "requirement(*ids): the specification IDs (FR-…, SC-…, US…, EC-…) this test proves"
-    )
-    config.addinivalue_line(
-        "markers", "harness: a self-test of the harness machinery (report, registry); proves no spec ID itself"
     )
     config.addinivalue_line(
         "markers", "guards(*ids): a harness self-test proving that a checker the IDs rely on still sees a defect "
@@ -92,14 +98,10 @@ def guarded_ids(item: pytest.Item) -> list[str]:
     return list(dict.fromkeys(ids))
 
 
-# Folders named in the plural hold the tier named in the singular.
-FOLDER_TIERS = {"images": "image"}
-# Folders whose every test is a self-test of the harness.
-HARNESS_FOLDERS = {"unit"}
-
-
 def tier_of(item: pytest.Item) -> str | None:
-    for tier in TIERS:
+    """The item's tier: the first marker of the tier table it carries (a checker's self-test in a
+    tier's folder is of that tier *and* a harness self-test), or None (the applications' tests)."""
+    for tier in sorted(TIERS, key=lambda name: name == HARNESS):  # a tier's folder wins over "harness"
         if item.get_closest_marker(tier) is not None:
             return tier
     return None
@@ -109,20 +111,32 @@ def _is_verification_test(item: pytest.Item) -> bool:
     return VERIFICATION_DIR in Path(str(item.path)).parents
 
 
+def tier_of_path(path: str | Path) -> str | None:
+    """The tier of a file under ``verification/<folder>/`` (a module that failed to collect has no item)."""
+    path = Path(path).resolve()
+    if VERIFICATION_DIR not in path.parents:
+        return None
+    return tier_of_folder(path.relative_to(VERIFICATION_DIR).parts[0])
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     problems: list[str] = []
     for item in items:
         path = Path(str(item.path))
         if _is_verification_test(item):
-            folder = path.relative_to(VERIFICATION_DIR).parts[0]
-            tier = FOLDER_TIERS.get(folder, folder)
-            if tier in TIERS and tier_of(item) is None:
+            tier = tier_of_path(path)
+            if tier is not None and item.get_closest_marker(tier) is None:
                 item.add_marker(getattr(pytest.mark, tier))
-            if folder in HARNESS_FOLDERS and item.get_closest_marker("harness") is None:
-                item.add_marker(pytest.mark.harness)
+            marked = [name for name in TIERS if name != HARNESS and item.get_closest_marker(name) is not None]
+            if tier_of(item) is None:
+                problems.append(f"{item.nodeid}: a verification test must live in a tier's folder or carry a "
+                                f"tier marker ({', '.join(TIERS)}; verification/tiers.py)")
+            elif len(marked) > 1:
+                problems.append(f"{item.nodeid}: one tier per test (has {', '.join(marked)}): each tier's tests run "
+                                "in that tier's stage of the sign-off")
         ids = requirement_ids(item)
-        harness = item.get_closest_marker("harness") is not None
+        harness = item.get_closest_marker(HARNESS) is not None
         guarded = guarded_ids(item)
         if bad := unknown_ids([*ids, *guarded]):
             problems.append(f"{item.nodeid}: unknown requirement ID(s) {', '.join(bad)}")
@@ -144,5 +158,5 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     tier = tier_of(item)
     if tier is None:
         return
-    if reason := missing_prerequisite(tier, item.config):
+    if reason := missing_prerequisite(tier, machine_of(item.config)):
         skip_or_fail(tier, reason)

@@ -24,13 +24,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.core.paths import REPO_ROOT
+from verification.fingerprint import tree_fingerprint
 from verification.requirements import REGISTRY_TIERS, Requirement, registry
-from verification.verdicts import STATUSES, BenchEvidence, Verdict, bench_evidence, proves, verdict
+from verification.tiers import proves
+from verification.verdicts import (
+    STATUSES,
+    BenchEvidence,
+    Evidence,
+    LoadRun,
+    SignOff,
+    StageResult,
+    Verdict,
+    bench_evidence,
+    sign_off_verdict,
+    verdict,
+)
 
 REPORTS = REPO_ROOT / "reports"
 RAW = REPORTS / "acceptance"
 LOAD_SUMMARY = "load/summary.json"  # under REPORTS, written by load/budget_gate.py
 LOAD_CHART = "load/timeline.png"
+STAGES_FILE = "stages.json"  # under RAW: each stage's name, exit code, log and the tiers it proves
+LOAD_RUN_FILE = "load-run.json"  # under RAW: the acceptance load run's exit code, tree and summary
 IMAGE_PREFIXES = ("screenshot: ", "chart: ")
 LOAD_IDS = ("SC-004", "SC-010")
 
@@ -41,6 +56,7 @@ class Row:
     verdict: Verdict
     tests: list[dict] = field(default_factory=list)
     evidence: list[str] = field(default_factory=list)  # besides the tests' own
+    guards: list[dict] = field(default_factory=list)  # the self-tests of the checkers it relies on
 
     @property
     def status(self) -> str:
@@ -48,8 +64,8 @@ class Row:
 
     def weaker(self, test: dict) -> bool:
         """A passing test that does not prove this ID (its tier is weaker than the ID's)."""
-        return test["outcome"] == "passed" and not self.requirement.manual and not proves(
-            self.requirement.tier, test.get("tier"))
+        return test["outcome"] == "passed" and not self.requirement.manual and not any(
+            proves(tier, test.get("tier")) for tier in self.requirement.tiers)
 
 
 @dataclass(frozen=True)
@@ -61,11 +77,38 @@ class Figure:
     source: str  # the test (or report file) that measured it
 
 
+# A test recorded by several stages (run in one, deselected in the others): the most telling outcome wins.
+_OUTCOME_RANK = {"failed": 0, "passed": 1, "skipped": 2, "not run": 3, "deselected": 4}
+
+
 def load_records() -> list[dict]:
-    records: list[dict] = []
+    """Every test record of the last run, one per test, each with the fingerprint of the tree its
+    stage ran on."""
+    merged: dict[str, dict] = {}
     for path in sorted(RAW.glob("results-*.json")):
-        records.extend(json.loads(path.read_text()))
-    return records
+        data = json.loads(path.read_text())
+        fingerprint, records = ({}, data) if isinstance(data, list) else (data["fingerprint"], data["records"])
+        for record in records:
+            record = {**record, "fingerprint": fingerprint}
+            known = merged.get(record["nodeid"])
+            if known is None or _OUTCOME_RANK.get(record["outcome"], 9) < _OUTCOME_RANK.get(known["outcome"], 9):
+                merged[record["nodeid"]] = record
+    return list(merged.values())
+
+
+def load_stages() -> list[StageResult]:
+    path = RAW / STAGES_FILE
+    if not path.exists():
+        return []
+    return [StageResult(s["name"], s["exit_code"], s["log"], tuple(s.get("proves", ()))) for s in json.loads(path.read_text())]
+
+
+def load_run() -> LoadRun | None:
+    path = RAW / LOAD_RUN_FILE
+    if not path.exists():
+        return None
+    data = json.loads(path.read_text())
+    return LoadRun(data["exit_code"], data["fingerprint"], data.get("summary"))
 
 
 def load_summary() -> dict | None:
@@ -77,12 +120,15 @@ def extra_evidence(bench: BenchEvidence) -> dict[str, list[str]]:
     """Evidence that lives outside the tests: the load run's summary and chart, the image benchmark."""
     extra: dict[str, list[str]] = {}
     if (data := load_summary()) is not None:
+        budget = data.get("budget") or {}
+        measured = (f"measured with the limits lifted: {int(budget.get('peak_memory_bytes') or 0) / 2**20:.0f} MiB / "
+                    f"{budget.get('peak_cpu_cores')} cores, {'below' if budget.get('within') else 'NOT below'} "
+                    "the budget" if budget.get("limits_lifted") else "the budget was not measured with limits lifted")
         line = (f"load run: {data.get('users')} users, {data.get('requests')} requests, {data.get('failures')} "
                 f"failures, p95 {data.get('p95_ms')} ms (signed-in {data.get('signed_in_p95_ms')} ms), peak "
                 f"{int(data.get('peak_memory_bytes') or 0) / 2**20:.0f} MiB / {data.get('peak_cpu_cores')} cores, "
                 f"restarts {data.get('restarts')}, OOM kills {data.get('oom_kills')}; "
-                f"sampled from {data.get('sampled_from') or 'docker'}; budget: "
-                f"{data.get('budget_check') or 'measured peaks against the budget'}; "
+                f"sampled from {data.get('sampled_from') or 'docker'}; budget: {measured}; "
                 f"gate {'PASS' if data.get('passed') else 'FAIL'} (reports/{LOAD_SUMMARY})")
         for rid in LOAD_IDS:
             extra.setdefault(rid, []).append(line)
@@ -96,14 +142,26 @@ def extra_evidence(bench: BenchEvidence) -> dict[str, list[str]]:
     return extra
 
 
-def build_rows(records: list[dict], bench: BenchEvidence | None = None) -> list[Row]:
-    bench = bench or bench_evidence()
+def gather_evidence(bench: BenchEvidence | None = None) -> Evidence:
+    """The evidence of the last run besides the test records, against the tree as it is now."""
+    from verification import signoff
+
+    return Evidence(now=tree_fingerprint(), bench=bench or bench_evidence(), load_run=load_run(),
+                    stages=load_stages(), signatures=signoff.load())
+
+
+def build_rows(records: list[dict], evidence: Evidence | None = None) -> list[Row]:
+    evidence = evidence or gather_evidence()
     by_id: dict[str, list[dict]] = {}
+    guarding: dict[str, list[dict]] = {}
     for record in records:
         for rid in record["ids"]:
             by_id.setdefault(rid, []).append(record)
-    extra = extra_evidence(bench)
-    return [Row(req, verdict(req, by_id.get(rid, []), bench), by_id.get(rid, []), extra.get(rid, []))
+        for rid in record.get("guards", ()):
+            guarding.setdefault(rid, []).append(record)
+    extra = extra_evidence(evidence.bench)
+    return [Row(req, verdict(req, by_id.get(rid, []), evidence, guarding.get(rid, [])), by_id.get(rid, []),
+                extra.get(rid, []), guarding.get(rid, []))
             for rid, req in registry().items()]
 
 
@@ -141,7 +199,7 @@ def figures(records: list[dict], bench: BenchEvidence | None = None) -> list[Fig
 def counts_by_tier(rows: list[Row]) -> dict[str, Counter]:
     table: dict[str, Counter] = {tier: Counter() for tier in REGISTRY_TIERS}
     for row in rows:
-        table[row.requirement.tier][row.status] += 1
+        table.setdefault(row.requirement.tier, Counter())[row.status] += 1
     return {tier: counts for tier, counts in table.items() if counts}
 
 
@@ -157,22 +215,31 @@ def evidence_summary(row: Row) -> str:
     if weaker := sum(1 for t in row.tests if row.weaker(t)):
         parts.append(f"{weaker} only weaker evidence")
     said = ", ".join(parts) or "no test"
-    if row.status == "NOT RUN":
-        return f"{said}; run `{row.verdict.command}`"
+    if guards := row.guards:
+        said += f"; checkers' self-tests {sum(g['outcome'] == 'passed' for g in guards)}/{len(guards)} passed"
+    if row.status in ("NOT RUN", "STALE"):
+        return f"{said}; {row.verdict.reason}; run `{row.verdict.command}`"
     if row.status == "MANUAL":
-        return f"{said} (supporting); checklist in acceptance.html"
-    if row.status in ("FAIL", "UNCOVERED") or row.requirement.tier == "bench":
+        return f"{said} (supporting); {row.verdict.reason}"
+    if row.status in ("FAIL", "UNCOVERED") or "bench" in row.requirement.tiers or "load" in row.requirement.tiers:
         return f"{said}; {row.verdict.reason}"
     return said
 
 
 # --- Markdown ---------------------------------------------------------------------------
-def write_markdown(rows: list[Row], path: Path) -> None:
+def _overall_lines(overall: SignOff) -> list[str]:
+    if overall.signed:
+        return ["**SIGNED OFF**: every stage passed; every requirement is PASS or MANUAL."]
+    return ["**NOT SIGNED OFF**:", *(f"- {reason}" for reason in overall.reasons)]
+
+
+def write_markdown(rows: list[Row], path: Path, overall: SignOff) -> None:
     counts = Counter(row.status for row in rows)
     lines = [
         "# Acceptance report: Phase IV infrastructure specification", "",
         f"Generated {time.strftime('%Y-%m-%d %H:%M:%S')} by `make acceptance`; the evidence of each "
         "requirement is in acceptance.html.", "",
+        *_overall_lines(overall), "",
         " · ".join(f"{s}: {counts.get(s, 0)}" for s in STATUSES), "",
         "| ID | Status | Tier | Evidence | Requirement |",
         "|---|---|---|---|---|",
@@ -185,7 +252,8 @@ def write_markdown(rows: list[Row], path: Path) -> None:
 
 
 # --- HTML -------------------------------------------------------------------------------
-COLOURS = {"PASS": "#1a7f37", "FAIL": "#cf222e", "NOT RUN": "#9a6700", "MANUAL": "#0969da", "UNCOVERED": "#8250df"}
+COLOURS = {"PASS": "#1a7f37", "FAIL": "#cf222e", "STALE": "#bc4c00", "NOT RUN": "#9a6700", "MANUAL": "#0969da",
+           "UNCOVERED": "#8250df"}
 STYLE = (
     "body{font-family:system-ui,sans-serif;margin:2em;max-width:80em}"
     "td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top;font-size:14px;text-align:left}"
@@ -236,7 +304,8 @@ def _test_item(row: Row, test: dict) -> str:
 def _details(row: Row) -> str:
     parts = [f"<p>{_status(row.status)}: {_e(row.verdict.reason)}</p>"]
     if row.verdict.command:
-        parts.append(f"<p>To run the missing evidence: <code>{_e(row.verdict.command)}</code></p>")
+        what = "To sign it" if row.requirement.manual else "To run the missing evidence"
+        parts.append(f"<p>{what}: <code>{_e(row.verdict.command)}</code></p>")
     req = row.requirement
     if req.manual:
         parts.append("<h4>Checklist</h4><ol>" + "".join(f"<li>{_e(s)}</li>" for s in req.checklist) + "</ol>")
@@ -245,6 +314,9 @@ def _details(row: Row) -> str:
     if row.tests:
         title = "Supporting tests" if req.manual else "Tests"
         parts.append(f"<h4>{title}</h4><ul>" + "".join(_test_item(row, t) for t in row.tests) + "</ul>")
+    if row.guards:
+        parts.append("<h4>Self-tests of the checkers it relies on</h4><ul>"
+                     + "".join(_test_item(row, t) for t in row.guards) + "</ul>")
     if row.evidence:
         parts.append("<h4>Other evidence</h4><ul>" + "".join(f"<li>{_evidence_item(e)}</li>" for e in row.evidence)
                      + "</ul>")
@@ -276,7 +348,25 @@ def _figures_table(found: list[Figure]) -> str:
             + "".join(body) + "</table>")
 
 
-def write_html(rows: list[Row], found: list[Figure], path: Path) -> None:
+def _stages_table(stages: list[StageResult]) -> str:
+    if not stages:
+        return "<p>No stage record: the report was rebuilt without a run.</p>"
+    body = "".join(f"<tr><td>{_e(s.name)}</td><td>{_status('FAIL') if s.failed else _status('PASS')}</td>"
+                   f"<td class='num'>{s.exit_code}</td><td><code>{_e(s.log)}</code></td>"
+                   f"<td>{_e(', '.join(s.proves))}</td></tr>" for s in stages)
+    return ("<table><tr><th>Stage</th><th>Result</th><th>Exit</th><th>Log</th><th>Its tests prove</th></tr>"
+            f"{body}</table>")
+
+
+def _overall_html(overall: SignOff) -> str:
+    if overall.signed:
+        return f"<p>{_status('PASS')} <b>Signed off</b>: every stage passed; every requirement is PASS or MANUAL.</p>"
+    return (f"<p>{_status('FAIL')} <b>Not signed off</b>:</p><ul>"
+            + "".join(f"<li>{_e(reason)}</li>" for reason in overall.reasons) + "</ul>")
+
+
+def write_html(rows: list[Row], found: list[Figure], path: Path, overall: SignOff,
+               stages: list[StageResult]) -> None:
     body = []
     for row in rows:
         req = row.requirement
@@ -291,7 +381,9 @@ def write_html(rows: list[Row], found: list[Figure], path: Path) -> None:
         f"<style>{STYLE}</style><h1>Acceptance report: Phase IV infrastructure specification</h1>"
         f"<p>Generated {time.strftime('%Y-%m-%d %H:%M:%S')} by <code>make acceptance</code>. A requirement "
         "passes only on evidence of its tier or a stronger one (static &lt; image &lt; runtime &lt; cluster; "
-        "load, docs and bench only on their own).</p>"
+        "load, docs and bench only on their own), every test of its tier passed, the checkers it relies on "
+        "still see a defect, and the results are of this very tree (else STALE).</p>"
+        f"<h2>Sign-off</h2>{_overall_html(overall)}{_stages_table(stages)}"
         f"<h2>Summary</h2>{_summary_table(rows)}<h2>Figures</h2>{_figures_table(found)}"
         "<h2>Requirements</h2><table><tr><th>ID</th><th>Verdict</th><th>Tier</th><th>Requirement and evidence</th>"
         f"</tr>{''.join(body)}</table></html>\n"
@@ -309,9 +401,12 @@ def merge_junit(path: Path) -> None:
     ET.ElementTree(merged).write(path, encoding="utf-8", xml_declaration=True)
 
 
-def write_all(rows: list[Row], records: list[dict] | None = None, bench: BenchEvidence | None = None) -> None:
+def write_all(rows: list[Row], records: list[dict] | None = None, evidence: Evidence | None = None,
+              overall: SignOff | None = None) -> None:
     REPORTS.mkdir(parents=True, exist_ok=True)
-    write_markdown(rows, REPORTS / "acceptance.md")
-    write_html(rows, figures(load_records() if records is None else records, bench or bench_evidence()),
-               REPORTS / "acceptance.html")
+    evidence = evidence or gather_evidence()
+    overall = overall or sign_off_verdict([row.verdict for row in rows], evidence.stages, None)
+    write_markdown(rows, REPORTS / "acceptance.md", overall)
+    write_html(rows, figures(load_records() if records is None else records, evidence.bench),
+               REPORTS / "acceptance.html", overall, evidence.stages)
     merge_junit(REPORTS / "junit.xml")

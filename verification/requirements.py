@@ -22,10 +22,15 @@ REGISTRY_TIERS = ("static", "image", "runtime", "cluster", "load", "docs", "benc
 class Requirement:
     id: str
     summary: str
-    tier: str
+    tiers: tuple[str, ...]  # each needs its own proof: SC-008 names `docker build` (image) and a server dry-run
     manual: bool = False
     checklist: tuple[str, ...] = ()  # manual only: the steps a person follows
     artefacts: tuple[str, ...] = ()  # manual only: what the harness prepared for them
+
+    @property
+    def tier(self) -> str:
+        """The tier as the report shows it (``image+cluster`` when the ID needs proof at both)."""
+        return "+".join(self.tiers)
 
     @property
     def sentence(self) -> str:
@@ -41,12 +46,13 @@ def registry() -> dict[str, Requirement]:
     for rid, entry in raw.items():
         if not ID_PATTERN.match(rid):
             raise ValueError(f"{REGISTRY_PATH.name}: malformed requirement ID {rid!r}")
-        if entry["tier"] not in REGISTRY_TIERS:
+        tiers = tuple(entry["tier"]) if isinstance(entry["tier"], list) else (entry["tier"],)
+        if not tiers or any(tier not in REGISTRY_TIERS for tier in tiers):
             raise ValueError(f"{REGISTRY_PATH.name}: {rid} has unknown tier {entry['tier']!r}; known: {REGISTRY_TIERS}")
         manual = entry.get("kind") == "manual"
         if manual and not (entry.get("checklist") and entry.get("artefacts")):
             raise ValueError(f"{REGISTRY_PATH.name}: manual requirement {rid} needs a checklist and artefacts")
-        result[rid] = Requirement(rid, entry["summary"], entry["tier"], manual,
+        result[rid] = Requirement(rid, entry["summary"], tiers, manual,
                                   tuple(entry.get("checklist", ())), tuple(entry.get("artefacts", ())))
     return result
 

@@ -1,7 +1,10 @@
 """Recording each test's outcome against its requirement IDs (``--results-json PATH``).
 
 The acceptance report (``python -m verification.acceptance``) merges these files,
-one per stage, into the sign-off table. Tests add figures to their evidence with
+one per stage, into the sign-off table. A file holds the fingerprint of the tree the tests ran on
+(verification/fingerprint.py) and one record per test: collected tests that did not run
+(deselected by ``-m``/``-k``, or never reached) are recorded as such, and a module that failed to
+collect is a failed record, so nothing that was meant to run can go missing from the sign-off. Tests add figures to their evidence with
 pytest's ``record_property("evidence", "backend image 142 MB")``, and figures for the
 report's figures table with the ``record_figure`` fixture:
 ``record_figure("backend image size", 142.3, "MB")``.
@@ -15,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from verification.plugin import requirement_ids, tier_of
+from verification.fingerprint import tree_fingerprint
+from verification.plugin import guarded_ids, requirement_ids, tier_of, tier_of_path
 
 
 @dataclass
@@ -23,11 +27,12 @@ class TestRecord:
     nodeid: str
     ids: list[str]
     tier: str | None
-    outcome: str = "not run"  # passed | failed | skipped | not run
+    outcome: str = "not run"  # passed | failed | skipped | not run | deselected
     reason: str = ""
     duration_s: float = 0.0
     evidence: list[str] = field(default_factory=list)
     figures: list[dict] = field(default_factory=list)  # {"name", "value", "unit"}
+    guards: list[str] = field(default_factory=list)  # a checker's self-test: the IDs it guards
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -60,11 +65,30 @@ class ResultsRecorder:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.records: dict[str, TestRecord] = {}
+        self.fingerprint: dict[str, str] = {}
+
+    def pytest_sessionstart(self) -> None:
+        if self.config.getoption("results_json"):
+            self.fingerprint = tree_fingerprint()  # before any test runs: what was tested
+
+    def _record(self, item: pytest.Item, outcome: str = "not run", reason: str = "") -> TestRecord:
+        return TestRecord(item.nodeid, requirement_ids(item), tier_of(item), outcome, reason,
+                          guards=guarded_ids(item))
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:  # an import error hides every test of the module: a failure, not an absence
+            self.records[report.nodeid] = TestRecord(
+                report.nodeid, [], tier_of_path(report.fspath), "failed",
+                "collection error: " + _first_line(report.longreprtext))
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         for item in items:
-            self.records[item.nodeid] = TestRecord(item.nodeid, requirement_ids(item), tier_of(item))
+            self.records[item.nodeid] = self._record(item)
+
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        for item in items:
+            self.records[item.nodeid] = self._record(item, "deselected", "not selected by this run's -m/-k")
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         record = self.records.get(report.nodeid)
@@ -92,7 +116,8 @@ class ResultsRecorder:
             return
         out = Path(path)
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps([asdict(r) for r in self.records.values()], indent=1))
+        out.write_text(json.dumps({"fingerprint": self.fingerprint,
+                                   "records": [asdict(r) for r in self.records.values()]}, indent=1))
 
 
 def _skip_reason(report: pytest.TestReport) -> str:

@@ -1,39 +1,127 @@
-"""The tiers of verification and what each needs before it can run.
+"""The tiers of verification: one table, from which the plugin, the verdicts and the sign-off's
+stages are derived.
 
-A tier whose prerequisite is missing is skipped with a one-line reason that names
-what to install or set. ``REQUIRE_TIERS=static,image,...`` turns that skip into a
-failure, so a CI run cannot pass with a tier silently skipped. Besides the six
-marker tiers, ``app`` names the applications' own tests (they need PostgreSQL's
-server binaries and Chromium) and may be required the same way.
+A tier is a pytest marker and a folder of ``verification/``. Its row says what it needs before it
+can run (a prerequisite missing → its tests skip with a one-line reason naming what to install or
+set; ``REQUIRE_TIERS=static,image,...`` turns that skip into a failure, so a CI run cannot pass
+with a tier silently skipped), which requirement tiers of ``verification/requirements.yaml`` its
+passing tests prove, the command a person runs for it, and the ``make acceptance`` stage that runs
+it. Adding a tier is one row here plus its folder: the stage's marker expression, the plugin's
+markers and the verdict rules follow from the table.
+
+Besides the marker tiers: ``harness`` (``verification/unit/`` and tests marked so) is the harness's
+self-tests, run in the static stage and proving no ID; ``app`` names the applications' own tests
+(they need PostgreSQL's server binaries and Chromium) and may be required the same way; ``bench``
+is evidence from a benchmark report, not from tests.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
 
 import pytest
 
-TIERS = {
-    "static": "the chart renders with the real Helm engine and passes policy; Dockerfiles are checked",
-    "image": "both images build and behave (needs a Docker engine)",
-    "runtime": "the chart's rendered pod templates run as containers on Docker",
-    "cluster": "helm install into a real cluster (--cluster=auto|kind|local|context:NAME)",
-    "load": "100 concurrent users against the resource budget (needs the runtime stack)",
-    "docs": "the documentation: commands, paths and values it names exist; troubleshooting, prerequisites, access",
-}
+
+@dataclass(frozen=True)
+class Tier:
+    name: str  # the pytest marker
+    description: str
+    folder: str | None  # verification/<folder>; its tests get the marker
+    needs: tuple[str, ...]  # prerequisites (PREREQUISITES' keys), checked before each test
+    proves: tuple[str, ...]  # the requirement tiers whose IDs a passing test of this tier proves
+    command: str  # what a person runs to get this tier's evidence
+    stage: str  # the make-acceptance stage whose pytest run selects this tier's tests
+    stage_args: tuple[str, ...] = ()  # extra pytest arguments of that stage ("{cluster}" → --cluster=…)
+
+
+# Strength: static < image < runtime < cluster (a stronger tier's passing test proves the weaker
+# IDs too); load and docs prove only their own IDs.
+TABLE: tuple[Tier, ...] = (
+    Tier("static", "the chart renders with the real Helm engine and passes policy; Dockerfiles are checked",
+         "static", ("helm",), ("static",), "make static", "static"),
+    Tier("docs", "the documentation: commands, paths and values it names exist; troubleshooting, prerequisites, access",
+         "docs", (), ("docs",), ".venv/bin/pytest verification/docs", "static"),
+    Tier("harness", "a self-test of the harness machinery (report, registry, checkers); proves no spec ID itself",
+         "unit", (), (), ".venv/bin/pytest verification/unit", "static"),
+    Tier("image", "both images build and behave (needs a Docker engine)",
+         "images", ("docker",), ("static", "image"), "make test-images", "image"),
+    Tier("runtime", "the chart's rendered pod templates run as containers on Docker",
+         "runtime", ("docker", "helm"), ("static", "image", "runtime"), "make test-runtime", "runtime"),
+    Tier("cluster", "helm install into a real cluster (--cluster=auto|kind|local|context:NAME)",
+         "cluster", ("cluster", "helm"), ("static", "image", "runtime", "cluster"),
+         "make test-cluster CLUSTER=kind|local|context:NAME", "cluster", ("--cluster={cluster}",)),
+    Tier("load", "100 concurrent users against the resource budget (on the cluster when one is selected)",
+         "load", ("docker", "helm"), ("load",), "make load CLUSTER=local|kind|context:NAME", "load",
+         ("--cluster={load_cluster}",)),
+)
+TIERS: dict[str, Tier] = {tier.name: tier for tier in TABLE}
+HARNESS = "harness"
+# Evidence that is not a test tier: the registry tier → the command that produces it.
+REPORT_EVIDENCE = {"bench": "make bench-images"}
 EXTRA_REQUIRABLE = {"app"}
+
+
+def marker_tiers() -> list[Tier]:
+    """The tiers whose tests prove IDs (every row but the harness's self-tests)."""
+    return [tier for tier in TIERS.values() if tier.name != HARNESS]
+
+
+def tier_of_folder(folder: str) -> str | None:
+    """The tier of the tests under ``verification/<folder>``."""
+    return next((tier.name for tier in TIERS.values() if tier.folder == folder), None)
+
+
+def accepted_tiers(requirement_tier: str) -> tuple[str, ...]:
+    """The test tiers whose passing tests prove an ID registered at ``requirement_tier``."""
+    return tuple(tier.name for tier in TIERS.values() if requirement_tier in tier.proves)
+
+
+def proves(requirement_tier: str, test_tier: str | None) -> bool:
+    """Whether a passing test of ``test_tier`` proves an ID registered at ``requirement_tier``."""
+    tier = TIERS.get(test_tier or "")
+    return tier is not None and requirement_tier in tier.proves
+
+
+def run_command(requirement_tier: str) -> str:
+    """What a person runs to get the evidence of a requirement tier."""
+    if requirement_tier in REPORT_EVIDENCE:
+        return REPORT_EVIDENCE[requirement_tier]
+    return TIERS[requirement_tier].command
+
+
+def stage_selections() -> dict[str, str]:
+    """Each pytest stage of the sign-off → the marker expression that selects its tests, computed
+    from the table so that a new tier's tests run in its own stage, never counted as another's.
+    A test carries one tier and maybe ``harness`` too (a checker's self-test in a tier's folder):
+    it runs in its tier's stage only, so each stage leaves out the other stages' tiers."""
+    stages: dict[str, list[str]] = {}
+    for tier in TIERS.values():
+        stages.setdefault(tier.stage, []).append(tier.name)
+    selections = {}
+    for stage, names in stages.items():
+        others = [tier.name for tier in marker_tiers() if tier.stage != stage]
+        selections[stage] = f"({' or '.join(names)})" + (f" and not ({' or '.join(others)})" if others else "")
+    return selections
+
+
+def stage_arguments(stage: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(arg for tier in TIERS.values() if tier.stage == stage for arg in tier.stage_args))
+
+
+def stage_proves(stage: str) -> set[str]:
+    """The requirement tiers that the tests of a stage prove."""
+    return {proved for tier in TIERS.values() if tier.stage == stage for proved in tier.proves}
 
 
 def required_tiers() -> set[str]:
     raw = os.environ.get("REQUIRE_TIERS", "")
     names = {name.strip() for name in raw.split(",") if name.strip()}
-    unknown = names - set(TIERS) - EXTRA_REQUIRABLE
-    if unknown:
-        raise pytest.UsageError(
-            f"REQUIRE_TIERS names unknown tiers {sorted(unknown)}; known: {sorted(set(TIERS) | EXTRA_REQUIRABLE)}"
-        )
+    known = {tier.name for tier in marker_tiers()} | EXTRA_REQUIRABLE
+    if unknown := names - known:
+        raise pytest.UsageError(f"REQUIRE_TIERS names unknown tiers {sorted(unknown)}; known: {sorted(known)}")
     return names
 
 
@@ -81,32 +169,45 @@ def _docker_missing() -> str | None:
     return engine_problem()
 
 
+NO_CLUSTER_NAMED = (
+    "no cluster named: pass --cluster=auto (kind, else the local cluster built here), --cluster=kind, "
+    "--cluster=local or --cluster=context:NAME (an existing context such as minikube or docker-desktop); "
+    "make test CLUSTER=… too"
+)
+
+
+@dataclass(frozen=True)
+class Machine:
+    """What this run has: the cluster it was given (None: none) and why --cluster=auto chose it."""
+
+    cluster: str | None = None
+    cluster_why: str | None = None
+
+
+def _cluster_missing(machine: Machine) -> str | None:
+    if machine.cluster:
+        return None
+    return machine.cluster_why or NO_CLUSTER_NAMED
+
+
+PREREQUISITES: dict[str, Callable[[Machine], str | None]] = {
+    "helm": lambda machine: _helm_missing(),
+    "docker": lambda machine: _docker_missing(),
+    "cluster": _cluster_missing,
+}
+
+
+def missing_prerequisite(tier: str, machine: Machine) -> str | None:
+    """Why ``tier`` cannot run on this machine (the first missing prerequisite), or None."""
+    for need in TIERS[tier].needs:
+        if reason := PREREQUISITES[need](machine):
+            return reason
+    return None
+
+
 # Why --cluster=auto (or none) chose what it chose: set by the plugin, shown in the header and skip reason.
 CLUSTER_CHOICE = pytest.StashKey[str]()
 
 
-def _cluster_missing(config: pytest.Config) -> str | None:
-    if config.getoption("cluster", default=None):
-        return None
-    if why := config.stash.get(CLUSTER_CHOICE, None):
-        return why
-    return (
-        "no cluster named: pass --cluster=auto (kind, else the local cluster built here), --cluster=kind, "
-        "--cluster=local or --cluster=context:NAME (an existing context such as minikube or docker-desktop); "
-        "make test CLUSTER=… too"
-    )
-
-
-def missing_prerequisite(tier: str, config: pytest.Config) -> str | None:
-    checks: dict[str, list[Callable[[], str | None]]] = {
-        "static": [_helm_missing],
-        "image": [_docker_missing],
-        "runtime": [_docker_missing, _helm_missing],
-        "cluster": [lambda: _cluster_missing(config), _helm_missing],
-        "load": [_docker_missing, _helm_missing],
-        "docs": [],
-    }
-    for check in checks[tier]:
-        if reason := check():
-            return reason
-    return None
+def machine_of(config: pytest.Config) -> Machine:
+    return Machine(config.getoption("cluster", default=None), config.stash.get(CLUSTER_CHOICE, None))

@@ -12,6 +12,7 @@ from harness import contract
 from harness.kube import policy
 from harness.kube import render as r
 from verification.static.cases import CASE_IDS, rendered
+from verification.static.test_policy_checker import rule_guards
 
 COMPONENTS = ("backend", "frontend")
 
@@ -125,6 +126,7 @@ def test_budget_arithmetic_at_default_values() -> None:
 
 
 @pytest.mark.harness  # the budget rule itself, not the chart
+@pytest.mark.guards(*rule_guards("resource-budget"))
 def test_budget_policy_flags_replicas_beyond_the_budget() -> None:
     manifests = r.render([r.TEST_SECRETS_VALUES], {"backend.replicaCount": 4, "frontend.replicaCount": 4})
     rules = {f.rule.name for f in policy.check(manifests)}

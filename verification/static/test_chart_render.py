@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import shutil
+from pathlib import Path
+
 import pytest
 
 from harness.kube import render as r
@@ -47,7 +51,13 @@ def test_every_manifest_is_valid_against_strict_kubernetes_schemas(version: str)
     assert not errors, "\n".join(errors)
 
 
+# What the validator and the lint are the evidence for: the tests above that ask them.
+SCHEMA_GUARDS = ("FR-034",)  # test_every_manifest_is_valid_against_strict_kubernetes_schemas
+LINT_GUARDS = ("US4-3", "FR-034")  # test_helm_lint_strict_is_clean
+
+
 @pytest.mark.harness  # the schema validator itself, not the chart
+@pytest.mark.guards(*SCHEMA_GUARDS)
 def test_schema_validation_catches_an_invalid_manifest() -> None:
     deploy = r.deployment(rendered("defaults"), "backend")
     r.container(deploy)["livenessProbe"]["httpGet"]["port"] = {"not": "a port"}
@@ -55,6 +65,34 @@ def test_schema_validation_catches_an_invalid_manifest() -> None:
     deploy["spec"]["bogusField"] = True
     errors = "\n".join(k8s_schema.validate(deploy, "1.33"))
     assert "bogusField" in errors and "replicas" in errors and "livenessProbe" in errors, errors
+
+
+@pytest.mark.harness  # the lint as the tier runs it, on a copy of the chart broken on purpose
+@pytest.mark.guards(*LINT_GUARDS)
+@pytest.mark.parametrize("defect", ["template-syntax", "chart-version"])
+def test_helm_lint_reports_a_broken_chart(defect: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    broken = tmp_path / r.CHART_DIR.name
+    shutil.copytree(r.CHART_DIR, broken)
+    if defect == "template-syntax":
+        path = broken / "templates" / "configmap.yaml"
+        path.write_text(path.read_text() + "\n{{ if .Values.never }}\n")  # an {{ if }} without {{ end }}
+    else:
+        path = broken / "Chart.yaml"
+        path.write_text(re.sub(r"(?m)^version:.*$", "version: not-a-version", path.read_text()))
+    monkeypatch.setattr(r, "CHART_DIR", broken)
+    files, set_values = RENDER_CASES["defaults"]
+    result = r.lint(files, set_values, strict=True)
+    errors = [line for line in result.stdout.splitlines() if line.startswith("[ERROR]")]
+    assert result.returncode != 0 and errors, f"{defect}: helm lint passed a broken chart:\n{result.stdout}{result.stderr}"
+
+
+@pytest.mark.harness
+def test_schema_and_lint_guards_are_the_ids_of_the_tests_that_ask_them() -> None:
+    from verification.static import relying
+
+    here = Path(__file__)
+    assert set(SCHEMA_GUARDS) == relying.relying_ids(here, "static", relying.using("k8s_schema.validate"))
+    assert set(LINT_GUARDS) == relying.relying_ids(here, "static", relying.using("r.lint"))
 
 
 @pytest.mark.requirement("SC-008", "FR-016")

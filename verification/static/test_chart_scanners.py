@@ -107,17 +107,31 @@ def test_every_allowlist_entry_names_its_check_objects_renders_and_reason(allowl
         assert entry.renders is None or set(entry.renders) <= set(RENDERS), entry.renders
 
 
-@pytest.mark.harness  # the scanners see real problems: an empty answer must not pass as "clean"
-def test_scanners_report_the_bad_fixture() -> None:
-    if reason := tiers.scanner_missing("kube-score") or tiers.scanner_missing("checkov"):
+# What the scanners are the evidence for: the four tests above (SC-008, US4-3) pass when a scanner
+# finds nothing beyond the allowlist, which a blind scanner or a judge that accepts everything does too.
+SCANNER_GUARDS = ("US4-3",)
+
+
+@pytest.mark.harness  # the scanner sees real problems: an empty answer must not pass as "clean"
+@pytest.mark.guards(*SCANNER_GUARDS)
+def test_kube_score_reports_the_bad_fixture() -> None:
+    if reason := tiers.scanner_missing("kube-score"):
         tiers.skip_or_fail("static", reason)
     checks = {f.check for f in scanners.kube_score(BAD_DEPLOYMENT.read_text())}
-    assert {"container-resources", "container-security-context-user-group-id"} & checks, checks
+    assert {"container-resources", "container-security-context-user-group-id"} <= checks, checks
+
+
+@pytest.mark.harness  # the scanner sees real problems: an empty answer must not pass as "clean"
+@pytest.mark.guards(*SCANNER_GUARDS)
+def test_checkov_reports_the_bad_fixture() -> None:
+    if reason := tiers.scanner_missing("checkov"):
+        tiers.skip_or_fail("static", reason)
     found = scanners.checkov({"bad": BAD_DEPLOYMENT})["bad"]
-    assert {"CKV_K8S_8", "CKV_K8S_20", "CKV_K8S_28"} & {f.check for f in found}, found
+    assert {"CKV_K8S_8", "CKV_K8S_20", "CKV_K8S_28"} <= {f.check for f in found}, found
 
 
 @pytest.mark.harness  # the judging, without the tools
+@pytest.mark.guards(*SCANNER_GUARDS)
 def test_judge_reports_new_findings_and_stale_entries() -> None:
     entry = scanners.Accepted("checkov", "CKV_K8S_43", ("Deployment/a", "Deployment/b"), ("prod",), "why " * 20)
     found = {
@@ -128,3 +142,11 @@ def test_judge_reports_new_findings_and_stale_entries() -> None:
     assert [(case, f.object) for case, f in verdict.new] == [("dev", "Deployment/a")]
     assert [(e.check, case, obj) for e, case, obj in verdict.stale] == [("CKV_K8S_43", "prod", "Deployment/b")]
     assert verdict.accepted == 1
+
+
+@pytest.mark.harness
+def test_scanner_guards_are_the_ids_of_the_tests_that_read_the_scanners() -> None:
+    from verification.static import relying
+
+    uses = relying.using("kube_score_findings", "checkov_findings")
+    assert set(SCANNER_GUARDS) == relying.relying_ids(Path(__file__), "static", uses)

@@ -226,7 +226,13 @@ def test_without_the_helm_test_pod_there_is_no_policy_or_exception_for_it() -> N
     assert not netpol.ingress_allows(m, pod(m, "backend"), test, 8000)
 
 
+# What the evaluator is the evidence for: every test above that asks it who may connect. An evaluator
+# that allowed (or denied) everything would make half of them pass without looking.
+NETPOL_GUARDS = ("FR-011", "FR-012", "FR-023", "FR-026", "FR-028", "US4-3")
+
+
 @pytest.mark.harness  # the evaluator itself, not the chart
+@pytest.mark.guards(*NETPOL_GUARDS)
 def test_netpol_evaluator_follows_kubernetes_semantics() -> None:
     a = netpol.Endpoint(labels={"app": "a"}, namespace="n")
     b = netpol.Endpoint(labels={"app": "b"}, namespace="n")
@@ -241,6 +247,50 @@ def test_netpol_evaluator_follows_kubernetes_semantics() -> None:
     assert not netpol.can_connect([allow_b_from_a], a, b, 81)
     assert not netpol.can_connect([allow_b_from_a], netpol.Endpoint(labels={"app": "a"}, namespace="m"), b, 80)
     assert not netpol.can_connect([allow_b_from_a, deny_all], a, b, 80)  # a's egress is denied
+
+
+@pytest.mark.harness  # the peers and ports the chart's policies use: ipBlock, namespaceSelector, protocol
+@pytest.mark.guards(*NETPOL_GUARDS)
+def test_netpol_evaluator_judges_address_blocks_namespaces_and_protocols() -> None:
+    a = netpol.Endpoint(labels={"app": "a"}, namespace="n")
+    dns = netpol.Endpoint(labels={"k8s-app": "kube-dns"}, namespace="kube-system")
+    fake_dns = netpol.Endpoint(labels={"k8s-app": "kube-dns"}, namespace="n")  # right labels, wrong namespace
+    egress = {"kind": "NetworkPolicy", "metadata": {"namespace": "n"}, "spec": {
+        "podSelector": {"matchLabels": {"app": "a"}}, "policyTypes": ["Egress"], "egress": [
+            {"to": [{"ipBlock": {"cidr": "10.20.0.0/16", "except": ["10.20.9.0/24"]}}],
+             "ports": [{"port": 5432}]},
+            {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                     "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+             "ports": [{"port": 53, "protocol": "UDP"}]},
+            {"to": [{"podSelector": {"matchLabels": {"app": "b"}}}], "ports": [{"port": 8000, "endPort": 8010}]},
+        ]}}  # fmt: skip
+    m = [egress]
+    assert netpol.egress_allows(m, a, netpol.external("10.20.1.2"), 5432)
+    assert not netpol.egress_allows(m, a, netpol.external("10.20.9.2"), 5432), "an address in 'except' got out"
+    assert not netpol.egress_allows(m, a, netpol.external("10.21.1.2"), 5432), "an address outside the block got out"
+    assert not netpol.egress_allows(m, a, netpol.external("10.20.1.2"), 5433), "another port got out"
+    assert netpol.egress_allows(m, a, dns, 53, "UDP")
+    assert not netpol.egress_allows(m, a, dns, 53, "TCP"), "a UDP-only rule let TCP out"
+    assert not netpol.egress_allows(m, a, fake_dns, 53, "UDP"), "the namespaceSelector was not applied"
+    assert not netpol.egress_allows(m, a, netpol.Endpoint(labels={"k8s-app": "other"}, namespace="kube-system"),
+                                    53, "UDP"), "namespaceSelector with podSelector must match both"
+    b = netpol.Endpoint(labels={"app": "b"}, namespace="n")
+    assert netpol.egress_allows(m, a, b, 8010) and not netpol.egress_allows(m, a, b, 8011), "endPort"
+    assert not netpol.egress_allows(m, a, netpol.Endpoint(labels={"app": "b"}, namespace="x"), 8000), (
+        "a podSelector alone means the policy's own namespace")
+    assert netpol.ingress_allows(m, a, netpol.external("10.20.1.2"), 5432)  # no Ingress policy selects a: open
+    with pytest.raises(NotImplementedError):  # a selector it cannot evaluate must not pass a test by accident
+        netpol.can_connect([{**egress, "spec": {**egress["spec"], "podSelector": {"matchExpressions": []}}}],
+                           a, b, 8000)
+
+
+@pytest.mark.harness
+def test_netpol_guards_are_the_ids_of_the_tests_that_ask_the_evaluator() -> None:
+    from pathlib import Path
+
+    from verification.static import relying
+
+    assert set(NETPOL_GUARDS) == relying.relying_ids(Path(__file__), "static", relying.using("netpol"))
 
 
 # --- ephemeral storage ------------------------------------------------------------------------------

@@ -1,7 +1,13 @@
-"""The policy checker itself: it flags each kind of defect, and works as a command on any file (US4-1, US4-4)."""
+"""The policy checker itself: it flags each kind of defect, and works as a command on any file (US4-1, US4-4).
+
+The single-defect self-tests guard the IDs each rule is the evidence for (``guards``): a rule that
+went blind would let the tests that rely on it find nothing and pass, so its self-test failing
+makes those IDs FAIL in the sign-off.
+"""
 
 from __future__ import annotations
 
+import ast
 import copy
 import subprocess
 import sys
@@ -13,6 +19,7 @@ import pytest
 from harness.core.paths import REPO_ROOT
 from harness.kube import policy
 from harness.kube import render as r
+from verification.static import relying
 from verification.static.cases import rendered
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -40,6 +47,42 @@ def _set(path: str, value: object) -> Callable[[list[dict]], None]:
 
 def _deploy(mutate: Callable[[dict], None]) -> Callable[[list[dict]], None]:
     return lambda manifests: mutate(r.deployment(manifests, "backend"))
+
+
+# --- what each rule is the evidence for ---------------------------------------------------------
+# Every rule: the chart renders with no finding (test_rendered_chart_has_no_findings: US4-1, SC-008),
+# a good hand-written manifest passes the command (US4-1, US4-4, FR-034), helm template output
+# passes it (US4-4). A blind rule makes each of them pass without looking.
+EVERY_RULE = ("US4-1", "US4-4", "SC-008", "FR-034")
+# Per rule, the IDs of the test_chart_policy.py tests that hold the rule on every render, kept to
+# the IDs a static test proves (verification/requirements.yaml): the probe rules serve FR-014 and
+# FR-015 only as weaker evidence (a cluster restarts the container), SC-010 is the load tier's, US3-4
+# the cluster's. test_rule_guards_are_the_ids_of_the_tests_that_rely_on_each_rule keeps this in step.
+RULE_GUARDS: dict[str, tuple[str, ...]] = {
+    "resources": ("FR-013",),
+    "liveness-probe": (),
+    "readiness-probe": (),
+    "probe-port": (),
+    "rolling-update": ("FR-016",),
+    "labels": ("FR-017",),
+    "selector": ("FR-017",),
+    "service-selects-pods": ("FR-011", "FR-012"),
+    "sensitive-env": ("FR-020", "FR-021"),
+    "configmap-no-secrets": ("FR-018",),
+    "image-tag": ("FR-005", "FR-029"),
+    "non-root": ("FR-008",),
+    "pss-restricted": ("FR-008",),
+    "read-only-root": ("FR-008",),
+    "service-account-token": ("FR-008",),
+    "resource-budget": ("FR-013", "FR-025"),
+    # the command flags a hand-written file without its header (FR-033's test) and passes one with it
+    "provenance": ("FR-033",),
+}
+
+
+def rule_guards(rule: str) -> tuple[str, ...]:
+    """The IDs a self-test of ``rule`` guards."""
+    return tuple(dict.fromkeys((*EVERY_RULE, *RULE_GUARDS[rule])))
 
 
 # One defect each, applied to the rendered chart: the checker must name the rule it breaks.
@@ -118,7 +161,9 @@ def test_rendered_chart_has_no_findings() -> None:
 
 
 @pytest.mark.harness  # the checker's own rules, not the chart
-@pytest.mark.parametrize("defect", list(MUTATIONS))
+@pytest.mark.parametrize(
+    "defect", [pytest.param(d, marks=pytest.mark.guards(*rule_guards(rule))) for d, (_, rule) in MUTATIONS.items()]
+)
 def test_policy_flags_a_single_defect_with_the_rule_it_breaks(defect: str) -> None:
     mutate, rule = MUTATIONS[defect]
     manifests = copy.deepcopy(rendered("defaults"))
@@ -128,6 +173,40 @@ def test_policy_flags_a_single_defect_with_the_rule_it_breaks(defect: str) -> No
 
 
 @pytest.mark.harness
+@pytest.mark.guards(*rule_guards("provenance"))
+def test_policy_flags_a_hand_written_file_without_its_provenance_header(tmp_path: Path) -> None:
+    lines = GOOD.read_text().splitlines(keepends=True)
+    assert policy.check_file(GOOD) == [], "the good fixture must pass, header included"
+    stripped = tmp_path / "no-header.yaml"
+    stripped.write_text("".join(line for line in lines if "provenance:" not in line))
+    rules = [f.rule.name for f in policy.check_file(stripped)]
+    assert rules == ["provenance"], f"a file without its provenance header: got {rules}"
+
+
+@pytest.mark.harness
+def test_every_rule_has_a_single_defect_self_test_and_guards() -> None:
+    """A rule added without a case here would have no self-test, and nothing would guard its IDs."""
+    mutated = {rule for _, rule in MUTATIONS.values()}
+    assert set(policy.RULES) - mutated == {"provenance"}, f"rules without a single-defect case: {set(policy.RULES) - mutated}"
+    assert set(RULE_GUARDS) == set(policy.RULES), set(RULE_GUARDS) ^ set(policy.RULES)
+
+
+@pytest.mark.harness
+def test_rule_guards_are_the_ids_of_the_tests_that_rely_on_each_rule() -> None:
+    """RULE_GUARDS is what test_chart_policy.py's tests carry for the rules they hold (a rule name
+    as a string in the test), kept to the IDs a static test proves."""
+    expected: dict[str, set[str]] = {rule: set() for rule in policy.RULES}
+    for fn in relying.tests_in(Path(__file__).parent / "test_chart_policy.py"):
+        rules = {n.value for n in ast.walk(fn) if isinstance(n, ast.Constant) and n.value in policy.RULES}
+        for rule in rules:
+            expected[rule] |= relying.proved_at(relying.requirement_ids(fn), "static")
+    actual = {rule: set(ids) for rule, ids in RULE_GUARDS.items()}
+    expected["provenance"] = actual["provenance"]  # no chart test holds it; the command tests above do
+    assert actual == expected, {r: (sorted(actual[r]), sorted(expected[r])) for r in actual if actual[r] != expected[r]}
+
+
+@pytest.mark.harness
+@pytest.mark.guards("FR-013", "FR-025")  # the limits and the budget are judged in parsed quantities
 @pytest.mark.parametrize(
     ("quantity", "parse", "expected"),
     [
@@ -145,6 +224,7 @@ def test_quantities_parse_like_kubernetes(quantity: object, parse: Callable, exp
 
 
 @pytest.mark.harness
+@pytest.mark.guards("FR-013", "FR-025")  # a quantity read as 0 would pass any limit and the budget
 @pytest.mark.parametrize("bad", ["lots", "1GB", "-1Mi", ""])
 def test_quantities_that_kubernetes_refuses_are_refused(bad: str) -> None:
     with pytest.raises(ValueError):

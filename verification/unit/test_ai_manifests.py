@@ -49,6 +49,10 @@ def test_the_deployment_is_read_out_of_a_prose_answer():
     assert drafts[0]["metadata"]["name"] == "todo-backend"
 
 
+# US4-1 is signed off by a person reading reports/ai-manifests/comparison.md: what the draft missed
+# is this comparison's verdict, so a comparison blind to a missing probe or limit misleads that
+# sign-off (a manual ID FAILs when a test it relies on fails).
+@pytest.mark.guards("US4-1")
 def test_comparison_names_what_the_draft_missed_and_the_chart_has():
     draft = ai_manifests.extract_yaml(ANSWER)[0]
     chart = render.deployment(render.render(set_values=SECRETS), "backend")

@@ -1,8 +1,15 @@
-"""The diagnosis rules on constructed Kubernetes API objects (V1Pod, CoreV1Event) and plain dicts."""
+"""The diagnosis rules on constructed Kubernetes API objects (V1Pod, CoreV1Event) and plain dicts.
+
+The runtime and cluster tiers' failure tests assert what the diagnosis says; each rule's self-test
+here guards the IDs of those tests (``guards``), so a rule that stops seeing its failure turns them
+red in the sign-off even when those tiers did not run.
+"""
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+from pathlib import Path
 
 import pytest
 from kubernetes.client import (
@@ -30,6 +37,29 @@ from kubernetes.client import (
 from harness import diagnose as dx
 from harness.kube.quantities import quantity
 from harness.providers import flavour_of_context
+from verification.static import relying
+
+# Per rule: the IDs of the failure tests that name the rule's finding, kept to those their tier
+# proves (EC-5 is the cluster's; the runtime test of a missing image serves US4-2 only).
+# test_diagnosis_guards_are_the_ids_of_the_failure_tests_naming_each_rule keeps this in step.
+FAILURE_TESTS = {Path(__file__).parents[1] / "runtime" / "test_failures.py": "runtime",
+                 Path(__file__).parents[1] / "cluster" / "test_failures.py": "cluster"}
+RULE_GUARDS: dict[str, tuple[str, ...]] = {
+    "image-not-loaded": ("EC-5", "US4-2"),
+    "config-error": ("EC-3", "US4-2"),
+    "crash-loop": (),
+    "oom-killed": ("FR-013", "US4-2"),
+    "insufficient-resources": ("EC-1",),
+    "readiness-probe-failing": ("EC-4", "FR-014", "FR-015"),
+    "create-container-config-error": (),
+}
+# `make diagnose` as a person runs it (collect, rules, report): what the cluster tier's failure tests read.
+MAKE_DIAGNOSE_GUARDS = ("EC-1", "EC-4", "EC-5", "FR-014", "FR-015")
+
+
+def guards(rule: str):
+    ids = RULE_GUARDS[rule]
+    return pytest.mark.guards(*ids) if ids else pytest.mark.harness
 
 KIND = dx.Environment("kind", "todo-verify", "ns1", "todo")
 MINIKUBE = dx.Environment("minikube", "minikube", "ns1", "todo")
@@ -70,6 +100,7 @@ def findings(pod, events=(), logs=None, env=KIND):
     return dx.diagnose([dx.pod_facts(pod, events, logs)], env)
 
 
+@guards("image-not-loaded")
 @pytest.mark.parametrize("reason", ["ImagePullBackOff", "ErrImageNeverPull", "ErrImagePull"])
 def test_image_not_loaded_names_the_kind_load_command(reason):
     [f] = findings(make_pod(waiting=reason, message='Back-off pulling image "todo-backend:0.1.0"'))
@@ -77,6 +108,7 @@ def test_image_not_loaded_names_the_kind_load_command(reason):
     assert "kind load docker-image todo-backend:0.1.0 --name todo-verify" in f.fix
 
 
+@guards("image-not-loaded")
 def test_image_not_loaded_on_minikube_and_docker_desktop():
     [f] = findings(make_pod(waiting="ErrImageNeverPull"), env=MINIKUBE)
     assert "minikube image load todo-backend:0.1.0" in f.fix
@@ -86,6 +118,7 @@ def test_image_not_loaded_on_minikube_and_docker_desktop():
     assert "make images" in f.fix and "same Docker engine" in f.fix
 
 
+@guards("config-error")
 def test_crashloop_with_the_backends_configuration_error_names_the_variable_and_its_secret_key():
     env = [V1EnvVar(name="JWT_SECRET", value_from=V1EnvVarSource(
         secret_key_ref=V1SecretKeySelector(name="todo-todo-chatbot", key="JWT_SECRET")))]
@@ -97,6 +130,7 @@ def test_crashloop_with_the_backends_configuration_error_names_the_variable_and_
     assert f.evidence.startswith("todo-api: configuration error")
 
 
+@guards("config-error")
 @pytest.mark.parametrize("lines, name", [
     (["1 validation error for Settings", "database_url", "  Field required [type=missing]"], "DATABASE_URL"),
     (["Error: BACKEND_URL is required"], "BACKEND_URL"),
@@ -108,6 +142,7 @@ def test_config_error_variable_reads_one_and_two_line_forms(lines, name):
     assert (found[0] if found else None) == name
 
 
+@guards("crash-loop")
 def test_crashloop_without_a_config_error_points_at_the_previous_log():
     [f] = findings(make_pod(waiting="CrashLoopBackOff", last_terminated=("Error", 1), restarts=3),
                    logs={"backend": "Segmentation fault"})
@@ -115,6 +150,7 @@ def test_crashloop_without_a_config_error_points_at_the_previous_log():
     assert f.evidence == "Segmentation fault"
 
 
+@guards("oom-killed")
 def test_oom_killed_names_the_limit_to_raise():
     pod = make_pod(waiting="CrashLoopBackOff", last_terminated=("OOMKilled", 137), restarts=2, memory="384Mi")
     [f] = findings(pod)
@@ -122,6 +158,7 @@ def test_oom_killed_names_the_limit_to_raise():
     assert "--set backend.resources.limits.memory=768Mi" in f.fix
 
 
+@guards("insufficient-resources")
 def test_pending_with_insufficient_cpu_gives_the_minikube_command():
     message = "0/1 nodes are available: 1 Insufficient cpu, 1 Insufficient memory."
     pod = make_pod(waiting="ContainerCreating", phase="Pending",
@@ -133,6 +170,7 @@ def test_pending_with_insufficient_cpu_gives_the_minikube_command():
     assert "Settings → Resources" in f.fix
 
 
+@guards("insufficient-resources")
 def test_a_pod_that_fits_no_node_gets_the_helm_upgrade_that_lowers_its_request():
     """More capacity cannot help a pod that asks for more than the largest node has: the fix is the
     request, back to the chart's default, for this release and namespace."""
@@ -154,6 +192,7 @@ def test_a_pod_that_fits_no_node_gets_the_helm_upgrade_that_lowers_its_request()
     assert "no node has enough free cpu" in f.cause and "helm upgrade" not in f.fix
 
 
+@guards("readiness-probe-failing")
 def test_failing_readiness_names_probe_path_and_last_answer():
     pod = make_pod(ready=False)
     events = [event("Unhealthy", "Readiness probe failed: HTTP probe failed with statuscode: 500", count=3),
@@ -164,6 +203,7 @@ def test_failing_readiness_names_probe_path_and_last_answer():
     assert "DATABASE_URL" in f.fix  # the backend's readiness checks the database
 
 
+@guards("create-container-config-error")
 def test_create_container_config_error_names_the_missing_secret_or_key():
     [f] = findings(make_pod(waiting="CreateContainerConfigError",
                             message="couldn't find key JWT_SECRET in Secret ns1/todo-chatbot-credentials"))
@@ -192,6 +232,7 @@ def test_plain_dicts_from_kubectl_json_are_accepted():
     assert "kind load docker-image todo-frontend:0.1.0" in f.fix and "--set frontend.image.tag" in f.fix
 
 
+@guards("oom-killed")
 def test_rules_work_on_facts_from_anywhere_such_as_docker_inspect():
     """The runtime tier builds facts from a Docker container; the same rules apply."""
     facts = dx.PodFacts("todo-backend-1", containers=(dx.ContainerFacts(
@@ -200,6 +241,7 @@ def test_rules_work_on_facts_from_anywhere_such_as_docker_inspect():
     assert f.rule == "oom-killed" and "512Mi" in f.fix
 
 
+@pytest.mark.guards(*MAKE_DIAGNOSE_GUARDS)
 def test_collect_and_report_with_a_fake_api():
     pod = make_pod(waiting="CrashLoopBackOff", last_terminated=("Error", 2), restarts=1)
 
@@ -239,3 +281,19 @@ def test_environment_from_context_name():
     assert flavour_of_context("docker-desktop").provider == "docker-desktop"
     assert flavour_of_context("minikube") == dx.Environment("minikube", "minikube")
     assert flavour_of_context("prod-eks").provider == "unknown"
+
+
+def test_diagnosis_guards_are_the_ids_of_the_failure_tests_naming_each_rule() -> None:
+    derived: dict[str, set[str]] = {rule: set() for rule in RULE_GUARDS}
+    make_diagnose: set[str] = set()
+    for path, tier in FAILURE_TESTS.items():
+        for fn in relying.tests_in(path):
+            ids = relying.proved_at(relying.requirement_ids(fn), tier)
+            texts = [n.value for n in ast.walk(fn) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+            for rule in RULE_GUARDS:
+                if any(text == rule or f"[{rule}]" in text for text in texts):  # f.rule == "x", "[x]" in report
+                    derived[rule] |= ids
+            if "make_diagnose" in relying.names_used(fn):
+                make_diagnose |= ids
+    assert {rule: set(ids) for rule, ids in RULE_GUARDS.items()} == derived
+    assert set(MAKE_DIAGNOSE_GUARDS) == make_diagnose

@@ -7,18 +7,24 @@ import pytest
 from harness.kube.quantities import parse_cpu, parse_memory
 
 pytestmark = pytest.mark.harness
+# The static tier judges limits and the 2 GiB / 2 CPU budget in parsed quantities (FR-013, FR-025):
+# a quantity misread, or a bad one read as 0, would pass any limit and the budget.
+QUANTITY_GUARDS = pytest.mark.guards("FR-013", "FR-025")
 
 
+@QUANTITY_GUARDS
 @pytest.mark.parametrize(("quantity", "cores"), [("250m", 0.25), ("400m", 0.4), ("1000m", 1.0), ("1m", 0.001)])
 def test_millicores(quantity, cores):
     assert parse_cpu(quantity) == pytest.approx(cores)
 
 
+@QUANTITY_GUARDS
 @pytest.mark.parametrize(("quantity", "cores"), [("1", 1.0), ("1.5", 1.5), (2, 2.0), (0.5, 0.5)])
 def test_plain_cores(quantity, cores):
     assert parse_cpu(quantity) == pytest.approx(cores)
 
 
+@QUANTITY_GUARDS
 @pytest.mark.parametrize(("quantity", "size"), [
     ("384Mi", 384 * 2**20), ("1Gi", 2**30), ("0.5Gi", 2**29), ("500M", 500 * 10**6), ("1G", 10**9),
     ("64Ki", 2**16), ("128974848", 128974848), (134217728, 134217728)])
@@ -39,6 +45,7 @@ def test_empty_is_zero_unless_required(empty):
         parse_cpu(empty, required=True)
 
 
+@QUANTITY_GUARDS
 @pytest.mark.parametrize("bad", ["lots", "12 MB", "1GB", "-1Mi", "-100m", "NaN"])
 def test_what_kubernetes_refuses_is_refused(bad):
     with pytest.raises(ValueError, match="not a Kubernetes quantity"):

@@ -9,6 +9,9 @@ import pytest
 from harness.testkit.logcheck import error_lines, is_error_line
 
 pytestmark = pytest.mark.harness
+# The cluster tier's test_no_error_line_in_any_pod_log (US1-4) passes when this finds no error line:
+# the self-tests that show it sees one guard US1-4 (the runtime tier's log test is weaker evidence).
+LOG_GUARDS = ("US1-4",)
 
 
 def backend_line(level: str, message: str, **extra: object) -> str:
@@ -22,6 +25,7 @@ def frontend_line(event: str, **fields: object) -> str:
     return json.dumps({"level": "warning", "logger": "proxy", "event": event, **fields})
 
 
+@pytest.mark.guards(*LOG_GUARDS)
 @pytest.mark.parametrize("line", [
     '{"time": "t", "level": "error", "message": "database unreachable"}',
     '{"level": "critical", "message": "x"}',
@@ -39,6 +43,7 @@ def test_runtime_error_lines_are_recognised(line):
 
 # A JSON line below the error level whose message (or reason, or exception) says that
 # something failed: the level alone must not let it pass.
+@pytest.mark.guards(*LOG_GUARDS)
 @pytest.mark.parametrize("line", [
     backend_line("info", "connection refused by db:5432"),
     backend_line("warning", "could not connect to the database"),
@@ -88,9 +93,22 @@ def test_runtime_ordinary_lines_are_not_errors(line):
     assert not is_error_line(line)
 
 
+@pytest.mark.guards(*LOG_GUARDS)
 def test_runtime_error_lines_of_a_log():
     log = '{"level": "info", "message": "ok"}\n{"level": "error", "message": "bad"}\n'
     assert error_lines(log) == ['{"level": "error", "message": "bad"}']
     refused = frontend_line("backend_unreachable", reason="TypeError: fetch failed (connect ECONNREFUSED 10.0.0.1:8000)")
     healthy = backend_line("info", "request", path="/healthz", status=200)
     assert error_lines(f"{healthy}\n{refused}\n{healthy}\n") == [refused]
+
+
+def test_log_guards_are_the_ids_of_the_tests_that_read_logs_with_it() -> None:
+    from pathlib import Path
+
+    from verification.static import relying
+
+    tiers = {"cluster/test_install.py": "cluster", "runtime/test_stack.py": "runtime"}
+    root = Path(__file__).parents[1]
+    derived = set().union(*(relying.relying_ids(root / path, tier, relying.using("error_lines"))
+                            for path, tier in tiers.items()))
+    assert set(LOG_GUARDS) == derived

@@ -8,9 +8,9 @@ import re
 import pytest
 
 from harness.core.paths import REPO_ROOT
-from verification import report, verdicts
+from verification import report, tiers, verdicts
 from verification.requirements import registry, spec_sentences, unknown_ids
-from verification.verdicts import BenchEvidence, bench_evidence
+from verification.verdicts import BenchEvidence, Evidence, bench_evidence
 
 pytestmark = pytest.mark.harness
 
@@ -55,12 +55,17 @@ def test_manual_requirements_have_a_checklist_and_artefacts():
 
 
 NO_BENCH = BenchEvidence("NOT RUN", "no benchmark report")
+NOW = {"chart": "c1", "images": "i1", "harness": "h1", "tests": "t1", "docs": "d1", "other": "o1"}
 
 
 def _record(rid: str, outcome: str, tier: str | None = "static", **extra) -> dict:
     return {"nodeid": f"verification/{tier}/t.py::test_{rid}_{outcome}_{tier}", "ids": [rid], "tier": tier,
             "outcome": outcome, "reason": "why" if outcome != "passed" else "", "duration_s": 0.1,
-            "evidence": [], "figures": [], **extra}
+            "evidence": [], "figures": [], "guards": [], "fingerprint": NOW, **extra}
+
+
+def _evidence(bench: BenchEvidence = NO_BENCH, **kwargs) -> Evidence:
+    return Evidence(now=NOW, bench=bench, **kwargs)
 
 
 @pytest.fixture
@@ -70,8 +75,8 @@ def no_outside_evidence(monkeypatch, tmp_path):
     return tmp_path
 
 
-def _statuses(records, bench=NO_BENCH) -> dict[str, verdicts.Verdict]:
-    return {row.requirement.id: row.verdict for row in report.build_rows(records, bench)}
+def _statuses(records, bench=NO_BENCH, **evidence) -> dict[str, verdicts.Verdict]:
+    return {row.requirement.id: row.verdict for row in report.build_rows(records, _evidence(bench, **evidence))}
 
 
 def test_status_rules_follow_the_registered_tier(no_outside_evidence):
@@ -97,7 +102,7 @@ def test_status_rules_follow_the_registered_tier(no_outside_evidence):
     assert got["FR-040"].status == "PASS"
     assert (got["FR-041"].status, got["FR-041"].command) == ("NOT RUN", ".venv/bin/pytest verification/docs")
     assert got["SC-004"].status == "NOT RUN" and "make load" in got["SC-004"].command
-    assert got["FR-030"].status == "MANUAL"
+    assert got["FR-030"].status == "MANUAL" and "awaiting a person" in got["FR-030"].reason
     assert got["SC-007"].status == "FAIL"
     assert got["FR-036"].status == "MANUAL"  # manual, no test at all
     assert got["FR-006"].status == "UNCOVERED"
@@ -109,8 +114,8 @@ def test_status_rules_follow_the_registered_tier(no_outside_evidence):
     ("bench", set()),
 ])
 def test_which_test_tiers_prove_which_requirement_tier(req_tier, accepted):
-    tiers = ["static", "image", "runtime", "cluster", "load", "docs", None]
-    assert {t for t in tiers if verdicts.proves(req_tier, t)} == accepted
+    names = ["static", "image", "runtime", "cluster", "load", "docs", "harness", None]
+    assert {t for t in names if tiers.proves(req_tier, t)} == accepted
 
 
 RECIPES = {"todo-backend": "aaa", "todo-frontend": "bbb"}
@@ -145,7 +150,7 @@ def test_sc_002_takes_its_verdict_from_the_benchmark(no_outside_evidence, tmp_pa
     stale = _statuses([], BenchEvidence("NOT RUN", "no benchmark report"))["SC-002"]
     assert (stale.status, stale.command) == ("NOT RUN", "make bench-images")
     passing = _bench(tmp_path, [_bench_row("todo-backend", "aaa", 90), _bench_row("todo-frontend", "bbb", 150)])
-    rows = report.build_rows([], passing)
+    rows = report.build_rows([], _evidence(passing))
     sc002 = next(r for r in rows if r.requirement.id == "SC-002")
     assert sc002.status == "PASS" and any("cold build 90" in e for e in sc002.evidence)
     assert any(f.name == "todo-backend cold build" for f in report.figures([], passing))
@@ -154,13 +159,14 @@ def test_sc_002_takes_its_verdict_from_the_benchmark(no_outside_evidence, tmp_pa
 
 
 def test_markdown_table_has_status_tier_evidence_and_the_spec_sentence(no_outside_evidence, tmp_path):
-    rows = report.build_rows([_record("FR-001", "passed", "image"), _record("FR-014", "passed", "static")], NO_BENCH)
+    rows = report.build_rows([_record("FR-001", "passed", "image"), _record("FR-014", "passed", "static")],
+                             _evidence())
     out = tmp_path / "a.md"
-    report.write_markdown(rows, out)
+    report.write_markdown(rows, out, verdicts.sign_off_verdict([r.verdict for r in rows], [], None))
     text = out.read_text()
-    assert "| ID | Status | Tier | Evidence | Requirement |" in text
+    assert "| ID | Status | Tier | Evidence | Requirement |" in text and "**NOT SIGNED OFF**" in text
     assert re.search(r"^\| FR-001 \| PASS \| image \| 1 passed \| ", text, re.M)
-    assert re.search(r"^\| FR-014 \| NOT RUN \| cluster \| 1 passed, 1 only weaker evidence; run `make test-cluster",
+    assert re.search(r"^\| FR-014 \| NOT RUN \| cluster \| 1 passed, 1 only weaker evidence; .*run `make test-cluster",
                      text, re.M)
     assert len([line for line in text.splitlines() if re.match(r"^\| (FR-|SC-|US\d-|EC-)", line)]) == len(registry())
 
@@ -183,8 +189,8 @@ def test_html_folds_evidence_embeds_images_and_lists_figures(no_outside_evidence
                 figures=[{"name": "time to Ready", "value": 41.2, "unit": "s"}]),
         _record("FR-014", "passed", "static"),
     ]
-    rows = report.build_rows(records, NO_BENCH)
-    report.write_all(rows, records, NO_BENCH)
+    rows = report.build_rows(records, _evidence())
+    report.write_all(rows, records, _evidence())
     page = (reports / "acceptance.html").read_text()
     assert "<details><summary>" in page and "<table>" in page
     assert page.count("data:image/png;base64,") == 3  # the screenshot, the load chart under SC-004 and SC-010
@@ -200,11 +206,13 @@ def test_report_builds_with_no_results_at_all(no_outside_evidence, capsys, monke
     from verification import acceptance
 
     monkeypatch.setattr(acceptance, "REPORTS", no_outside_evidence)
+    monkeypatch.setattr(acceptance, "RAW", no_outside_evidence / "acceptance")
     monkeypatch.setattr(verdicts, "bench_evidence", lambda *a, **k: NO_BENCH)
     monkeypatch.setattr(report, "bench_evidence", lambda *a, **k: NO_BENCH)
     assert acceptance.main(["--only-report"]) == 1  # everything UNCOVERED
     out = capsys.readouterr().out
     assert "UNCOVERED: FR-001: no test carries this ID" in out
     assert "NOT RUN: SC-002: run `make bench-images`" in out
-    assert "MANUAL: US4-1: checklist in reports/acceptance.html#US4-1" in out
+    assert "MANUAL: US4-1: awaiting a person" in out
+    assert "NOT SIGNED OFF" in out
     assert (no_outside_evidence / "acceptance.html").exists() and (no_outside_evidence / "acceptance.md").exists()
