@@ -30,7 +30,7 @@ from _verdict import (  # noqa: E402
 
 GiB, MiB = 2**30, 2**20
 DEFAULTS = {"backend": {"cpu_cores": 0.5, "memory_bytes": 384 * MiB},
-            "frontend": {"cpu_cores": 0.25, "memory_bytes": 320 * MiB}}
+            "frontend": {"cpu_cores": 0.2, "memory_bytes": 320 * MiB}}
 
 
 def limits(cpu: float | None, memory: int | None, n: int = 2) -> dict[str, dict]:
@@ -162,5 +162,5 @@ def test_docker_limits_are_read_as_the_engine_applies_them():
     assert docker_limits({"NanoCpus": 0, "CpuQuota": 150_000, "CpuPeriod": 100_000, "Memory": 0}) == {
         "cpu_cores": 1.5, "memory_bytes": None}
     assert docker_limits({"NanoCpus": 0, "CpuQuota": -1, "Memory": 0}) == {"cpu_cores": None, "memory_bytes": None}
-    assert limits_sum(chart_limits()) == {"cpu_cores": 1.5, "memory_bytes": 2 * (384 + 320) * MiB}
+    assert limits_sum(chart_limits()) == {"cpu_cores": pytest.approx(1.4), "memory_bytes": 2 * (384 + 320) * MiB}
     assert limits_sum(limits(None, 2 * GiB)) is None
