@@ -137,7 +137,7 @@ def load_run_verdict(rid: str, run: LoadRun | None, now: dict[str, str]) -> Verd
             return Verdict("NOT RUN", "the budget was not measured with the chart's limits lifted (usage under "
                                       "limits is capped by them: it proves nothing)", LOAD_RUN_COMMAND, LOAD_RUN)
         if not budget.get("within"):
-            return Verdict("FAIL", f"measured peak {budget.get('peak_memory_bytes', 0) / 2**20:.0f} MiB / "
+            return Verdict("FAIL", f"measured peak {(budget.get('peak_memory_bytes') or 0) / 2**20:.0f} MiB / "
                                    f"{budget.get('peak_cpu_cores')} cores is not below the budget")
     return None
 
