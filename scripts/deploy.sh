@@ -32,8 +32,12 @@ command -v kubectl >/dev/null || die "kubectl not found: install it (https://kub
 helm=$(scripts/install-helm.sh)
 kubectl config get-contexts "$KUBE_CONTEXT" >/dev/null 2>&1 \
   || die "no kubeconfig context named '$KUBE_CONTEXT' (kubectl config get-contexts lists them; is Minikube started?)"
-kubectl --context "$KUBE_CONTEXT" get --raw /readyz >/dev/null 2>&1 \
-  || die "cluster '$KUBE_CONTEXT' does not answer: start it (minikube start --cpus 2 --memory 4096) or enable Kubernetes in Docker Desktop"
+if ! kubectl --context "$KUBE_CONTEXT" --request-timeout=20s get --raw /readyz >/dev/null 2>&1; then
+  # How to start it depends on the kind of cluster (minikube start, make cluster-up, ...): one place.
+  start=$("$py" -m harness.providers.preflight --start-command "$KUBE_CONTEXT" 2>/dev/null) \
+    || start="start the cluster (minikube start, or enable Kubernetes in Docker Desktop)"
+  die "cluster '$KUBE_CONTEXT' does not answer (nothing was installed); to start it: $start"
+fi
 
 images=("todo-backend:$IMAGE_TAG" "todo-frontend:$IMAGE_TAG")
 for image in "${images[@]}"; do

@@ -115,17 +115,26 @@ def check_docker(run: Callable[..., subprocess.CompletedProcess] = subprocess.ru
     )]
 
 
+def start_command(env: Environment) -> str:
+    """How to start (or create) the cluster of a kind of context that does not answer (FR-038)."""
+    if env.provider == "minikube":
+        return f"minikube{' -p ' + env.cluster if env.cluster and env.cluster != 'minikube' else ''} start"
+    if env.provider == "docker-desktop":
+        return "Docker Desktop → Settings → Kubernetes → Enable Kubernetes"
+    if env.provider == "kind":
+        return f"kind create cluster --name {env.cluster or 'kind'}"
+    if env.provider == "local":
+        return "make cluster-up"
+    return "start the cluster; 'kubectl config get-contexts' lists the contexts"
+
+
 def check_reachable(version: Callable[[], object], context: str, env: Environment) -> list[Problem]:
     try:
         version()
         return []
     except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
-        start = {
-            "minikube": f"minikube{' -p ' + env.cluster if env.cluster and env.cluster != 'minikube' else ''} start",
-            "docker-desktop": "Docker Desktop → Settings → Kubernetes → Enable Kubernetes",
-            "kind": f"kind create cluster --name {env.cluster or 'kind'}",
-        }.get(env.provider, "start the cluster; 'kubectl config get-contexts' lists the contexts")
-        return [Problem(f"cluster of context {context} does not answer ({type(exc).__name__}: {exc})", start)]
+        return [Problem(f"cluster of context {context} does not answer ({type(exc).__name__}: {exc})",
+                        start_command(env))]
 
 
 # --- capacity (EC-1) ----------------------------------------------------------------------------------
@@ -204,8 +213,15 @@ def run(spec: ClusterSpec, which: Callable[[str], str | None] = shutil.which) ->
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m harness.providers.preflight",
                                      description="Check the cluster tier's prerequisites (tools, Docker).")
-    parser.add_argument("--cluster", required=True, help="kind | context:NAME")
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--cluster", help="kind | local | context:NAME")
+    what.add_argument("--start-command", metavar="CONTEXT",
+                      help="print how to start the cluster of a kubeconfig context that does not answer "
+                           "(scripts/deploy.sh's message)")
     args = parser.parse_args(argv)
+    if args.start_command:
+        print(start_command(flavour_of_context(args.start_command)))
+        return 0
     try:
         run(parse_cluster_option(args.cluster))
     except (PreflightError, ValueError) as exc:

@@ -54,3 +54,17 @@ def namespace_factory(cluster: Cluster) -> Iterator[Callable[[str], str]]:
     yield make
     for name in made:
         cluster.drop_namespace(name, wait=120)
+
+
+@pytest.fixture
+def failing_release(cluster, images, tmp_path):
+    """``failing_release(prefix, values=..., database=...)``: an install not waited for, removed after."""
+    made = []
+
+    def install(prefix: str, **kwargs):
+        made.append(install_release(cluster, images, tmp_path, prefix=prefix, ready=False, **kwargs))
+        return made[-1]
+
+    yield install
+    for release in made:
+        remove_release(release)

@@ -9,55 +9,22 @@ same kubeconfig and context, and judged on its output.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 
 import pytest
 
 from harness import contract
-from harness.core.paths import REPO_ROOT
 from harness.core.wait import wait_for
 from harness.deploy import k8s
-from harness.deploy.release import install_release, remove_release
 from harness.providers import image_load_command
 from harness.testkit import postgres
-from harness.testkit.postgres import Database
-
-
-def make_diagnose(release) -> str:
-    """``make diagnose`` for the release's namespace, as a person runs it; returns its output."""
-    target = release.cluster.target
-    argv = [sys.executable, "-m", "harness.diagnose", "--kubeconfig", str(target.kubeconfig),
-            "--context", target.context, "-n", release.namespace,
-            "--provider", ":".join(filter(None, (release.cluster.env.provider, release.cluster.env.cluster)))]
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=120, cwd=REPO_ROOT, check=False)
-    assert result.returncode == 0, f"make diagnose exited {result.returncode}: {result.stderr[-500:]}"
-    return result.stdout
-
-
-@pytest.fixture
-def failing_release(cluster, images, tmp_path):
-    """``failing_release(prefix, values=..., database=...)``: an install not waited for, removed after."""
-    made = []
-
-    def install(prefix: str, **kwargs):
-        made.append(install_release(cluster, images, tmp_path, prefix=prefix, ready=False, **kwargs))
-        return made[-1]
-
-    yield install
-    for release in made:
-        remove_release(release)
-
-
-# Nothing listens here: the tests whose pods never start need a syntactically valid URL only.
-NOWHERE = Database("postgres-nowhere.invalid", 5432, "todo", "unused-password", "todo")
+from verification.cluster.failing import NOWHERE, finding_lines, make_diagnose, node_allocatable
 
 
 @pytest.mark.requirement("EC-1")
 def test_requests_larger_than_any_node_stay_pending_and_diagnose_names_the_request_to_lower(
         failing_release, cluster, record_property):
-    allocatable, _, _ = _node_allocatable(cluster)
+    allocatable, _, _ = node_allocatable(cluster)
     too_much = f"{int(allocatable) + 8}"  # whole CPUs more than the largest node has
     release = failing_release("todo-too-big", database=NOWHERE, values={"backend": {"resources": {
         "requests": {"cpu": too_much}, "limits": {"cpu": too_much}}}})
@@ -72,7 +39,7 @@ def test_requests_larger_than_any_node_stay_pending_and_diagnose_names_the_reque
     wait_for(unschedulable, what="the backend pods to be Pending with 'Insufficient cpu'", timeout=90, interval=2,
              describe=lambda: k8s.pod_states(release.cluster.core, release.namespace, selector))
     report = make_diagnose(release)
-    record_property("evidence", "make diagnose: " + _finding_lines(report, "insufficient-resources"))
+    record_property("evidence", "make diagnose: " + finding_lines(report, "insufficient-resources"))
     assert f"requests {too_much} cpu" in report, report
     assert (f"helm upgrade {release.name} chart/todo-chatbot -n {release.namespace} --reuse-values "
             f"--set backend.resources.requests.cpu=") in report, report
@@ -117,7 +84,7 @@ def test_database_down_at_install_pods_live_but_not_ready_then_ready_without_a_r
     record_property("evidence", f"database down: {pod.metadata.name} Running, not Ready, 0 restarts over "
                                 f"{(probe.period_seconds or 10) * ((probe.failure_threshold or 3) + 1)} s, no "
                                 "endpoint; database back: Ready, same container, endpoint listed; "
-                                "make diagnose: " + _finding_lines(report, "[readiness-probe-failing]"))
+                                "make diagnose: " + finding_lines(report, "[readiness-probe-failing]"))
 
 
 @pytest.mark.requirement("EC-5")
@@ -137,28 +104,10 @@ def test_the_charts_deployment_with_an_image_the_cluster_lacks_is_diagnosed_with
              describe=lambda: k8s.pod_states(release.cluster.core, release.namespace, selector))
     report = make_diagnose(release)
     image = f"{contract.BACKEND_IMAGE}:{tag}"
-    record_property("evidence", f"{cluster.provider.describe()}: " + _finding_lines(report, "image-not-loaded"))
+    record_property("evidence", f"{cluster.provider.describe()}: " + finding_lines(report, "image-not-loaded"))
     assert "image-not-loaded" in report and image in report, report
     command = image_load_command(image, cluster.env)
     if command is not None:  # kind, Minikube, the local cluster: the exact command
         assert command in report, f"the fix does not give '{command}':\n{report}"
     else:  # Docker Desktop: the cluster uses the engine's images, so the fix is building them there
         assert "make images" in report, report
-
-
-def _node_allocatable(cluster) -> tuple[float, int, str]:
-    from harness.kube.quantities import quantity
-
-    nodes = cluster.core.list_node().items
-    best = max(nodes, key=lambda n: quantity(n.status.allocatable["cpu"]))
-    return (float(quantity(best.status.allocatable["cpu"])), int(quantity(best.status.allocatable["memory"])),
-            best.metadata.name)
-
-
-def _finding_lines(report: str, rule: str) -> str:
-    """The finding's lines of the report (cause and fix), for the evidence."""
-    lines = report.splitlines()
-    hits = [i for i, line in enumerate(lines) if rule in line]
-    if not hits:
-        return report.strip().splitlines()[-1] if report.strip() else "(empty report)"
-    return " | ".join(line.strip() for line in lines[hits[0]:hits[0] + 4])

@@ -1,5 +1,5 @@
 """One ``helm install`` into a fresh namespace: timing, Services, the UI, a chat turn, clean logs,
-live pod specs equal to what the chart renders, credentials only from Secrets, ``helm test``,
+live pod specs equal to what Helm installed, credentials only from Secrets, ``helm test``,
 server-side dry run."""
 
 from __future__ import annotations
@@ -117,9 +117,13 @@ def _same_quantities(a: dict | None, b: dict | None) -> bool:
     return a.keys() == b.keys() and all(quantity(a[k]) == quantity(b[k]) for k in a)
 
 
-@pytest.mark.requirement("FR-013", "FR-014", "FR-015", "FR-017")
+# What runs is what Helm says it installed: no admission webhook, LimitRange or other controller
+# changed the pods on their way (FR-035, one helm install deploys the application as rendered). The
+# probes and limits themselves are the static tier's (their content) and the failure tests' (their
+# behaviour: test_failures.py, test_rollout.py): this comparison proves neither.
+@pytest.mark.requirement("FR-035")
 @pytest.mark.parametrize("component", ["backend", "frontend"])
-def test_live_pods_carry_the_rendered_probes_limits_and_labels(release, component):
+def test_live_pods_are_what_helm_installed(release, component):
     rendered = _rendered_deployments(release)[component]
     template = rendered["spec"]["template"]
     want = {c["name"]: c for c in template["spec"]["containers"]}

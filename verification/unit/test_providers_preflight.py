@@ -73,6 +73,18 @@ def test_unreachable_cluster_says_how_to_start_it():
     [p] = pf.check_reachable(refused, "docker-desktop", Environment("docker-desktop"))
     assert "Enable Kubernetes" in p.fix
     assert pf.check_reachable(lambda: {"major": "1"}, "minikube", MINIKUBE) == []
+    [p] = pf.check_reachable(refused, "todo-local", Environment("local", "todo-local"))
+    assert p.fix == "make cluster-up"
+
+
+def test_start_command_cli_tells_deploy_sh_how_to_start_each_kind_of_cluster():
+    """``scripts/deploy.sh`` asks it for the fix of a cluster that does not answer."""
+    for context, fix in (("minikube", "minikube start"), ("kind-dev", "kind create cluster --name dev"),
+                         ("todo-local", "make cluster-up"), ("docker-desktop", "Enable Kubernetes"),
+                         ("prod-eu", "kubectl config get-contexts")):
+        result = subprocess.run([sys.executable, "-m", "harness.providers.preflight", "--start-command", context],
+                                cwd=REPO, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0 and fix in result.stdout, (context, result.stdout, result.stderr)
 
 
 DEPLOYMENTS = [
