@@ -86,10 +86,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{done:>{width}}/{total}] {o.status:11} {o.mutant.id:46} {o.mutant.tier:8} {o.seconds:6.1f} s  "
               f"{detail[:140]}", flush=True)
 
+    previous = report_lib.load(path)
+    history = report_lib.killers(previous)  # last run's killing tests first, whatever tree it was of
     mutate_started = time.monotonic()
     try:
         outcomes = runner.run_all(chosen, project, tests, workers=args.workers, build_images=not args.no_build,
-                                  progress=progress)
+                                  progress=progress, history=history)
     except KeyboardInterrupt:
         print("\nmutate: interrupted; the running mutants' tests were stopped and their copies removed",
               file=sys.stderr)
@@ -100,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         per_tier[RUN_GROUP[o.mutant.tier]] = per_tier.get(RUN_GROUP[o.mutant.tier], 0.0) + o.seconds
     timing = {"baseline_s": round(baseline_s, 1), "mutants_wall_s": round(mutate_s, 1),
               "mutant_seconds_by_tier": {k: round(v, 1) for k, v in per_tier.items()}}
-    previous = None if args.fresh_report else report_lib.load(path)
+    if args.fresh_report:
+        previous = None
     if previous and previous.get("fingerprint") != fingerprint:
         previous = None  # another tree's results are not merged
     merged = report_lib.merge(previous, outcomes, catalogue)

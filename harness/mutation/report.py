@@ -135,6 +135,12 @@ def merge(previous: dict[str, Any] | None, outcomes: list[Outcome], catalogue: l
     return sorted(merged, key=lambda o: order.get(o.mutant.id, len(order)))
 
 
+def killers(report: dict[str, Any] | None) -> dict[str, str]:
+    """Mutant id → the test that killed it in ``report`` (the next run tries it first)."""
+    return {m["id"]: m["killedBy"][0] for f in (report or {}).get("files", {}).values() for m in f["mutants"]
+            if m.get("killedBy")}
+
+
 def write(report: dict[str, Any], path: Path = REPORT) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=1))

@@ -209,14 +209,15 @@ def _pytest(project: Project, copy: Path, env: dict[str, str], args: list[str], 
     return code, records, text
 
 
-def select(mutant: Mutant, tests: dict[str, TestInfo], tiers: tuple[str, ...]) -> list[str]:
+def select(mutant: Mutant, tests: dict[str, TestInfo], tiers: tuple[str, ...], first: str = "") -> list[str]:
     """The test functions of ``tiers`` with a passing baseline test that carries one of the
     mutant's IDs, cheapest first.
 
     Whole functions, not single parameter sets: a mutant of a file a test is parametrized from
     (the docs' commands, the chart's values files) changes the parameter ids. Cheapest by module
     first, then by function: a module's session fixtures (the scanners' runs) are paid by whichever
-    of its tests runs first, so a test's own duration understates it."""
+    of its tests runs first, so a test's own duration understates it. ``first``: the test that
+    killed this mutant last time (PIT's history), tried before the others."""
     chosen = [t for t in tests.values() if t.tier in tiers and t.passed and set(t.ids) & set(mutant.ids)]
     module_cost: dict[str, float] = {}
     function_cost: dict[str, float] = {}
@@ -224,7 +225,7 @@ def select(mutant: Mutant, tests: dict[str, TestInfo], tiers: tuple[str, ...]) -
         module_cost[t.nodeid.split("::")[0]] = module_cost.get(t.nodeid.split("::")[0], 0.0) + t.seconds
         function_cost[_function(t.nodeid)] = function_cost.get(_function(t.nodeid), 0.0) + t.seconds
     functions = dict.fromkeys(_function(t.nodeid) for t in chosen)
-    return sorted(functions, key=lambda f: (module_cost[f.split("::")[0]], function_cost[f], f))
+    return sorted(functions, key=lambda f: (f != _function(first), module_cost[f.split("::")[0]], function_cost[f], f))
 
 
 def _function(nodeid: str) -> str:
@@ -232,7 +233,8 @@ def _function(nodeid: str) -> str:
 
 
 # --- one mutant -----------------------------------------------------------------------------------
-def run_mutant(mutant: Mutant, project: Project, tests: dict[str, TestInfo], *, build_images: bool = True) -> Outcome:
+def run_mutant(mutant: Mutant, project: Project, tests: dict[str, TestInfo], *, build_images: bool = True,
+               first: str = "") -> Outcome:
     started = time.monotonic()
     if mutant.equivalent:
         return Outcome(mutant, EQUIVALENT, reason=mutant.equivalent)
@@ -240,7 +242,7 @@ def run_mutant(mutant: Mutant, project: Project, tests: dict[str, TestInfo], *, 
     built: list[str] = []
     try:
         with scratch.scratch_copy(project.root) as copy:
-            outcome = _in_copy(mutant, project, tests, copy, tag, built, build_images)
+            outcome = _in_copy(mutant, project, tests, copy, tag, built, build_images, first)
     except EditError as exc:
         outcome = Outcome(mutant, ERROR, reason=str(exc))
     finally:
@@ -250,7 +252,7 @@ def run_mutant(mutant: Mutant, project: Project, tests: dict[str, TestInfo], *, 
 
 
 def _in_copy(mutant: Mutant, project: Project, tests: dict[str, TestInfo], copy: Path, tag: str,
-             built: list[str], build_images: bool) -> Outcome:
+             built: list[str], build_images: bool, first: str = "") -> Outcome:
     from harness.kube.helm import find_helm
 
     apply(mutant, copy)
@@ -274,7 +276,7 @@ def _in_copy(mutant: Mutant, project: Project, tests: dict[str, TestInfo], copy:
     selected: list[str] = []
     completed = 0
     for stage in stages:
-        nodeids = select(mutant, tests, stage)
+        nodeids = select(mutant, tests, stage, first)
         if not nodeids:
             continue
         selected += nodeids
@@ -354,13 +356,17 @@ def _tail(text: str, lines: int = 6) -> str:
 
 # --- many mutants ---------------------------------------------------------------------------------
 def run_all(mutants: list[Mutant], project: Project, tests: dict[str, TestInfo], *, workers: int = 2,
-            build_images: bool = True, progress: Callable[[int, int, Outcome], None] | None = None) -> list[Outcome]:
-    """Run ``mutants`` on ``workers`` threads (each a pytest process at a time); in catalogue order."""
+            build_images: bool = True, progress: Callable[[int, int, Outcome], None] | None = None,
+            history: dict[str, str] | None = None) -> list[Outcome]:
+    """Run ``mutants`` on ``workers`` threads (each a pytest process at a time); in catalogue order.
+    ``history``: mutant id → the test that killed it last time, tried first."""
+    history = history or {}
     outcomes: dict[str, Outcome] = {}
     total = len(mutants)
     pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="mutant")
     try:
-        futures = {pool.submit(run_mutant, m, project, tests, build_images=build_images): m for m in mutants}
+        futures = {pool.submit(run_mutant, m, project, tests, build_images=build_images, first=history.get(m.id, "")): m
+                   for m in mutants}
         for done, future in enumerate(as_completed(futures), start=1):
             outcome = future.result()
             outcomes[outcome.mutant.id] = outcome
