@@ -14,6 +14,7 @@ Exit status: 0 when the run finished (survivors are in the report, not a failure
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -87,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{detail[:140]}", flush=True)
 
     previous = report_lib.load(path)
-    history = report_lib.killers(previous)  # last run's killing tests first, whatever tree it was of
+    history_file = reports / "mutation-history.json"  # mutant → the test that last killed it, any tree
+    history = (json.loads(history_file.read_text()) if history_file.is_file() else {}) | report_lib.killers(previous)
     mutate_started = time.monotonic()
     try:
         outcomes = runner.run_all(chosen, project, tests, workers=args.workers, build_images=not args.no_build,
@@ -97,6 +99,9 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 130
     mutate_s = time.monotonic() - mutate_started
+    history.update({o.mutant.id: o.killed_by for o in outcomes if o.killed_by})
+    reports.mkdir(parents=True, exist_ok=True)
+    history_file.write_text(json.dumps(history, indent=1, sort_keys=True))
     per_tier: dict[str, float] = {}
     for o in outcomes:
         per_tier[RUN_GROUP[o.mutant.tier]] = per_tier.get(RUN_GROUP[o.mutant.tier], 0.0) + o.seconds
