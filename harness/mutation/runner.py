@@ -245,6 +245,8 @@ def run_mutant(mutant: Mutant, project: Project, tests: dict[str, TestInfo], *, 
             outcome = _in_copy(mutant, project, tests, copy, tag, built, build_images, first)
     except EditError as exc:
         outcome = Outcome(mutant, ERROR, reason=str(exc))
+    except (OSError, RuntimeError, ValueError, subprocess.SubprocessError) as exc:  # the runner's own failure
+        outcome = Outcome(mutant, ERROR, reason=f"{type(exc).__name__}: {exc}")
     finally:
         _remove_images(built)
     outcome.seconds = time.monotonic() - started
@@ -280,7 +282,8 @@ def _in_copy(mutant: Mutant, project: Project, tests: dict[str, TestInfo], copy:
         if not nodeids:
             continue
         selected += nodeids
-        env = scratch.test_env(copy, {**extra, **_stage_env(mutant, stage, copy, tag, extra)}, project.fallback_path)
+        env = scratch.test_env(copy, {**extra, **_stage_env(mutant, stage, copy, tag, extra, bool(built))},
+                               project.fallback_path)
         timeout = max(TIMEOUTS[t] for t in stage)
         code, records, text = _pytest(project, copy, env, nodeids, timeout=timeout, exit_first=True)
         completed += sum(1 for r in records if r["outcome"] in ("passed", "failed"))
@@ -300,10 +303,12 @@ def _in_copy(mutant: Mutant, project: Project, tests: dict[str, TestInfo], copy:
                    validity=validity)
 
 
-def _stage_env(mutant: Mutant, stage: tuple[str, ...], copy: Path, tag: str, extra: dict[str, str]) -> dict[str, str]:
+def _stage_env(mutant: Mutant, stage: tuple[str, ...], copy: Path, tag: str, extra: dict[str, str],
+               built: bool = False) -> dict[str, str]:
     """Image, runtime and cluster stages: a mutant of the images gets its own tag (never the shared
     one), and the chart is pointed at it through the helm wrapper; any other mutant reuses the
-    images as they are (SKIP_IMAGE_BUILD=1: nothing is built or re-tagged)."""
+    images as they are (SKIP_IMAGE_BUILD=1: nothing is built or re-tagged). Images the validity
+    check built under the mutant's tag are used as they are too."""
     if set(stage) <= LEAN_TIERS:
         return _no_images_env() | LEAN_ENV
     if not mutant.touches_images:
@@ -311,9 +316,11 @@ def _stage_env(mutant: Mutant, stage: tuple[str, ...], copy: Path, tag: str, ext
     from harness.kube.helm import find_helm
 
     tag_file = copy / OVERRIDE_DIR / "values-image-tag.yaml"
+    tag_file.parent.mkdir(exist_ok=True)
     tag_file.write_text(f"backend:\n  image:\n    tag: {tag}\nfrontend:\n  image:\n    tag: {tag}\n")
     files = [tag_file] + ([copy / OVERRIDE_DIR / "values-mutant.yaml"] if "HELM" in extra else [])
-    return {"IMAGE_TAG": tag, "HELM": str(scratch.helm_wrapper(copy, find_helm(), files))}
+    return {"IMAGE_TAG": tag, "HELM": str(scratch.helm_wrapper(copy, find_helm(), files)),
+            **({"SKIP_IMAGE_BUILD": "1"} if built else {})}
 
 
 def _no_images_env() -> dict[str, str]:
