@@ -107,8 +107,8 @@ def main(argv: list[str] | None = None) -> int:
         per_tier[RUN_GROUP[o.mutant.tier]] = per_tier.get(RUN_GROUP[o.mutant.tier], 0.0) + o.seconds
     timing = {"baseline_s": round(baseline_s, 1), "mutants_wall_s": round(mutate_s, 1),
               "mutant_seconds_by_tier": {k: round(v, 1) for k, v in per_tier.items()}}
-    if args.fresh_report:
-        previous = None
+    # Read again: another run (TIER=cluster beside TIER=static) may have written it meanwhile.
+    previous = None if args.fresh_report else report_lib.load(path)
     if previous and previous.get("fingerprint") != fingerprint:
         previous = None  # another tree's results are not merged
     merged = report_lib.merge(previous, outcomes, catalogue)

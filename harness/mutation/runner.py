@@ -155,13 +155,13 @@ def baseline(project: Project, tiers: Iterable[str], *, refresh: bool = False,
              log: Callable[[str], None] = print) -> dict[str, TestInfo]:
     """The tests of ``tiers`` on an unmutated copy: run for the cheap tiers, collected for the rest.
 
-    Cached in ``reports/mutation-baseline.json`` by the tree's file list and contents."""
+    Cached in ``reports/mutation-baseline-<tiers>.json`` by the tree's file list and contents."""
     from verification.fingerprint import tree_fingerprint  # no pytest in it
 
     tiers = sorted(set(tiers))
     files = scratch.tree_files(project.root)
     key = json.dumps({"tree": tree_fingerprint(project.root, files), "tiers": tiers, "root": str(project.root)})
-    cache = project.reports / "mutation-baseline.json"
+    cache = project.reports / f"mutation-baseline-{'-'.join(tiers)}.json"  # one per tier set: runs side by side
     if not refresh and cache.is_file():
         saved = json.loads(cache.read_text())
         if saved.get("key") == key:
