@@ -285,7 +285,12 @@ def _in_copy(mutant: Mutant, project: Project, tests: dict[str, TestInfo], copy:
         env = scratch.test_env(copy, {**extra, **_stage_env(mutant, stage, copy, tag, extra, bool(built))},
                                project.fallback_path)
         timeout = max(TIMEOUTS[t] for t in stage)
-        code, records, text = _pytest(project, copy, env, nodeids, timeout=timeout, exit_first=True)
+        stage_started = time.time()
+        try:
+            code, records, text = _pytest(project, copy, env, nodeids, timeout=timeout, exit_first=True)
+        finally:
+            if "cluster" in stage and project.cluster:
+                sweep_escaped(project.cluster, stage_started)
         completed += sum(1 for r in records if r["outcome"] in ("passed", "failed"))
         if code is None:
             return Outcome(mutant, TIMEOUT, reason=f"{'/'.join(stage)} tests passed {timeout} s", tests=selected,
@@ -321,6 +326,47 @@ def _stage_env(mutant: Mutant, stage: tuple[str, ...], copy: Path, tag: str, ext
     files = [tag_file] + ([copy / OVERRIDE_DIR / "values-mutant.yaml"] if "HELM" in extra else [])
     return {"IMAGE_TAG": tag, "HELM": str(scratch.helm_wrapper(copy, find_helm(), files)),
             **({"SKIP_IMAGE_BUILD": "1"} if built else {})}
+
+
+# Kinds a chart mutant may put outside the namespace the test gave its release.
+SWEPT_KINDS = "deployments,services,configmaps,secrets,serviceaccounts,poddisruptionbudgets,networkpolicies,ingresses,pods"
+RELEASE_NAMESPACE = "meta.helm.sh/release-namespace"
+
+
+def sweep_escaped(cluster_option: str, since: float, log: Callable[[str], None] = print) -> list[str]:
+    """Delete what a mutant's release left outside its namespace: objects created since ``since``
+    whose Helm release namespace is not their own and no longer exists (the test's teardown
+    deleted it, so nothing else owns them). A mutant that hard-codes ``namespace: default``
+    would otherwise leave its Deployments in the shared cluster."""
+    import datetime as dt
+
+    from harness.providers import make_provider
+
+    _, provider = make_provider(cluster_option)
+    kubeconfig, context = getattr(provider, "kubeconfig", None), getattr(provider, "context", None)
+    if not kubeconfig or not context:
+        return []
+    kubectl = ["kubectl", f"--kubeconfig={kubeconfig}", f"--context={context}"]
+    listed = subprocess.run([*kubectl, "get", SWEPT_KINDS, "-A", "-o", "json"], capture_output=True, text=True,
+                            timeout=60, check=False)
+    spaces = subprocess.run([*kubectl, "get", "namespaces", "-o", "jsonpath={.items[*].metadata.name}"],
+                            capture_output=True, text=True, timeout=60, check=False)
+    if listed.returncode != 0 or spaces.returncode != 0:
+        return []
+    alive = set(spaces.stdout.split())
+    removed = []
+    for item in json.loads(listed.stdout).get("items", []):
+        meta = item["metadata"]
+        home = (meta.get("annotations") or {}).get(RELEASE_NAMESPACE)
+        created = dt.datetime.fromisoformat(meta["creationTimestamp"].replace("Z", "+00:00")).timestamp()
+        if home and home != meta.get("namespace") and home not in alive and created >= since - 5:
+            ref = f"{item['kind'].lower()}/{meta['name']}"
+            subprocess.run([*kubectl, "-n", meta["namespace"], "delete", ref, "--wait=false"], capture_output=True,
+                           timeout=60, check=False)
+            removed.append(f"{meta['namespace']}/{ref}")
+    if removed:
+        log(f"mutate: removed what a release left outside its deleted namespace: {', '.join(removed)}")
+    return removed
 
 
 def _no_images_env() -> dict[str, str]:
