@@ -23,7 +23,7 @@ CLUSTER ?= auto
 # (harness.images.image_tag, the one place; `python -m harness.images tag` prints it).
 
 .PHONY: help system setup scanners chart-docs test test-backend test-frontend static policy images bench-backend bench-backend-cpu bench-images \
-        test-runtime test-cluster up status down load bench-load bench-frontend acceptance report ai-manifests deploy undeploy diagnose clean
+        test-runtime test-cluster up status down load bench-load bench-frontend acceptance report ai-manifests deploy undeploy diagnose clean mutate
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -147,6 +147,14 @@ acceptance: setup ## Every stage (images, bench-images, apps, static and docs, i
 
 report: ## Rebuild reports/acceptance.html and .md from the last acceptance run against the tree as it is now (results of another tree are STALE)
 	$(PY) -m verification.acceptance --only-report
+
+# --- mutation testing (harness/mutation, verification/mutants.yaml) ---------------------------
+# TIER=static|image|runtime|cluster picks the mutants of one tier (static includes docs); ONLY=id,…
+# names mutants; WORKERS=2 runs that many at once. Chart mutants of the cluster tier run on
+# CLUSTER (local, kind, context:NAME). Scratch copies, namespaces and mutant images are removed.
+mutate: $(VENV)/.installed ## Seeded defects against the suite: one line per mutant, the score, reports/mutation.json (TIER=static|image|runtime|cluster, ONLY=id,…)
+	@$(if $(filter-out static,$(TIER)),scripts/ensure-docker.sh,true)
+	$(PY) -m harness.mutation $(if $(TIER),--tier $(TIER)) $(if $(ONLY),--only $(ONLY)) $(if $(WORKERS),--workers $(WORKERS)) $(if $(filter-out auto none,$(CLUSTER)),--cluster=$(CLUSTER))
 
 signoff: $(VENV)/.installed ## Sign a MANUAL requirement off after following its checklist: make signoff ID=US4-2 RESULT=pass|fail NOTE="what you checked and saw"
 	@test -n "$(ID)" -a -n "$(RESULT)" || { echo 'usage: make signoff ID=US4-2 RESULT=pass|fail NOTE="what you checked and saw"'; exit 2; }

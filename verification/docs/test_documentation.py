@@ -173,3 +173,18 @@ def test_ai_workflow_is_documented():
     section = text.split("## AI-assisted workflow", 1)[1].split("\n## ", 1)[0]
     for phrase in ("kubectl-ai", "Claude Code", "kagent", "make ai-manifests", "python -m harness.kube.policy"):
         assert phrase in section, f"AI-assisted workflow section does not mention {phrase}"
+
+
+# Paths of the repository as the docs name them in prose, tables and inline code (not only in
+# fenced commands): a fix in the troubleshooting table that names a missing file sends a person
+# nowhere.
+REPOSITORY_PATH = re.compile(r"(?<![\w/.-])((?:chart|images|scripts|harness|verification|load)/[\w./-]*\w)")
+
+
+@pytest.mark.requirement("FR-040")
+@pytest.mark.parametrize("doc", ["DEPLOYMENT.md", "README.md", "chart/todo-chatbot/README.md"])
+def test_every_repository_path_named_anywhere_in_the_docs_exists(doc):
+    text = (ROOT / doc).read_text()
+    missing = sorted({m.group(1) for m in REPOSITORY_PATH.finditer(text)
+                      if "*" not in m.group(1) and not (ROOT / m.group(1)).exists()})
+    assert not missing, f"{doc} names paths that do not exist: {', '.join(missing)}"

@@ -453,6 +453,8 @@ BACKEND_BAD_ENV = {
     "missing DATABASE_URL": ({"DATABASE_URL": None}, "DATABASE_URL"),
     "missing JWT_SECRET": ({"JWT_SECRET": None}, "JWT_SECRET"),
     "short JWT_SECRET": ({"JWT_SECRET": "too-short"}, "JWT_SECRET"),
+    # Random but short: only the length rule refuses it (the short one above is also too predictable).
+    "short random JWT_SECRET": ({"JWT_SECRET": "k7Qx9Lm2Vp4Rz8Wd"}, "JWT_SECRET"),
     "malformed DATABASE_URL": ({"DATABASE_URL": "mysql://todo:hunter2-secret@db/todo"}, "DATABASE_URL"),
 }
 
@@ -464,7 +466,8 @@ def test_backend_bad_env_exits_with_one_line(case: str, docker_client: Any, imag
     changes, name = BACKEND_BAD_ENV[case]
     env = {k: v for k, v in (backend_env | changes).items() if v is not None}
     code, out = run_once(docker_client, image_refs["backend"], env, read_only=True)
-    _assert_one_line_naming(code, out, name, [backend_env["JWT_SECRET"], "hunter2-secret", "too-short"])
+    _assert_one_line_naming(code, out, name, [backend_env["JWT_SECRET"], "hunter2-secret", "too-short",
+                                              "k7Qx9Lm2Vp4Rz8Wd"])
 
 
 @pytest.mark.requirement("EC-3", "FR-002")

@@ -443,3 +443,16 @@ def test_no_latest_anywhere_in_image_recipes() -> None:
             if problem:
                 problems.append(f"{path.relative_to(root)}:{stage.line}: {problem}")
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.requirement("FR-004", "US2-1", "US2-2")
+def test_final_stage_starts_from_the_run_time_base_not_the_build_base(app: str) -> None:
+    """Where no registry answers, the build passes a trimmed run-time base (no apt, no compilers)
+    for the ARG the final stage starts from; a final stage on the build stage's base ships the
+    build tools whatever the official defaults are."""
+    df = parsed(app)
+    runtime_args = {arg for arg, (recipe, _) in APPS[app].local_bases.items() if recipe.endswith("-runtime")}
+    named = set(re.findall(r"\$\{?(\w+)\}?", df.final.base))
+    assert named and named <= runtime_args, (
+        f"{df.path}: the final stage starts FROM {df.final.base}; it must be one of {sorted(runtime_args)}, "
+        "the base the local run-time images replace")
