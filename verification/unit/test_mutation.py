@@ -9,9 +9,9 @@ file can break has a mutant aimed at it.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import jsonschema
@@ -151,11 +151,15 @@ def test_runner_kills_one_mutant_of_a_tiny_chart_misses_one_and_leaves_nothing(t
          "equivalent": "a comment"},
     ]}))
     out = tmp_path / "mutation.json"
-    before = set(Path(tempfile.gettempdir()).glob(scratch.PREFIX + "*"))
+    # The runner's scratch copies go to a temporary folder of this test's own, so another run of the
+    # runner on the machine (make mutate) cannot make the check below pass or fail.
+    scratch_base = tmp_path / "scratch"
+    scratch_base.mkdir()
     run = subprocess.run(
         [sys.executable, "-m", "harness.mutation", "--root", str(tree), "--catalogue", str(mutants),
          "--chart", "chart/tiny", "--chart-values", "", "--test-root", "tests", "--report", str(out)],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=600, check=False)
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=600, check=False,
+        env={**os.environ, "TMPDIR": str(scratch_base)})
     assert run.returncode == 0, run.stdout + run.stderr
     data = json.loads(out.read_text())
     jsonschema.validate(data, STRYKER_SUBSET)
@@ -171,6 +175,6 @@ def test_runner_kills_one_mutant_of_a_tiny_chart_misses_one_and_leaves_nothing(t
         {"id": "three-replicas", "diff": "extra values file:\nreplicas: 3", "why": "no test looks"}]}}
     assert report.fingerprint(out) and set(report.fingerprint(out)) >= {"chart", "tests"}
     assert "port: 8080" in (tree / "chart" / "tiny" / "values.yaml").read_text()  # the tree itself untouched
-    assert set(Path(tempfile.gettempdir()).glob(scratch.PREFIX + "*")) <= before, "a scratch copy outlived its run"
+    assert list(scratch_base.glob(scratch.PREFIX + "*")) == [], "a scratch copy outlived its run"
     lines = [line for line in run.stdout.splitlines() if line.startswith("[")]
     assert len(lines) == 4, run.stdout  # one progress line per mutant
