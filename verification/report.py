@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.core.paths import REPO_ROOT
-from verification.fingerprint import tree_fingerprint
+from verification.fingerprint import changed_parts, tree_fingerprint
 from verification.requirements import REGISTRY_TIERS, Requirement, registry
 from verification.tiers import proves
 from verification.verdicts import (
@@ -45,6 +45,7 @@ RAW = REPORTS / "acceptance"
 LOAD_SUMMARY = "load/summary.json"  # under REPORTS, written by load/budget_gate.py
 LOAD_CHART = "load/timeline.png"
 STAGES_FILE = "stages.json"  # under RAW: each stage's name, exit code, log and the tiers it proves
+MUTATION_REPORT = "mutation.json"  # under REPORTS: make mutate's report (harness/mutation)
 LOAD_RUN_FILE = "load-run.json"  # under RAW: the acceptance load run's exit code, tree and summary
 IMAGE_PREFIXES = ("screenshot: ", "chart: ")
 LOAD_IDS = ("SC-004", "SC-010")
@@ -57,6 +58,7 @@ class Row:
     tests: list[dict] = field(default_factory=list)
     evidence: list[str] = field(default_factory=list)  # besides the tests' own
     guards: list[dict] = field(default_factory=list)  # the self-tests of the checkers it relies on
+    mutants: dict | None = None  # {"killed", "total", "survivors"} of a current mutation report
 
     @property
     def status(self) -> str:
@@ -146,8 +148,20 @@ def gather_evidence(bench: BenchEvidence | None = None) -> Evidence:
     """The evidence of the last run besides the test records, against the tree as it is now."""
     from verification import signoff
 
-    return Evidence(now=tree_fingerprint(), bench=bench or bench_evidence(), load_run=load_run(),
-                    stages=load_stages(), signatures=signoff.load())
+    now = tree_fingerprint()
+    return Evidence(now=now, bench=bench or bench_evidence(), load_run=load_run(),
+                    stages=load_stages(), signatures=signoff.load(), mutants=current_mutants(now))
+
+
+def current_mutants(now: dict[str, str]) -> dict[str, dict] | None:
+    """The mutation report's score per requirement when it measured this very tree, else None
+    (a report of another tree says nothing about these tests)."""
+    from harness.mutation import report as mutation
+
+    then = mutation.fingerprint(REPORTS / MUTATION_REPORT)
+    if then is None or changed_parts(then, now):
+        return None
+    return mutation.per_requirement(REPORTS / MUTATION_REPORT)
 
 
 def build_rows(records: list[dict], evidence: Evidence | None = None) -> list[Row]:
@@ -161,7 +175,7 @@ def build_rows(records: list[dict], evidence: Evidence | None = None) -> list[Ro
             guarding.setdefault(rid, []).append(record)
     extra = extra_evidence(evidence.bench)
     return [Row(req, verdict(req, by_id.get(rid, []), evidence, guarding.get(rid, [])), by_id.get(rid, []),
-                extra.get(rid, []), guarding.get(rid, []))
+                extra.get(rid, []), guarding.get(rid, []), (evidence.mutants or {}).get(rid))
             for rid, req in registry().items()]
 
 
@@ -217,7 +231,7 @@ def evidence_summary(row: Row) -> str:
     said = ", ".join(parts) or "no test"
     if guards := row.guards:
         said += f"; checkers' self-tests {sum(g['outcome'] == 'passed' for g in guards)}/{len(guards)} passed"
-    if row.status in ("NOT RUN", "STALE"):
+    if row.status in ("NOT RUN", "STALE", "WEAK"):
         return f"{said}; {row.verdict.reason}; run `{row.verdict.command}`"
     if row.status == "MANUAL":
         return f"{said} (supporting); {row.verdict.reason}"
@@ -252,7 +266,7 @@ def write_markdown(rows: list[Row], path: Path, overall: SignOff) -> None:
 
 
 # --- HTML -------------------------------------------------------------------------------
-COLOURS = {"PASS": "#1a7f37", "FAIL": "#cf222e", "STALE": "#bc4c00", "NOT RUN": "#9a6700", "MANUAL": "#0969da",
+COLOURS = {"PASS": "#1a7f37", "WEAK": "#a40e26", "FAIL": "#cf222e", "STALE": "#bc4c00", "NOT RUN": "#9a6700", "MANUAL": "#0969da",
            "UNCOVERED": "#8250df"}
 STYLE = (
     "body{font-family:system-ui,sans-serif;margin:2em;max-width:80em}"
@@ -317,6 +331,11 @@ def _details(row: Row) -> str:
     if row.guards:
         parts.append("<h4>Self-tests of the checkers it relies on</h4><ul>"
                      + "".join(_test_item(row, t) for t in row.guards) + "</ul>")
+    if row.mutants:
+        survivors = "".join(f"<li><code>{_e(m['id'])}</code> survived: {_e(m['why'])}<pre>{_e(m['diff'])}</pre></li>"
+                            for m in row.mutants["survivors"])
+        parts.append(f"<h4>Seeded defects (make mutate): killed {row.mutants['killed']}/{row.mutants['total']}</h4>"
+                     + (f"<ul>{survivors}</ul>" if survivors else ""))
     if row.evidence:
         parts.append("<h4>Other evidence</h4><ul>" + "".join(f"<li>{_evidence_item(e)}</li>" for e in row.evidence)
                      + "</ul>")

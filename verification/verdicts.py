@@ -14,6 +14,8 @@ is closed here, in this order:
 * NOT RUN   a test of the ID's tier did not pass (skipped, deselected, never reached: *every*
             test of that tier must pass, one passing sibling is not enough), only weaker evidence
             passed, a guarding self-test did not run, or the benchmark / load run is missing
+* WEAK      all of the above held, but a seeded defect aimed at the ID survived its tests (a current
+            mutation report, ``make mutate``): the tests pass on a broken chart or app too
 * PASS      all of the above held, for each tier the ID names
 * UNCOVERED no test carries the ID at all
 """
@@ -30,7 +32,7 @@ from verification.fingerprint import changed_parts
 from verification.requirements import Requirement
 from verification.tiers import proves, run_command
 
-STATUSES = ("PASS", "FAIL", "STALE", "NOT RUN", "MANUAL", "UNCOVERED")
+STATUSES = ("PASS", "WEAK", "FAIL", "STALE", "NOT RUN", "MANUAL", "UNCOVERED")
 GREEN = ("PASS", "MANUAL")  # MANUAL is green only for the exit code: the report lists what awaits a person
 
 BENCH_REPORT = REPO_ROOT / "reports" / "bench-images.json"
@@ -165,6 +167,9 @@ class Evidence:
     load_run: LoadRun | None = None
     stages: list[StageResult] = field(default_factory=list)
     signatures: dict = field(default_factory=dict)  # ID → verification.signoff.Signature
+    # ID → {"killed", "total", "survivors": [{"id", "diff", "why"}]} of a mutation report of this
+    # very tree (harness.mutation.report.per_requirement); None: no current report
+    mutants: dict[str, dict] | None = None
 
 
 # --- the verdict --------------------------------------------------------------------------------
@@ -209,7 +214,16 @@ def verdict(requirement: Requirement, tests: list[dict], evidence: Evidence,
     said = [f"{len(passed)} test(s) of the {requirement.tier} tier or stronger passed, none skipped"] if passed else []
     if guards:
         said.append(f"the self-tests of the checkers it relies on passed ({len(guards)})")
-    return Verdict("PASS", "; ".join([*said, *(v.reason for v in found if v.status == "PASS")]))
+    said.extend(v.reason for v in found if v.status == "PASS")
+    scored = (evidence.mutants or {}).get(requirement.id)
+    if scored and scored["survivors"]:
+        first = scored["survivors"][0]
+        return Verdict("WEAK", f"mutants killed {scored['killed']}/{scored['total']}: {first['id']} survived "
+                               f"({first['why']}); " + "; ".join(said), "make mutate ONLY=" + ",".join(
+                                   m["id"] for m in scored["survivors"]))
+    if scored:
+        said.append(f"mutants killed {scored['killed']}/{scored['total']}")
+    return Verdict("PASS", "; ".join(said))
 
 
 def _tier_verdicts(requirement: Requirement, tests: list[dict], evidence: Evidence) -> list[Verdict]:
@@ -269,7 +283,7 @@ def sign_off_verdict(verdicts: list[Verdict], stages: list[StageResult], cannot_
     failure, not a limitation of the machine."""
     reasons = [f"stage {s.name} exited {s.exit_code} (log: {s.log})" for s in stages if s.failed]
     counts = {status: sum(v.status == status for v in verdicts) for status in STATUSES}
-    for status in ("FAIL", "STALE", "UNCOVERED"):
+    for status in ("FAIL", "STALE", "UNCOVERED", "WEAK"):
         if counts[status]:
             reasons.append(f"{counts[status]} requirement(s) {status}")
     if cannot_run is not None:

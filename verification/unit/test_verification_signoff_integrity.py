@@ -334,3 +334,29 @@ def test_a_new_tier_gets_its_marker_and_folder_in_the_plugin(pytester: pytest.Py
     (folder / "smoke" / "test_s.py").write_text('import pytest\n@pytest.mark.requirement("US1-1")\ndef test_s():\n    pass\n')
     result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider", "-m", "smoke", "verification")
     result.assert_outcomes(passed=1)
+
+
+# --- seeded defects: a surviving mutant makes a PASS WEAK ---------------------------------------------------
+def test_a_surviving_mutant_makes_a_passing_id_weak_and_fails_the_sign_off():
+    records = [_record("FR-011", "passed", "static"), _record("FR-005", "passed", "static")]
+    mutants = {"FR-011": {"killed": 3, "total": 4, "survivors": [
+                   {"id": "svc-port-9090", "diff": "- port: 8000\n+ port: 9090", "why": "the UI cannot reach the API"}]},
+               "FR-005": {"killed": 2, "total": 2, "survivors": []}}
+    got = _verdicts(records, mutants=mutants)
+    assert got["FR-011"].status == "WEAK" and "mutants killed 3/4: svc-port-9090 survived" in got["FR-011"].reason
+    assert got["FR-011"].command == "make mutate ONLY=svc-port-9090"
+    assert got["FR-005"].status == "PASS" and "mutants killed 2/2" in got["FR-005"].reason
+    assert not sign_off_verdict(list(got.values()), [], {"cluster": "none here"}).signed
+
+
+def test_only_a_mutation_report_of_this_tree_counts(raw, monkeypatch):
+    from harness.mutation import report as mutation
+
+    path = raw.parent / report.MUTATION_REPORT
+    path.write_text(json.dumps({"fingerprint": {**NOW, "chart": "old"}, "scores": {"requirements": {
+        "FR-011": {"killed": 0, "total": 1, "survivors": [{"id": "m", "diff": "d", "why": "w"}]}}}}))
+    assert mutation.fingerprint(path) is not None
+    assert report.current_mutants(NOW) is None  # measured another chart
+    path.write_text(json.dumps({"fingerprint": NOW, "scores": {"requirements": {
+        "FR-011": {"killed": 0, "total": 1, "survivors": [{"id": "m", "diff": "d", "why": "w"}]}}}}))
+    assert report.current_mutants(NOW)["FR-011"]["survivors"][0]["id"] == "m"
