@@ -141,7 +141,7 @@ else
 endif
 
 # --- sign-off -------------------------------------------------------------------
-acceptance: setup ## Every stage (images, bench-images, apps, static and docs, image, runtime, cluster on CLUSTER=auto, load), then reports/acceptance.html and .md; non-zero on a failed stage, any FAIL, STALE or UNCOVERED, and NOT RUN where every tier could run
+acceptance: setup ## Every stage (images, bench-images, apps, static and docs, the static seeded defects, image, runtime, cluster on CLUSTER=auto, load), then reports/acceptance.html and .md; non-zero on a failed stage, any FAIL, STALE or UNCOVERED, and NOT RUN where every tier could run
 	@scripts/ensure-docker.sh || echo "acceptance: no Docker engine: the image, runtime and load stages will be NOT RUN"
 	$(PY) -m verification.acceptance --cluster=$(CLUSTER)
 

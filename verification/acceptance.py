@@ -2,7 +2,7 @@
 
 Stages run in order (set-up → images → bench-images → frontend checks → apps → one pytest stage
 per stage of the tier table (verification/tiers.py: static with docs and the harness's self-tests,
-image, runtime, cluster, load) → the acceptance load run), each printing one progress line with its
+then the static set of seeded defects, image, runtime, cluster, load) → the acceptance load run), each printing one progress line with its
 time; a failing stage does not stop the later ones, so the report shows everything at once. Every
 stage counts: one that exits non-zero (a failed build, a lint error, a test failure, a collection
 error, a killed run, a load gate that failed) fails the sign-off with its name and log, and the IDs
@@ -72,6 +72,11 @@ def stages(cluster: str | None) -> list[Stage]:
                       proves=tuple(sorted(tiers.stage_proves(stage))))
         for stage, expression in tiers.stage_selections().items()
     ]
+    # The static set of seeded defects (make mutate TIER=static, 2-4 minutes) right after the static
+    # stage: its report of this very tree turns a PASS whose defect survived into WEAK. The other
+    # tiers' mutants take minutes each and run with make mutate.
+    after_static = next(n for n, stage in enumerate(tier_stages) if stage.name == tiers.TIERS["static"].stage) + 1
+    tier_stages.insert(after_static, Stage("mutate-static", [*MAKE, "mutate", "TIER=static"]))
     return [
         Stage("setup", [*MAKE, "setup"]),
         Stage("images", [*MAKE, "images"], proves=("image",)),
