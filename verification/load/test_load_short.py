@@ -100,14 +100,19 @@ def _failed(criteria: dict, names: tuple[str, ...]) -> list[str]:
     return [name for name in names if criteria.get(name) is not True]
 
 
+def _assert_gate_passed(load_run: dict, run: str, rid: str, criteria: tuple[str, ...]) -> None:
+    """The gate of one run (``sc004`` or ``budget``) exited 0, and every criterion deciding ``rid`` held."""
+    summary = load_run[f"{run}_summary"]
+    assert summary is not None, f"the {rid} run wrote no summary.json:\n{_figures(load_run)}"
+    assert load_run[run].returncode == 0, f"the {rid} run's gate failed:\n{_figures(load_run)}"
+    failed = _failed(summary["criteria"], criteria)
+    assert not failed, f"{rid} criteria failed: {', '.join(failed)}\n{_figures(load_run)}"
+
+
 # --- SC-004: 100 users at the chart's default limits ------------------------------------------------------
 @pytest.mark.requirement("SC-004")
 def test_the_sc004_gate_passed_every_criterion_at_the_chart_limits(load_run):
-    summary = load_run["sc004_summary"]
-    assert summary is not None, f"the SC-004 run wrote no summary.json:\n{_figures(load_run)}"
-    assert load_run["sc004"].returncode == 0, f"the SC-004 run's gate failed:\n{_figures(load_run)}"
-    failed = _failed(summary["criteria"], SC004_CRITERIA)
-    assert not failed, f"SC-004 criteria failed: {', '.join(failed)}\n{_figures(load_run)}"
+    _assert_gate_passed(load_run, "sc004", "SC-004", SC004_CRITERIA)
 
 
 @pytest.mark.requirement("SC-004")
@@ -135,11 +140,7 @@ def test_no_pod_restarted_or_was_oom_killed_at_the_chart_limits(load_run):
 # --- SC-010: the summed real peak with the limits lifted -------------------------------------------------
 @pytest.mark.requirement("SC-010")
 def test_the_budget_gate_passed_every_criterion_with_the_limits_lifted(load_run):
-    summary = load_run["budget_summary"]
-    assert summary is not None, f"the budget run wrote no summary.json:\n{_figures(load_run)}"
-    assert load_run["budget"].returncode == 0, f"the budget run's gate failed:\n{_figures(load_run)}"
-    failed = _failed(summary["criteria"], SC010_CRITERIA)
-    assert not failed, f"SC-010 criteria failed: {', '.join(failed)}\n{_figures(load_run)}"
+    _assert_gate_passed(load_run, "budget", "SC-010", SC010_CRITERIA)
 
 
 @pytest.mark.requirement("SC-010")
