@@ -34,7 +34,7 @@ class Tier:
     proves: tuple[str, ...]  # the requirement tiers whose IDs a passing test of this tier proves
     command: str  # what a person runs to get this tier's evidence
     stage: str  # the make-acceptance stage whose pytest run selects this tier's tests
-    stage_args: tuple[str, ...] = ()  # extra pytest arguments of that stage ("{cluster}" → --cluster=…)
+    stage_args: tuple[str, ...] = ()  # extra pytest arguments of that stage ({cluster}, {load_cluster} filled in)
 
 
 # Strength: static < image < runtime < cluster (a stronger tier's passing test proves the weaker
