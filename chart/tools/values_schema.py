@@ -188,6 +188,7 @@ def component(name, port, paths):
             },
             "nodeSelector": STRMAP,
             "tolerations": {"type": "array", "items": {"type": "object"}},
+            "podAntiAffinityPreset": {"enum": ["", "soft", "hard"]},
             "affinity": FREE,
             "pdb": obj(
                 {

@@ -75,6 +75,8 @@ class Release:
     values_file: Path
     database: Database
     images: Images
+    chart: Path = CHART_DIR  # the chart installed (a previous version's, in a scratch worktree, for upgrades)
+    env_values: tuple[Path, ...] = ()  # values files of the chart's own (values-dev.yaml, …), before values_file
     install_seconds: float = 0.0  # helm install until every pod Ready
     ready_seconds: float = 0.0  # pods Ready after helm install returned
     routable_seconds: float = 0.0  # pods Ready until the frontend reached the backend through the Services
@@ -210,6 +212,10 @@ class Release:
         self.wait_settled(component)
         return rolled_out
 
+    def values_args(self) -> list[str]:
+        """``-f`` arguments of this release's values: the chart's own file(s), then the test's."""
+        return [arg for path in (*self.env_values, self.values_file) for arg in ("-f", str(path))]
+
     def manifests(self) -> list[dict]:
         """What the chart rendered for this release (``helm get manifest``)."""
         return [d for d in yaml.safe_load_all(self.helm("get", "manifest", self.name)) if d]
@@ -221,6 +227,14 @@ class Release:
 
 
 class FrontendAccess:
+    """The frontend's address from this host, the way its Service type exposes it, and ``via``: which
+    way was used, named (the evidence says when the type's own way could not be exercised here).
+
+    NodePort: a node's address and the node port. LoadBalancer: the external address the cluster
+    gave it (a cloud, ``minikube tunnel``, MetalLB), else a ``kubectl port-forward`` named as the
+    stand-in for the load balancer this cluster lacks. ClusterIP: a ``kubectl port-forward``.
+    """
+
     def __init__(self, release: Release) -> None:
         self.release = release
         self._forward: k8s.PortForward | None = None
@@ -229,22 +243,40 @@ class FrontendAccess:
     def __enter__(self) -> str:
         r = self.release
         svc = r.service("frontend")
-        candidates = k8s.node_port_candidates(r.cluster.core, r.namespace, svc.metadata.name, r.cluster.env.provider)
-        for url in candidates:
-            host, port = url.removeprefix("http://").rsplit(":", 1)
-            if k8s.tcp_open(host, int(port)):
-                self.via = f"NodePort {url}"
-                return url
-        self._forward = k8s.PortForward(r.cluster.target, r.namespace, f"svc/{svc.metadata.name}",
-                                        svc.spec.ports[0].port).__enter__()
-        # Named, never silent: the evidence says the NodePort path was not the one exercised.
-        self.via = (f"kubectl port-forward svc/{svc.metadata.name} (FALLBACK: the NodePort was not reachable "
-                    f"from this host at {', '.join(candidates) or 'any node address'})")
+        port = svc.spec.ports[0].port
+        kind = svc.spec.type
+        if kind == "LoadBalancer":
+            ingress = (svc.status.load_balancer and svc.status.load_balancer.ingress) or []
+            for address in ingress:
+                host = address.ip or address.hostname
+                if host and k8s.tcp_open(host, port):
+                    self.via = f"LoadBalancer {host}:{port}"
+                    return f"http://{host}:{port}"
+            return self._port_forward(svc, port, "LoadBalancer Service without an external address on this "
+                                                 "cluster (no tunnel or load-balancer controller): the harness's "
+                                                 "stand-in for the load balancer")
+        if kind == "NodePort":
+            candidates = k8s.node_port_candidates(r.cluster.core, r.namespace, svc.metadata.name, r.cluster.env.provider)
+            for url in candidates:
+                host, node_port = url.removeprefix("http://").rsplit(":", 1)
+                if k8s.tcp_open(host, int(node_port)):
+                    self.via = f"NodePort {url}"
+                    return url
+            # Named, never silent: the evidence says the NodePort path was not the one exercised.
+            return self._port_forward(svc, port, "FALLBACK: the NodePort was not reachable from this host at "
+                                                 f"{', '.join(candidates) or 'any node address'}")
+        return self._port_forward(svc, port, f"a {kind} Service: reachable from inside the cluster only")
+
+    def _port_forward(self, svc, port: int, why: str) -> str:
+        self._forward = k8s.PortForward(self.release.cluster.target, self.release.namespace,
+                                        f"svc/{svc.metadata.name}", port).__enter__()
+        self.via = f"kubectl port-forward svc/{svc.metadata.name} ({why})"
         return self._forward.url
 
     def __exit__(self, *exc: object) -> None:
         if self._forward is not None:
             self._forward.__exit__()
+            self._forward = None
 
 
 def write_values(path: Path, images: Images, database: Database, **extra: Any) -> Path:
@@ -269,27 +301,32 @@ def _merged(base: dict, override: dict) -> dict:
 
 def install_release(cluster: Cluster, images: Images, tmp: Path, prefix: str = "todo-verify",
                     name: str = RELEASE_NAME, *, values: dict[str, Any] | None = None,
-                    database: Database | None = None, database_down: bool = False, ready: bool = True) -> Release:
+                    database: Database | None = None, database_down: bool = False, ready: bool = True,
+                    chart: Path = CHART_DIR, env_values: tuple[Path, ...] = (),
+                    namespace: str | None = None) -> Release:
     """Namespace → PostgreSQL → one ``helm install`` → every pod Ready (timed).
 
     ``values`` are merged over the test values per top-level key; ``database`` replaces the
     throwaway PostgreSQL (e.g. an address nothing listens on); ``database_down`` stops the throwaway
     PostgreSQL (scaled to 0, its Service kept) before the install; ``ready=False`` returns right
-    after ``helm install``, for the tests of installs that must not become Ready.
+    after ``helm install``, for the tests of installs that must not become Ready. ``chart`` is the
+    chart to install (a previous version's); ``env_values`` are values files of the chart's own
+    (``values-prod.yaml``), given before the test's values, which then override only the image tags
+    and the credentials; ``namespace`` (with ``database``) installs into a namespace made before.
 
     On failure the namespace is left for the diagnosis of the failing test's report and
     deleted by the session's teardown (``cluster`` fixture) or, at the latest, at exit.
     """
-    namespace = cluster.new_namespace(prefix)
+    namespace = namespace or cluster.new_namespace(prefix)
     if database is None:
         database = postgres.deploy_in_cluster(cluster.apps, cluster.core, namespace, images.postgres,
                                               target=cluster.target)
         if database_down:
             postgres.scale_in_cluster(cluster.apps, cluster.core, namespace, 0)
     values_file = write_values(tmp / f"values-{namespace}.yaml", images, database, **(values or {}))
-    release = Release(cluster, namespace, name, values_file, database, images)
+    release = Release(cluster, namespace, name, values_file, database, images, chart, tuple(env_values))
     start = time.monotonic()
-    release.helm("install", name, str(CHART_DIR), "-f", str(values_file), timeout=contract.DEPLOY_BUDGET_S)
+    release.helm("install", name, str(chart), *release.values_args(), timeout=contract.DEPLOY_BUDGET_S)
     if not ready:
         return release
     release.ready_seconds = release.wait_ready(timeout=contract.READY_BUDGET_S)
@@ -298,9 +335,12 @@ def install_release(cluster: Cluster, images: Images, tmp: Path, prefix: str = "
     return release
 
 
-def remove_release(release: Release) -> None:
+def remove_release(release: Release, keep_namespace: bool = False) -> None:
+    """``helm uninstall --wait``, then the namespace deleted (unless ``keep_namespace``: the next
+    release of a module installs into it, beside the same PostgreSQL)."""
     release.cluster.target.helm("uninstall", release.name, "-n", release.namespace, "--wait", check=False, timeout=300)
-    release.cluster.drop_namespace(release.namespace, wait=120)
+    if not keep_namespace:
+        release.cluster.drop_namespace(release.namespace, wait=120)
 
 
 def diagnosis_text(cluster: Cluster, namespaces: list[str]) -> str:
@@ -310,10 +350,23 @@ def diagnosis_text(cluster: Cluster, namespaces: list[str]) -> str:
         try:
             pods = dx.collect(cluster.core, namespace)
             parts.append(dx.format_report(pods, dx.diagnose(pods, env),
-                                          header=f"== {cluster.provider.describe()}, namespace {namespace}"))
+                                          header=f"== {cluster.provider.describe()}, namespace {namespace}")
+                         + _other_warnings(cluster, namespace))
         except Exception as exc:  # noqa: BLE001 - diagnosis must never hide the original failure
             parts.append(f"== namespace {namespace}: diagnosis failed: {type(exc).__name__}: {exc}")
     return "\n\n".join(parts)
+
+
+def _other_warnings(cluster: Cluster, namespace: str, keep: int = 15) -> str:
+    """The namespace's Warning events about anything but a pod (the pods' own are in the report above):
+    a ReplicaSet that cannot create pods, a Service without endpoints, a refused eviction, ..."""
+    events = [e for e in cluster.core.list_namespaced_event(namespace).items
+              if e.type != "Normal" and getattr(e.involved_object, "kind", None) != "Pod"]
+    if not events:
+        return ""
+    lines = [f"  event {e.type} {e.involved_object.kind}/{e.involved_object.name} {e.reason} ×{e.count or 1}: "
+             f"{e.message}" for e in events[-keep:]]
+    return "\nnamespace events (Warning, not of a pod):\n" + "\n".join(lines)
 
 
 def psql(cluster: Cluster, namespace: str, db: Database, sql: str, database: str | None = None) -> str:
