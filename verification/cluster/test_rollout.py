@@ -167,15 +167,14 @@ def test_the_disruption_budgets_refuse_to_evict_the_last_available_pod_until_its
             for component, (first, last) in pods.items():
                 if component in accepted:
                     continue
-                # Read before asking: a replacement seen Ready here was Ready before the answer.
-                replacements = [p for p in release.pods(component) if p.metadata.name not in (first, last)]
                 eviction = disruption.evict(core, ns, last)
                 if not eviction.accepted:
                     refused[component].append(eviction)
                     continue
-                ready = [(p.metadata.name, disruption.ready_since(p)) for p in replacements]
-                ready = [(name, at) for name, at in ready if at is not None]
-                accepted[component] = (eviction, ready[0][0] if ready else "", ready[0][1] if ready else 0.0)
+                # When did the replacement become Ready (its condition's own time, not when we looked)?
+                ready = sorted((disruption.ready_since(p), p.metadata.name) for p in release.pods(component)
+                               if p.metadata.name not in (first, last) and disruption.ready_since(p) is not None)
+                accepted[component] = (eviction, ready[0][1], ready[0][0]) if ready else (eviction, "", 0.0)
             return len(accepted) == len(pods)
 
         wait_for(every_last_pod_evicted, what="the last pod of each component to be evicted once its budget allows",
