@@ -51,7 +51,9 @@ def seed(base_url: str, users: int = 2, tasks_each: int = 2, prefix: str = "seed
                     done = client.put(f"/api/tasks/{made.json()['id']}", json={"completed": True})
                     assert done.status_code == 200, f"complete task: {done.status_code} {done.text[:200]}"
         first = journey.chat(user, f"add a task: {prefix} user {n} from the chat")
-        journey.chat(user, "list my tasks")
+        with httpx.Client(base_url=base_url, timeout=60, headers=user.headers) as client:
+            second = client.post("/api/chat", json={"message": "list my tasks", "conversation_id": first["conversation_id"]})
+            assert second.status_code == 200, f"second chat turn: {second.status_code} {second.text[:200]}"
         entry = SeededUser(user, _tasks(user), int(first["conversation_id"]))
         status, entry.messages = _conversation(user, entry.conversation_id)
         assert status == 200 and len(entry.messages) == 4, f"conversation {entry.conversation_id}: {status} {entry.messages}"
