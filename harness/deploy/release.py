@@ -41,6 +41,9 @@ class Cluster:
     run_id: str
     server_version: str = ""  # e.g. v1.33.1, for `helm template --kube-version`
     namespaces: list[str] = field(default_factory=list)
+    # Deleted without waiting (a module's teardown need not sit through its pods' graceful ends):
+    # close_cluster waits until they are gone.
+    leaving: list[str] = field(default_factory=list)
 
     def new_namespace(self, prefix: str = "todo-verify") -> str:
         name = k8s.namespace_name(prefix)
@@ -48,10 +51,14 @@ class Cluster:
         self.namespaces.append(name)
         return name
 
-    def drop_namespace(self, name: str, wait: float = 0) -> None:
-        k8s.delete_namespace(self.core, name, wait_timeout=wait)
+    def drop_namespace(self, name: str, wait: float = 0, background: bool = False) -> None:
+        """Delete ``name``; wait up to ``wait`` seconds until it is gone, or with ``background``, not
+        at all: it is then in :attr:`leaving`, which the session's close waits for."""
+        k8s.delete_namespace(self.core, name, wait_timeout=0 if background else wait)
         if name in self.namespaces:
             self.namespaces.remove(name)
+        if background:
+            self.leaving.append(name)
 
 
 
@@ -335,12 +342,15 @@ def install_release(cluster: Cluster, images: Images, tmp: Path, prefix: str = "
     return release
 
 
-def remove_release(release: Release, keep_namespace: bool = False) -> None:
+def remove_release(release: Release, keep_namespace: bool = False, background: bool = False) -> None:
     """``helm uninstall --wait``, then the namespace deleted (unless ``keep_namespace``: the next
-    release of a module installs into it, beside the same PostgreSQL)."""
-    release.cluster.target.helm("uninstall", release.name, "-n", release.namespace, "--wait", check=False, timeout=300)
+    release of a module installs into it, beside the same PostgreSQL). With ``background`` nothing is
+    waited for: the uninstall and the namespace's deletion are issued, and the session's close
+    (``close_cluster``) waits until the namespace is gone."""
+    release.cluster.target.helm("uninstall", release.name, "-n", release.namespace,
+                                *(() if background else ("--wait",)), check=False, timeout=300)
     if not keep_namespace:
-        release.cluster.drop_namespace(release.namespace, wait=120)
+        release.cluster.drop_namespace(release.namespace, wait=120, background=background)
 
 
 def diagnosis_text(cluster: Cluster, namespaces: list[str]) -> str:

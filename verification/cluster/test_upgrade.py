@@ -110,7 +110,7 @@ def run(cluster, previous, tmp_path_factory):
             seeded = dataset.seed(url, prefix="upgrade")
         yield UpgradeRun(release, seeded, schema_marks(release))
     finally:
-        remove_release(release)
+        remove_release(release, background=True)
 
 
 @pytest.mark.requirement("FR-016", "FR-029", "SC-006", "EC-6")

@@ -83,7 +83,7 @@ def place(cluster, images):
                                               target=cluster.target)
         yield namespace, database
     finally:
-        cluster.drop_namespace(namespace, wait=120)
+        cluster.drop_namespace(namespace, background=True)
 
 
 def _journey(base_url: str, chat: bool) -> str:
@@ -101,7 +101,12 @@ def _journey(base_url: str, chat: bool) -> str:
 def _ingress_route(release: Release) -> tuple[dict, str, int]:
     ingress = next(d for d in release.manifests() if d["kind"] == "Ingress")
     backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
-    return ingress, backend["name"], int(backend["port"]["number"])
+    port = backend["port"]
+    if "number" in port:
+        return ingress, backend["name"], int(port["number"])
+    # A named port: the Service's port of that name.
+    svc = release.cluster.core.read_namespaced_service(backend["name"], release.namespace)
+    return ingress, backend["name"], next(p.port for p in svc.spec.ports if p.name == port["name"])
 
 
 def _ingress_problem(release: Release, ingress: dict) -> str | None:

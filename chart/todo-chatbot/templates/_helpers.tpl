@@ -113,6 +113,9 @@ periodSeconds: {{ .probe.periodSeconds }}
 timeoutSeconds: {{ .probe.timeoutSeconds }}
 failureThreshold: {{ .probe.failureThreshold }}
 successThreshold: {{ .probe.successThreshold }}
+{{- with .probe.terminationGracePeriodSeconds }}
+terminationGracePeriodSeconds: {{ . }}
+{{- end }}
 {{- end -}}
 
 {{/*
@@ -228,6 +231,9 @@ The schema (values.schema.json) checks types; this checks what a schema cannot s
 {{- end -}}
 {{- if not (has (toString $c.podAntiAffinityPreset) (list "" "soft" "hard")) -}}
 {{- $problems = append $problems (printf "%s.podAntiAffinityPreset=%v: use soft (spread when there are nodes to spread on), hard (one replica per node) or \"\" (none)" $component $c.podAntiAffinityPreset) -}}
+{{- end -}}
+{{- if and $c.livenessProbe.terminationGracePeriodSeconds (ge (int $c.preStopSleepSeconds) (int $c.livenessProbe.terminationGracePeriodSeconds)) -}}
+{{- $problems = append $problems (printf "%s.preStopSleepSeconds (%v) must be less than %s.livenessProbe.terminationGracePeriodSeconds (%v), or a container restarted by its liveness probe is killed during its preStop pause" $component $c.preStopSleepSeconds $component $c.livenessProbe.terminationGracePeriodSeconds) -}}
 {{- end -}}
 {{- if ge (int $c.preStopSleepSeconds) (int $c.terminationGracePeriodSeconds) -}}
 {{- $problems = append $problems (printf "%s.preStopSleepSeconds (%v) must be less than %s.terminationGracePeriodSeconds (%v), or the application gets no time to shut down gracefully" $component $c.preStopSleepSeconds $component $c.terminationGracePeriodSeconds) -}}
