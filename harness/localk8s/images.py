@@ -34,15 +34,6 @@ def load_docker_image(layout: Layout, image: str) -> None:
         raise RuntimeError(f"'ctr images import' of {image} failed (exit {result.returncode}): {result.stderr.strip()}")
 
 
-def remove_image(layout: Layout, image: str) -> None:
-    """Forget ``image`` in the cluster's containerd (``ctr images rm``); missing is fine. ``docker save``
-    names an image without a registry ``docker.io/library/NAME:TAG``, and both names are removed."""
-    names = {image}
-    if "/" not in image.split(":", 1)[0]:
-        names.add(f"docker.io/library/{image}")
-    ctr(layout, "images", "rm", *sorted(names), capture_output=True, check=False)
-
-
 def import_system_images(layout: Layout) -> None:
     """The pause and CoreDNS images, each one binary from the cluster-tools build (no registry)."""
     pause = layout.tools_bin / "pause"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from harness.localk8s import cluster as local_cluster
 from harness.localk8s.config import CONTEXT, NODE_NAME, Layout
-from harness.localk8s.images import load_docker_image, remove_image
+from harness.localk8s.images import load_docker_image
 from harness.providers.environment import Environment
 
 
@@ -33,10 +33,6 @@ class LocalProvider:
 
     def load_image(self, image: str) -> None:
         load_docker_image(self.layout, image)
-
-    def unload_image(self, image: str) -> None:
-        """Undo :meth:`load_image` (an image loaded for one test only, e.g. a previous version's)."""
-        remove_image(self.layout, image)
 
     def close(self) -> None:
         if self._leased:
