@@ -32,6 +32,7 @@ from harness.core.paths import REPO_ROOT
 from harness.providers import AUTO, choose_automatically
 from verification import report, tiers
 from verification.fingerprint import tree_fingerprint
+from verification.requirements import SpecMissing, spec_sentences
 from verification.report import LOAD_RUN_FILE, LOAD_SUMMARY, RAW, REPORTS, STAGES_FILE
 from verification.verdicts import LOAD_RUN, STATUSES, StageResult, sign_off_verdict
 
@@ -189,6 +190,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only-report", action="store_true",
                         help="rebuild the report from the last run's results (results of another tree are STALE)")
     args = parser.parse_args(argv)
+    try:
+        spec_sentences()  # the sign-off quotes the spec: without it nothing can be signed off
+    except SpecMissing as exc:
+        print(f"acceptance: {exc}", file=sys.stderr)
+        return 2
     if not args.only_report:
         for stale in [*RAW.glob("*"), *(REPORTS / "load").glob("summary.json")]:
             stale.unlink()  # a stage that fails must not leave last run's figures standing
