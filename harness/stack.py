@@ -412,13 +412,21 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0 if alive and state["status"] == "ready" else 1
 
 
-def cmd_url(args: argparse.Namespace) -> int:
-    """Print the UI address of the running stack (for scripts: `make load`)."""
+def running_ui_url() -> str | None:
+    """The UI address of this checkout's stack when it is up and its supervisor runs, else None."""
     state = _read_state()
     if not state or state.get("status") != "ready" or not _alive(int(state.get("pid", 0))):
+        return None
+    return state["ui_url"]
+
+
+def cmd_url(args: argparse.Namespace) -> int:
+    """Print the UI address of the running stack (for scripts: `make load`)."""
+    url = running_ui_url()
+    if url is None:
         print("the stack is not up: run 'make up'", file=sys.stderr)
         return 1
-    print(state["ui_url"])
+    print(url)
     return 0
 
 

@@ -44,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _cpu import RequestClock  # noqa: E402  (locust loads this file by path)
 from _kubelet import KubeletSampler  # noqa: E402
 from _resources import ResourceSampler, limits_sum  # noqa: E402
+from _target import target_problem  # noqa: E402
 from _verdict import (  # noqa: E402
     budget_figures,
     budget_run_criteria,
@@ -87,6 +88,21 @@ def _options(parser) -> None:
                         help="label selector of the application's pods in --kube-namespace")
     parser.add_argument("--kubeconfig", default="", env_var="LOAD_KUBECONFIG", help="kubeconfig of the cluster")
     parser.add_argument("--kube-context", default="", env_var="LOAD_KUBE_CONTEXT", help="context in --kubeconfig")
+
+
+@events.init.add_listener
+def _check_target(environment: Environment, **_kwargs) -> None:
+    """Before any user starts: a run with nothing to load stops here with one line saying how to get
+    a target (exit 2); the web UI only warns, since its form lets the person set the host."""
+    options = environment.parsed_options
+    if options is None or isinstance(environment.runner, WorkerRunner):
+        return
+    if (problem := target_problem(environment.host)) is None:
+        return
+    if options.headless or options.autostart:
+        print(f"load: {problem}", file=sys.stderr)
+        sys.exit(2)
+    print(f"load: {problem} (or set the host in the web UI's form)", file=sys.stderr)
 
 
 def make_sampler(options) -> ResourceSampler | KubeletSampler:
