@@ -130,20 +130,13 @@ def run_stages(selected: list[Stage]) -> list[StageResult]:
 
 def cannot_run(cluster: str | None) -> dict[str, str]:
     """Tier → why this machine cannot run it (empty: every tier can run, so NOT RUN is a failure)."""
-    from harness.testkit import browser
-    from harness.testkit.postgres import PostgresUnavailable, find_bindir
-
     chosen, why = choose_automatically() if cluster == AUTO else (None if cluster in (None, "none") else cluster,
                                                                   "the cluster tier was switched off (CLUSTER=none)")
     machine = tiers.Machine(chosen, why)
     missing = {tier.name: reason for tier in tiers.marker_tiers()
                if (reason := tiers.missing_prerequisite(tier.name, machine))}
-    try:
-        find_bindir()
-    except PostgresUnavailable as exc:
-        missing[APPS] = str(exc)
-    if reason := browser.missing():
-        missing.setdefault(APPS, reason)
+    if reason := tiers.app_missing():
+        missing[APPS] = reason
     # The image benchmark needs what the image tier needs; the acceptance load run needs a cluster.
     if "image" in missing:
         missing["bench"] = missing["image"]
