@@ -22,18 +22,29 @@ CLUSTER ?= auto
 # The image tag: $IMAGE_TAG, else the chart's appVersion so `helm install` finds the images
 # (harness.images.image_tag, the one place; `python -m harness.images tag` prints it).
 
-.PHONY: help system setup venv helm scanners chart-docs test test-backend test-frontend static policy images bench-backend bench-backend-cpu bench-images \
+.PHONY: help system setup venv helm scanners lock chart-docs test test-backend test-frontend static policy images bench-backend bench-backend-cpu bench-images \
         test-runtime test-cluster up status down load bench-load bench-frontend acceptance report ai-manifests deploy undeploy diagnose clean mutate
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 # --- set-up ---------------------------------------------------------------------
-$(VENV)/.installed: pyproject.toml images/backend/pyproject.toml
+# The harness's and the backend's test environment, exactly as locked (with hashes): the backend's
+# run-time packages at the versions its image ships (requirements-dev.lock is compiled under
+# images/backend/requirements.lock; verification/unit/test_locks.py fails when they drift).
+LOCK := requirements-dev.lock
+$(VENV)/.installed: pyproject.toml images/backend/pyproject.toml $(LOCK) images/backend/requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e . -e './images/backend[test]'
+	$(PY) -m pip install -q --require-hashes -r $(LOCK)
+	$(PY) -m pip install -q --no-deps -e . -e ./images/backend
 	@touch $@
+
+UV_VERSION ?= 0.13.8
+lock: ## Recompile requirements-dev.lock (the harness and the backend's tests, hashes, every platform) after a change of either pyproject.toml; the backend's own lock: images/backend/README.md
+	@test -x .cache/uv/bin/uv || { $(PYTHON) -m venv .cache/uv && .cache/uv/bin/pip install -q 'uv==$(UV_VERSION)'; }
+	.cache/uv/bin/uv pip compile pyproject.toml images/backend/pyproject.toml --extra test --universal \
+	  --python-version 3.11 --generate-hashes --no-header -c images/backend/requirements.lock -o $(LOCK)
 
 $(FRONTEND)/node_modules/.installed: $(FRONTEND)/package-lock.json
 	cd $(FRONTEND) && npm ci --no-audit --no-fund
