@@ -39,3 +39,15 @@ def test_docker_host_wins_over_the_context(colima_like_context, monkeypatch, tmp
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/other.sock")
     assert docker_engine.endpoint() == f"unix://{tmp_path}/other.sock (DOCKER_HOST)"
     assert f"unix://{tmp_path}/other.sock" in (docker_engine.engine_problem(timeout=2) or "")
+
+
+def test_ensure_docker_names_the_contexts_engine_and_starts_no_other(colima_like_context):
+    """scripts/ensure-docker.sh (make up, make load) with the active context's engine down: one line
+    naming that endpoint; it must not start the machine's own dockerd in its place."""
+    from harness.core.paths import REPO_ROOT
+
+    done = subprocess.run([str(REPO_ROOT / "scripts" / "ensure-docker.sh")], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 1
+    assert "starting dockerd" not in done.stderr
+    assert f"no Docker engine answers at unix://{colima_like_context} (docker context colima" in done.stderr
