@@ -130,15 +130,29 @@ def _start(environment: Environment, **_kwargs) -> None:
     _state["ticker"] = gevent.spawn(_tick_requests, environment, clock)
 
 
+# A headless run (make load: 3 minutes, --only-summary) says how it goes this often, one line.
+PROGRESS_EVERY_S = 30
+
+
 def _record_timeline(environment: Environment) -> None:
+    options = environment.parsed_options
+    headless = bool(options and options.headless)
+    run_time = getattr(options, "run_time", None) if options else None
+    said = 0.0
     while True:
         total = environment.stats.total
-        _state["timeline"].append({
+        point = {
             "t": round(time.monotonic() - _state["started"], 1),
             "users": environment.runner.user_count if environment.runner else 0,
             "rps": round(total.current_rps, 1),
             "p95_ms": total.get_current_response_time_percentile(0.95) or 0,
-        })
+        }
+        _state["timeline"].append(point)
+        if headless and point["t"] - said >= PROGRESS_EVERY_S:
+            said = point["t"]
+            print(f"load: {point['t']:.0f} s" + (f" of {run_time} s" if run_time else "")
+                  + f", {point['users']} users, {point['rps']} req/s, p95 {point['p95_ms']:.0f} ms, "
+                  f"{total.num_failures} failed of {total.num_requests}", file=sys.stderr, flush=True)
         gevent.sleep(2)
 
 
