@@ -21,6 +21,13 @@ GOOD_URL = "postgresql://todo:hunter2-db-password@127.0.0.1:5432/todo?sslmode=di
 GOOD_SECRET = "c3a9f17e5b2d48e0a6f91c7d3b5e2a8f04d6c9e1b7a3f5d2"
 
 
+def test_every_variable_is_in_the_readmes_configuration_table() -> None:
+    """images/backend/README.md's table is where a person looks the variables up: all of them."""
+    readme = (REPO_ROOT / "images" / "backend" / "README.md").read_text()
+    table = set(re.findall(r"^\| `([A-Z][A-Z0-9_]*)` \|", readme, re.M))
+    assert sorted(name.upper() for name in Settings.model_fields if name.upper() not in table) == []
+
+
 def test_settings_variables_equal_the_contract() -> None:
     names = {name.upper() for name in Settings.model_fields}
     required = {name.upper() for name, f in Settings.model_fields.items() if f.is_required()}
