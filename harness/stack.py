@@ -20,6 +20,7 @@ this checkout's stack — also when ``up`` failed half-way or the supervisor die
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import secrets
@@ -59,7 +60,9 @@ from harness.testkit.postgres import Database, psql_argv  # noqa: E402
 STATE_DIR = REPO_ROOT / ".cache" / "stack"
 STATE_FILE = STATE_DIR / "state.json"
 LABEL_OWNER = f"{LABEL_PREFIX}/owner"
-OWNER_MAKE_UP = "make-up"
+# `make up` of this checkout: `make up` and `make down` remove the left-overs of their own checkout's
+# stack only, never another checkout's beside it on the same engine.
+OWNER_MAKE_UP = f"make-up-{hashlib.sha256(str(REPO_ROOT).encode()).hexdigest()[:10]}"
 DEFAULT_UI_PORT = 8080
 # The official image first; the local one from images/base/ where no registry is reachable.
 # The official image the images module pins, then the local one `make base-images` builds.
@@ -410,6 +413,11 @@ def cmd_status(args: argparse.Namespace) -> int:
     if state.get("error"):
         print(f"error: {state['error']}")
     return 0 if alive and state["status"] == "ready" else 1
+
+
+def make_up_label() -> str:
+    """The Docker labels of this checkout's ``make up`` application containers (for Locust's sampler)."""
+    return f"{LABEL_OWNER}={OWNER_MAKE_UP},{LABEL_PREFIX}/role=container"
 
 
 def running_ui_url() -> str | None:

@@ -71,11 +71,10 @@ def _options(parser) -> None:
     parser.add_argument("--signup-p95-threshold-ms", type=float, default=LOAD_SIGNUP_P95_MS,
                         env_var="LOAD_SIGNUP_P95_THRESHOLD_MS",
                         help="fail the run when the p95 of register and log in is at or above this")
-    parser.add_argument("--stack-label", default="todo-chatbot.runtime/role=container",
-                        env_var="LOAD_STACK_LABEL",
+    parser.add_argument("--stack-label", default="", env_var="LOAD_STACK_LABEL",
                         help="Docker label(s) of the application containers to sample: key=value[,key=value…] "
-                             "(default: every app container of the runtime stack; PostgreSQL is external and "
-                             "not counted)")
+                             "(default: the app containers of this checkout's `make up` stack; PostgreSQL is "
+                             "external and not counted)")
     parser.add_argument("--results-dir", default="reports/load", env_var="LOAD_RESULTS_DIR",
                         help="where summary.json and the chart go")
     parser.add_argument("--budget-run", action="store_true", default=False,
@@ -108,7 +107,11 @@ def _check_target(environment: Environment, **_kwargs) -> None:
 def make_sampler(options) -> ResourceSampler | KubeletSampler:
     if options.kube_namespace:
         return KubeletSampler(options.kube_namespace, options.kube_selector, options.kubeconfig, options.kube_context)
-    return ResourceSampler(label=options.stack_label)
+    if options.stack_label:
+        return ResourceSampler(label=options.stack_label)
+    from harness.stack import make_up_label  # the stack a bare `locust -f load/` loads, not another's
+
+    return ResourceSampler(label=make_up_label())
 
 
 @events.test_start.add_listener
