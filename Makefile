@@ -167,11 +167,12 @@ report: ## Rebuild reports/acceptance.html and .md from the last acceptance run 
 
 # --- mutation testing (harness/mutation, verification/mutants.yaml) ---------------------------
 # TIER=static|image|runtime|cluster picks the mutants of one tier (static includes docs); ONLY=id,…
-# names mutants; WORKERS=2 runs that many at once. Chart mutants of the cluster tier run on
-# CLUSTER (local, kind, context:NAME). Scratch copies, namespaces and mutant images are removed.
+# names mutants; WORKERS=2 runs that many at once; STRICT=1 exits 3 when one goes undetected (CI).
+# Chart mutants of the cluster tier run on CLUSTER (local, kind, context:NAME). Scratch copies,
+# namespaces and mutant images (in Docker and in the cluster) are removed.
 mutate: $(VENV)/.installed ## Seeded defects against the suite: one line per mutant, the score, reports/mutation.json (TIER=static|image|runtime|cluster, ONLY=id,…)
 	@$(if $(filter-out static,$(TIER)),scripts/ensure-docker.sh,true)
-	$(PY) -m harness.mutation $(if $(TIER),--tier $(TIER)) $(if $(ONLY),--only $(ONLY)) $(if $(WORKERS),--workers $(WORKERS)) $(if $(filter-out auto none,$(CLUSTER)),--cluster=$(CLUSTER))
+	$(PY) -m harness.mutation $(if $(TIER),--tier $(TIER)) $(if $(ONLY),--only $(ONLY)) $(if $(WORKERS),--workers $(WORKERS)) $(if $(filter-out auto none,$(CLUSTER)),--cluster=$(CLUSTER)) $(if $(STRICT),--strict)
 
 signoff: $(VENV)/.installed ## Sign a MANUAL requirement off after following its checklist: make signoff ID=US4-2 RESULT=pass|fail NOTE="what you checked and saw"
 	@test -n "$(ID)" -a -n "$(RESULT)" || { echo 'usage: make signoff ID=US4-2 RESULT=pass|fail NOTE="what you checked and saw"'; exit 2; }

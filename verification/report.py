@@ -336,6 +336,8 @@ def _details(row: Row) -> str:
     if row.mutants:
         survivors = "".join(f"<li><code>{_e(m['id'])}</code> survived: {_e(m['why'])}<pre>{_e(m['diff'])}</pre></li>"
                             for m in row.mutants["survivors"])
+        survivors += "".join(f"<li><code>{_e(m['id'])}</code> survived, accepted: {_e(m['accepted'])}"
+                             f"<pre>{_e(m['diff'])}</pre></li>" for m in row.mutants.get("accepted", []))
         parts.append(f"<h4>Seeded defects (make mutate): killed {row.mutants['killed']}/{row.mutants['total']}</h4>"
                      + (f"<ul>{survivors}</ul>" if survivors else ""))
     if row.evidence:

@@ -223,6 +223,7 @@ def verdict(requirement: Requirement, tests: list[dict], evidence: Evidence,
                                    m["id"] for m in scored["survivors"]))
     if scored:
         said.append(f"mutants killed {scored['killed']}/{scored['total']}")
+        said.extend(f"accepted survivor {m['id']}: {m['accepted']}" for m in scored.get("accepted", []))
     return Verdict("PASS", "; ".join(said))
 
 

@@ -12,6 +12,7 @@ assembled here and imported into containerd; application images come from the Do
     python -m harness.localk8s down     # stops everything, removes every trace
     python -m harness.localk8s status
     python -m harness.localk8s load IMAGE...
+    python -m harness.localk8s unload IMAGE...  # remove images loaded that way (the mutation runner's)
 
 Binaries: ``scripts/build-kubernetes.sh`` and ``scripts/build-cluster-tools.sh`` (cached under
 ~/.cache/todo-chatbot, reused when the pinned versions match). Everything the running cluster
@@ -61,7 +62,7 @@ from harness.localk8s.config import (
     coredns_manifests,
     write_configs,
 )
-from harness.localk8s.images import ctr, import_system_images, load_docker_image
+from harness.localk8s.images import ctr, import_system_images, load_docker_image, remove_image
 from harness.localk8s.network import (
     bridge_present,
     cleanup_iptables,
@@ -355,6 +356,10 @@ def _main(argv: list[str]) -> int:
     if cmd == "load":
         for image in argv[1:]:
             load_docker_image(layout, image)
+        return 0
+    if cmd == "unload":
+        for image in argv[1:]:
+            remove_image(layout, image)
         return 0
     print(__doc__)
     return 2

@@ -34,6 +34,12 @@ def load_docker_image(layout: Layout, image: str) -> None:
         raise RuntimeError(f"'ctr images import' of {image} failed (exit {result.returncode}): {result.stderr.strip()}")
 
 
+def remove_image(layout: Layout, image: str) -> bool:
+    """``ctr images rm`` of ``image`` (Docker's short name, as it was imported): True when it was there."""
+    ref = image if "/" in image.split(":")[0] else f"docker.io/library/{image}"
+    return ctr(layout, "images", "rm", ref, capture_output=True, text=True).returncode == 0
+
+
 def import_system_images(layout: Layout) -> None:
     """The pause and CoreDNS images, each one binary from the cluster-tools build (no registry)."""
     pause = layout.tools_bin / "pause"

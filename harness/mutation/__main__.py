@@ -8,7 +8,8 @@ each and the scores, write ``reports/mutation.json``.
 
 Exit status: 0 when the run finished (survivors are in the report, not a failure of the run);
 1 when a mutant could not be run (a catalogue edit that no longer applies, a runner error);
-2 on bad arguments.
+2 on bad arguments; with ``--strict`` (CI, ``make mutate STRICT=1``), 3 when a mutant of this run
+went undetected and the catalogue does not list it as accepted.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fresh-report", action="store_true", help="do not merge the previous report's other mutants")
     parser.add_argument("--refresh-baseline", action="store_true")
     parser.add_argument("--no-build", action="store_true", help="image mutants: skip the docker build validity check")
+    parser.add_argument("--strict", action="store_true",
+                        help="exit 3 when a mutant of this run survives (or no test covers it) unless accepted")
     parser.add_argument("--list", action="store_true")
     args = parser.parse_args(argv)
 
@@ -116,7 +119,13 @@ def main(argv: list[str] | None = None) -> int:
                             config={"tier": args.tier, "only": args.only, "workers": args.workers})
     report_lib.write(data, path)
     _summary(outcomes, data, timing, path)
-    return 1 if any(o.status == runner.ERROR for o in outcomes) else 0
+    if any(o.status == runner.ERROR for o in outcomes):
+        return 1
+    missed = [o.mutant.id for o in outcomes if o.status in (runner.SURVIVED, runner.NO_COVERAGE) and not o.mutant.accepted]
+    if args.strict and missed:
+        print(f"mutate: {len(missed)} seeded defect(s) went undetected: {', '.join(missed)}", file=sys.stderr)
+        return 3
+    return 0
 
 
 def _known_ids(root: Path) -> set[str] | None:
@@ -143,7 +152,8 @@ def _summary(outcomes: list[runner.Outcome], data: dict, timing: dict, path: Pat
           f"({', '.join(f'{k} {v} s' for k, v in timing['mutant_seconds_by_tier'].items())} summed)")
     for o in outcomes:
         if o.status in (runner.SURVIVED, runner.NO_COVERAGE, runner.ERROR):
-            print(f"  {o.status.upper()}: {o.mutant.id} [{','.join(o.mutant.ids)}] {o.mutant.why}")
+            accepted = f" (accepted: {o.mutant.accepted})" if o.mutant.accepted else ""
+            print(f"  {o.status.upper()}: {o.mutant.id} [{','.join(o.mutant.ids)}] {o.mutant.why}{accepted}")
 
 
 def _interrupt(signum: int, frame: object) -> None:

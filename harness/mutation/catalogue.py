@@ -13,6 +13,8 @@ An entry is a small, named defect a person could make in this repository::
     - id: ...
       values: {backend: {replicaCount: 1}}          # or a values override, applied as an extra values file
       equivalent: "why it cannot change behaviour"  # optional: left out of the score
+      accepted: "why no test should kill it"        # optional: a survivor a reviewer accepts; it still
+                                                    # counts in the score, but does not make its IDs WEAK
 
 Applying a mutant edits a scratch copy of the tree (:mod:`harness.mutation.scratch`), never the
 working tree.
@@ -58,6 +60,7 @@ class Mutant:
     replace: str | None = None
     values: dict[str, Any] | None = field(default=None, hash=False, compare=False)
     equivalent: str | None = None
+    accepted: str | None = None
 
     @property
     def kind(self) -> str:
@@ -142,7 +145,7 @@ def load(path: Path = CATALOGUE, known_ids: set[str] | None = None) -> list[Muta
 def _parse(entry: Any, where: str, known_ids: set[str] | None) -> Mutant:
     if not isinstance(entry, dict):
         raise CatalogueError(f"{where}: an entry is a mapping")
-    allowed = {"id", "category", "ids", "tier", "why", "file", "find", "replace", "values", "equivalent"}
+    allowed = {"id", "category", "ids", "tier", "why", "file", "find", "replace", "values", "equivalent", "accepted"}
     if extra := set(entry) - allowed:
         raise CatalogueError(f"{where}: unknown keys {sorted(extra)}")
     for key in ("id", "category", "ids", "tier", "why"):
@@ -163,9 +166,15 @@ def _parse(entry: Any, where: str, known_ids: set[str] | None) -> Mutant:
             raise CatalogueError(f"{where}: replace equals find")
     elif not isinstance(entry["values"], dict) or not entry["values"]:
         raise CatalogueError(f"{where}: values is a non-empty mapping")
+    if entry.get("equivalent") and entry.get("accepted"):
+        raise CatalogueError(f"{where}: a mutant is either equivalent (cannot change behaviour) or an accepted "
+                             "survivor (changes it, no test should see it), not both")
+    for key in ("equivalent", "accepted"):
+        if key in entry and len(str(entry[key]).strip()) < 20:
+            raise CatalogueError(f"{where}: '{key}' needs the reason a reviewer would agree with (a sentence)")
     return Mutant(str(entry["id"]), str(entry["category"]), ids, entry["tier"], str(entry["why"]).strip(),
                   entry.get("file"), entry.get("find"), entry.get("replace"), entry.get("values"),
-                  entry.get("equivalent"))
+                  entry.get("equivalent"), entry.get("accepted"))
 
 
 def apply(mutant: Mutant, root: Path) -> None:

@@ -69,15 +69,21 @@ def build(outcomes: list[Outcome], root: Path = REPO_ROOT, *, fingerprint: dict[
             mutant["coveredBy"] = o.tests
         if m.equivalent:
             mutant["equivalent"] = m.equivalent
+        if m.accepted:
+            mutant["accepted"] = m.accepted
         entry["mutants"].append(mutant)
     by_status = [(o.mutant, STRYKER_STATUS[o.status]) for o in outcomes]
     requirements: dict[str, dict[str, Any]] = {}
     for m, status in by_status:
         for rid in m.ids:
-            req = requirements.setdefault(rid, {"statuses": [], "survivors": []})
+            req = requirements.setdefault(rid, {"statuses": [], "survivors": [], "accepted": []})
             req["statuses"].append(status)
             if status in UNDETECTED:
-                req["survivors"].append({"id": m.id, "diff": m.diff(root), "why": m.why})
+                survivor = {"id": m.id, "diff": m.diff(root), "why": m.why}
+                if m.accepted:  # still undetected (the score says so), but not a weakness of the ID
+                    req["accepted"].append(survivor | {"accepted": m.accepted})
+                else:
+                    req["survivors"].append(survivor)
     tiers: dict[str, list[str]] = {}
     for m, status in by_status:
         tiers.setdefault(m.tier, []).append(status)
@@ -95,7 +101,7 @@ def build(outcomes: list[Outcome], root: Path = REPO_ROOT, *, fingerprint: dict[
         "scores": {
             "overall": score(s for _, s in by_status) | _counts(s for _, s in by_status),
             "tiers": {t: score(s) | _counts(s) for t, s in tiers.items()},
-            "requirements": {rid: score(r["statuses"]) | {"survivors": r["survivors"]}
+            "requirements": {rid: score(r["statuses"]) | {"survivors": r["survivors"], "accepted": r["accepted"]}
                              for rid, r in sorted(requirements.items())},
         },
     }
@@ -160,11 +166,13 @@ def fingerprint(path: Path = REPORT) -> dict[str, str] | None:
 
 
 def per_requirement(path: Path = REPORT) -> dict[str, dict[str, Any]]:
-    """Spec ID → {"killed": k, "total": n, "survivors": [{"id", "diff", "why"}]} from the report
-    ({} without one). ``total`` counts the valid, non-equivalent mutants aimed at the ID; a
-    survivor is a mutant no test detected (survived, or no test covers it)."""
+    """Spec ID → {"killed": k, "total": n, "survivors": [{"id", "diff", "why"}], "accepted": [...]}
+    from the report ({} without one). ``total`` counts the valid, non-equivalent mutants aimed at
+    the ID; a survivor is a mutant no test detected (survived, or no test covers it) that the
+    catalogue does not list as accepted; accepted survivors carry their reason."""
     report = load(path)
     if report is None:
         return {}
-    return {rid: {"killed": r["killed"], "total": r["total"], "survivors": r["survivors"]}
+    return {rid: {"killed": r["killed"], "total": r["total"], "survivors": r["survivors"],
+                  "accepted": r.get("accepted", [])}
             for rid, r in report["scores"]["requirements"].items()}

@@ -18,7 +18,8 @@ proves nothing about the mutant); the baseline is kept in ``reports/`` per tree 
 
 Nothing outlives a mutant: the scratch copy is removed, the pytest process group is interrupted
 (SIGINT, so fixture teardown removes namespaces, releases and containers) and killed if it
-lingers, and images built for the mutant (``todo-*:mut-<id>``) are removed.
+lingers, and images built for the mutant (``todo-*:mut-<id>``) are removed from Docker and from the
+cluster they were loaded into.
 """
 
 from __future__ import annotations
@@ -248,7 +249,7 @@ def run_mutant(mutant: Mutant, project: Project, tests: dict[str, TestInfo], *, 
     except (OSError, RuntimeError, ValueError, subprocess.SubprocessError) as exc:  # the runner's own failure
         outcome = Outcome(mutant, ERROR, reason=f"{type(exc).__name__}: {exc}")
     finally:
-        _remove_images(built)
+        _remove_images(built, project.cluster)
     outcome.seconds = time.monotonic() - started
     return outcome
 
@@ -395,11 +396,19 @@ def _build_problem(copy: Path, tag: str, built: list[str]) -> str | None:
     return None if rc == 0 else _tail(text)
 
 
-def _remove_images(refs: list[str]) -> None:
+def _remove_images(refs: list[str], cluster_option: str | None = None) -> None:
+    """The mutant's images, from the Docker engine and from the cluster its tests loaded them into."""
     if not refs:
         return
     from harness.core.docker import cli
 
+    if cluster_option:
+        from harness.providers import make_provider
+        from harness.providers.commands import remove_image
+
+        environment = make_provider(cluster_option)[1].environment
+        for ref in refs:
+            remove_image(ref, environment)
     subprocess.run([cli(), "image", "rm", "-f", *refs], capture_output=True, check=False, timeout=120)
 
 

@@ -41,6 +41,18 @@ def image_load_argv(image: str, env: Environment, python: str | None = None) -> 
     return None
 
 
+def image_remove_argv(image: str, env: Environment, python: str | None = None) -> list[str] | None:
+    """The command that removes ``image`` from the cluster's runtime after :func:`image_load_argv`
+    loaded it (an image built for one run, such as a seeded defect's), or None where nothing was loaded."""
+    if env.provider == "kind":
+        return ["docker", "exec", f"{env.cluster or 'kind'}-control-plane", "crictl", "rmi", image]
+    if env.provider == "minikube":
+        return ["minikube", "-p", env.cluster or "minikube", "image", "rm", image]
+    if env.provider == "local":
+        return [python or sys.executable, "-m", "harness.localk8s", "unload", image]
+    return None
+
+
 def image_load_command(image: str, env: Environment) -> str | None:
     """:func:`image_load_argv` as a command to type (the default Minikube profile needs no ``-p``)."""
     argv = image_load_argv(image, env, python=PYTHON_IN_TEXT)
@@ -77,6 +89,12 @@ def load_image(image: str, env: Environment) -> list[str] | None:
     if argv is not None:
         subprocess.run(argv, check=True, capture_output=True, text=True, cwd=REPO_ROOT)
     return argv
+
+
+def remove_image(image: str, env: Environment) -> None:
+    """Run :func:`image_remove_argv`; an image that is already gone is not an error."""
+    if (argv := image_remove_argv(image, env)) is not None:
+        subprocess.run(argv, check=False, capture_output=True, text=True, cwd=REPO_ROOT, timeout=120)
 
 
 def more_resources_command(env: Environment, cpus: int = 4, memory_mib: int = 6144) -> str:

@@ -3,10 +3,13 @@ read-only root filesystem, answer their health checks, and fail fast on bad env.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
 import tempfile
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -416,6 +419,31 @@ def test_frontend_serves_login_page_read_only(start_container: Any, frontend_env
         )
     running.container.reload()
     assert running.container.status == "running", running.describe()
+
+
+@pytest.mark.requirement("US2-4")
+def test_frontend_without_its_backend_stays_live_and_says_the_service_is_unavailable(
+        start_container: Any, frontend_env: dict[str, str]) -> None:
+    """Run alone (nothing listens at its BACKEND_URL), the frontend keeps serving: its health check
+    stays 200 (a backend outage must not restart every frontend pod) and an API call answers 503
+    with a JSON error in plain words, not a success with an empty body and not a stack trace."""
+    running = start_container("frontend", frontend_env)
+    running.wait_healthy(contract.FRONTEND_HEALTH_PATH)
+    request = urllib.request.Request(running.url + "/api/auth/login", method="POST",
+                                     data=json.dumps({"email": "someone@example.com", "password": "x" * 12}).encode(),
+                                     headers={"Content-Type": "application/json", "Accept": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as resp:
+            status, body = resp.status, resp.read().decode(errors="replace")
+    except urllib.error.HTTPError as exc:
+        status, body = exc.code, exc.read().decode(errors="replace")
+    assert status == 503, f"login with the backend unreachable answered {status}: {body[:300]}"
+    answer = json.loads(body)
+    assert answer.get("error") == "backend_unavailable", answer
+    assert re.search(r"cannot be reached|unavailable|try again", answer.get("message", ""), re.IGNORECASE), answer
+    assert not re.search(r"ECONNREFUSED|Error:|\bat \S+:\d+", body), f"internals leak to the user: {body[:300]}"
+    status, _, _ = running.get(contract.FRONTEND_HEALTH_PATH, timeout=10)
+    assert status == 200, "the frontend's health check failed because its backend is down"
 
 
 @pytest.mark.parametrize("app", APPS)

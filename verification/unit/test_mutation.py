@@ -85,7 +85,10 @@ def test_catalogue_refuses_malformed_entries(tmp_path: Path) -> None:
     for bad, message in (({**entry, "tier": "someday", "values": {"a": 1}}, "tier"),
                          ({**entry, "ids": ["FR-999"], "values": {"a": 1}}, "unknown spec IDs"),
                          ({**entry, "values": {"a": 1}, "file": "f", "find": "a", "replace": "b"}, "either"),
-                         ({**entry, "file": "f", "find": "a", "replace": "a"}, "equals")):
+                         ({**entry, "file": "f", "find": "a", "replace": "a"}, "equals"),
+                         ({**entry, "values": {"a": 1}, "accepted": "fine"}, "reason"),
+                         ({**entry, "values": {"a": 1}, "accepted": "a reason long enough to read",
+                           "equivalent": "another reason long enough"}, "not both")):
         path.write_text(yaml.safe_dump({"mutants": [bad]}))
         with pytest.raises(catalogue.CatalogueError, match=message):
             catalogue.load(path, set(registry()))
@@ -148,7 +151,10 @@ def test_runner_kills_one_mutant_of_a_tiny_chart_misses_one_and_leaves_nothing(t
          "values": {"replicas": 3}},
         {"id": "comment", "category": "docs", "ids": ["FR-011"], "tier": "static", "why": "a comment",
          "file": "chart/tiny/templates/service.yaml", "find": "# the one port", "replace": "# the port",
-         "equivalent": "a comment"},
+         "equivalent": "a comment: helm drops it, nothing rendered changes"},
+        {"id": "five-replicas-accepted", "category": "rollout", "ids": ["FR-011"], "tier": "static",
+         "why": "no test looks either", "values": {"replicas": 5},
+         "accepted": "an annotation no consumer reads: a reviewer accepts it (here: to test the field)"},
     ]}))
     out = tmp_path / "mutation.json"
     # The runner's scratch copies go to a temporary folder of this test's own, so another run of the
@@ -169,12 +175,17 @@ def test_runner_kills_one_mutant_of_a_tiny_chart_misses_one_and_leaves_nothing(t
     assert found["port-7070-by-values"]["status"] == "Killed"
     assert found["three-replicas"]["status"] == "Survived"
     assert found["comment"]["status"] == "Ignored"
-    assert data["scores"]["overall"]["killed"] == 2 and data["scores"]["overall"]["total"] == 3
-    assert data["scores"]["overall"]["score"] == 66.7
-    assert report.per_requirement(out) == {"FR-011": {"killed": 2, "total": 3, "survivors": [
-        {"id": "three-replicas", "diff": "extra values file:\nreplicas: 3", "why": "no test looks"}]}}
+    assert found["five-replicas-accepted"]["status"] == "Survived"
+    assert found["five-replicas-accepted"]["accepted"].startswith("an annotation")
+    # An accepted survivor still counts against the score, but is not a survivor of the ID.
+    assert data["scores"]["overall"]["killed"] == 2 and data["scores"]["overall"]["total"] == 4
+    assert data["scores"]["overall"]["score"] == 50.0
+    assert report.per_requirement(out) == {"FR-011": {"killed": 2, "total": 4, "survivors": [
+        {"id": "three-replicas", "diff": "extra values file:\nreplicas: 3", "why": "no test looks"}], "accepted": [
+        {"id": "five-replicas-accepted", "diff": "extra values file:\nreplicas: 5", "why": "no test looks either",
+         "accepted": "an annotation no consumer reads: a reviewer accepts it (here: to test the field)"}]}}
     assert report.fingerprint(out) and set(report.fingerprint(out)) >= {"chart", "tests"}
     assert "port: 8080" in (tree / "chart" / "tiny" / "values.yaml").read_text()  # the tree itself untouched
     assert list(scratch_base.glob(scratch.PREFIX + "*")) == [], "a scratch copy outlived its run"
     lines = [line for line in run.stdout.splitlines() if line.startswith("[")]
-    assert len(lines) == 4, run.stdout  # one progress line per mutant
+    assert len(lines) == 5, run.stdout  # one progress line per mutant

@@ -341,11 +341,14 @@ def test_a_surviving_mutant_makes_a_passing_id_weak_and_fails_the_sign_off():
     records = [_record("FR-011", "passed", "static"), _record("FR-005", "passed", "static")]
     mutants = {"FR-011": {"killed": 3, "total": 4, "survivors": [
                    {"id": "svc-port-9090", "diff": "- port: 8000\n+ port: 9090", "why": "the UI cannot reach the API"}]},
-               "FR-005": {"killed": 2, "total": 2, "survivors": []}}
+               "FR-005": {"killed": 2, "total": 3, "survivors": [], "accepted": [
+                   {"id": "pool-size-4", "diff": "d", "why": "w", "accepted": "the pool size is tuning, not behaviour"}]}}
     got = _verdicts(records, mutants=mutants)
     assert got["FR-011"].status == "WEAK" and "mutants killed 3/4: svc-port-9090 survived" in got["FR-011"].reason
     assert got["FR-011"].command == "make mutate ONLY=svc-port-9090"
-    assert got["FR-005"].status == "PASS" and "mutants killed 2/2" in got["FR-005"].reason
+    # An accepted survivor does not weaken the ID; the verdict says it and why.
+    assert got["FR-005"].status == "PASS" and "mutants killed 2/3" in got["FR-005"].reason
+    assert "accepted survivor pool-size-4: the pool size is tuning" in got["FR-005"].reason
     assert not sign_off_verdict(list(got.values()), [], {"cluster": "none here"}).signed
 
 
