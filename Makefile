@@ -40,12 +40,6 @@ $(VENV)/.installed: pyproject.toml images/backend/pyproject.toml $(LOCK) images/
 	$(PY) -m pip install -q --no-deps -e . -e ./images/backend
 	@touch $@
 
-UV_VERSION ?= 0.13.8
-lock: ## Recompile requirements-dev.lock (the harness and the backend's tests, hashes, every platform) after a change of either pyproject.toml; the backend's own lock: images/backend/README.md
-	@test -x .cache/uv/bin/uv || { $(PYTHON) -m venv .cache/uv && .cache/uv/bin/pip install -q 'uv==$(UV_VERSION)'; }
-	.cache/uv/bin/uv pip compile pyproject.toml images/backend/pyproject.toml --extra test --universal \
-	  --python-version 3.11 --generate-hashes --no-header -c images/backend/requirements.lock -o $(LOCK)
-
 $(FRONTEND)/node_modules/.installed: $(FRONTEND)/package-lock.json
 	cd $(FRONTEND) && npm ci --no-audit --no-fund
 	@touch $@
@@ -66,6 +60,12 @@ helm: ## Helm: the one on PATH, else built with Go into ~/.cache/todo-chatbot/bi
 scanners: ## kube-score (built with Go, pinned) and Checkov (its own virtualenv: its pins clash with pytest's) for the static tier
 	@scripts/install-kube-score.sh >/dev/null || echo "scanners: kube-score not installed (above); its static tests skip" >&2
 	@PYTHON=$(PYTHON) scripts/install-checkov.sh >/dev/null || echo "scanners: Checkov not installed (above); its static tests skip" >&2
+
+UV_VERSION ?= 0.13.8
+lock: ## Recompile requirements-dev.lock (the harness and the backend's tests, hashes, every platform) after a change of either pyproject.toml; the backend's own lock: images/backend/README.md
+	@test -x .cache/uv/bin/uv || { $(PYTHON) -m venv .cache/uv && .cache/uv/bin/pip install -q 'uv==$(UV_VERSION)'; }
+	.cache/uv/bin/uv pip compile pyproject.toml images/backend/pyproject.toml --extra test --universal \
+	  --python-version 3.11 --generate-hashes --no-header -c images/backend/requirements.lock -o $(LOCK)
 
 # --- tests ----------------------------------------------------------------------
 test: setup test-frontend ## Run every test: frontend checks, then the pytest suite, every tier this machine can run (CLUSTER=auto|kind|local|context:NAME|none)
