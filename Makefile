@@ -64,7 +64,7 @@ scanners: ## kube-score (built with Go, pinned) and Checkov (its own virtualenv:
 UV_VERSION ?= 0.13.8
 lock: ## Recompile requirements-dev.lock (the harness and the backend's tests, hashes, every platform) after a change of either pyproject.toml; the backend's own lock: images/backend/README.md
 	@test -x .cache/uv/bin/uv || { $(PYTHON) -m venv .cache/uv && .cache/uv/bin/pip install -q 'uv==$(UV_VERSION)'; }
-	.cache/uv/bin/uv pip compile pyproject.toml images/backend/pyproject.toml --extra test --universal \
+	.cache/uv/bin/uv pip compile --native-tls pyproject.toml images/backend/pyproject.toml --extra test --universal \
 	  --python-version 3.11 --generate-hashes --no-header -c images/backend/requirements.lock -o $(LOCK)
 
 # --- tests ----------------------------------------------------------------------
