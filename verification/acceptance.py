@@ -32,8 +32,8 @@ from harness.core.paths import REPO_ROOT
 from harness.providers import AUTO, choose_automatically
 from verification import report, tiers
 from verification.fingerprint import tree_fingerprint
-from verification.requirements import SpecMissing, spec_sentences
 from verification.report import LOAD_RUN_FILE, LOAD_SUMMARY, RAW, REPORTS, STAGES_FILE
+from verification.requirements import SpecMissing, spec_sentences
 from verification.verdicts import LOAD_RUN, STATUSES, StageResult, sign_off_verdict
 
 ROOT = REPO_ROOT
