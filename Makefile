@@ -22,7 +22,7 @@ CLUSTER ?= auto
 # The image tag: $IMAGE_TAG, else the chart's appVersion so `helm install` finds the images
 # (harness.images.image_tag, the one place; `python -m harness.images tag` prints it).
 
-.PHONY: help system setup venv helm scanners lock chart-docs test test-backend test-frontend static policy images bench-backend bench-backend-cpu bench-images \
+.PHONY: help system setup venv helm scanners lock frontend-deps frontend-checks chart-docs test test-backend test-frontend static policy images bench-backend bench-backend-cpu bench-images \
         test-runtime test-cluster up status down load bench-load bench-frontend acceptance report ai-manifests deploy undeploy diagnose clean mutate
 
 help: ## List the targets
@@ -44,10 +44,15 @@ $(FRONTEND)/node_modules/.installed: $(FRONTEND)/package-lock.json
 	cd $(FRONTEND) && npm ci --no-audit --no-fund
 	@touch $@
 
+# Without the Node.js the frontend needs, its packages and checks are skipped with one line saying
+# what to install (scripts/node-ok.sh), fatal only when REQUIRE_TIERS names app.
+frontend-deps: ## The frontend's node_modules (npm ci), when Node.js ^20.19 or >= 22.12 is there
+	@scripts/node-ok.sh; rc=$$?; if [ $$rc = 0 ]; then $(MAKE) --no-print-directory $(FRONTEND)/node_modules/.installed; elif [ $$rc != 3 ]; then exit $$rc; fi
+
 system: ## System packages the tiers need (Docker engine, PostgreSQL, Chromium, Go, …; installed as root with apt, else listed with their install command: their tiers skip, fatal only for tiers REQUIRE_TIERS names) and start Docker
 	@scripts/setup-system.sh
 
-setup: system venv $(FRONTEND)/node_modules/.installed helm scanners ## Everything: system packages, .venv, Python and npm packages, Helm, kube-score, Checkov (idempotent; SYSTEM_SETUP=skip to go on without system packages)
+setup: system venv frontend-deps helm scanners ## Everything: system packages, .venv, Python and npm packages, Helm, kube-score, Checkov (idempotent; SYSTEM_SETUP=skip to go on without system packages)
 
 # What one tier's targets need, and only that: the static tier needs Python and Helm; the Docker
 # targets add an engine (scripts/ensure-docker.sh). A piece that cannot be installed here is named
@@ -74,7 +79,10 @@ test: setup test-frontend ## Run every test: frontend checks, then the pytest su
 test-backend: venv ## Only the backend's own tests (PostgreSQL's server binaries: PG_BINDIR=… when not found)
 	$(PYTEST) images/backend/tests
 
-test-frontend: $(FRONTEND)/node_modules/.installed ## Frontend lint, typecheck and unit tests
+test-frontend: ## Frontend lint, typecheck and unit tests (skipped, saying why, without Node.js)
+	@scripts/node-ok.sh; rc=$$?; if [ $$rc = 0 ]; then $(MAKE) --no-print-directory frontend-checks; elif [ $$rc != 3 ]; then exit $$rc; fi
+
+frontend-checks: $(FRONTEND)/node_modules/.installed
 	cd $(FRONTEND) && npm run lint && npm run typecheck && npm test
 
 static: venv helm scanners ## Only the static tier (chart, policy, kube-score and Checkov, Dockerfiles): needs Python and Helm only

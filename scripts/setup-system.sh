@@ -56,13 +56,7 @@ has_conntrack() { command -v conntrack; }
 has_cc() { command -v gcc && test -f /usr/include/stdio.h; }
 go_bin() { command -v go 2>/dev/null || { [ -x /usr/local/go/bin/go ] && echo /usr/local/go/bin/go; } || true; }
 has_go() { local go; go=$(go_bin); [ -n "$go" ] && "$go" version | grep -qE 'go1\.(2[4-9]|[3-9][0-9])'; }
-# Next.js 16's build wants ^20.19 or >= 22.12.
-has_node() {
-  local v major minor
-  v=$(node --version 2>/dev/null) || return 1
-  v=${v#v}; major=${v%%.*}; minor=${v#*.}; minor=${minor%%.*}
-  command -v npm && { [ "$major" -eq 20 ] && [ "$minor" -ge 19 ] || { [ "$major" -eq 22 ] && [ "$minor" -ge 12 ]; } || [ "$major" -ge 23 ]; }
-}
+has_node() { scripts/node-ok.sh --quiet; }  # Next.js 16's build wants ^20.19 or >= 22.12 (one place)
 # name|check|Debian packages ("-": none recent enough)|what needs it|the tiers that skip without it (REQUIRE_TIERS' names)
 pieces=(
   "Docker engine|has_docker|docker.io|the image, runtime, load and cluster tiers|image,runtime,load,cluster"

@@ -82,7 +82,7 @@ BASH4 = {
 }
 # Run on a person's Mac: make deploy/undeploy, the set-up checks, Helm and the scanners' installers.
 MAC_SCRIPTS = ["deploy.sh", "undeploy.sh", "setup-system.sh", "ensure-docker.sh", "install-helm.sh",
-               "install-kube-score.sh", "install-checkov.sh"]
+               "install-kube-score.sh", "install-checkov.sh", "node-ok.sh"]
 
 
 def bash4_constructs(text: str) -> list[str]:

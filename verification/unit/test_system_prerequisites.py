@@ -54,3 +54,31 @@ def test_an_override_that_points_at_the_real_binaries_is_found_by_both():
         pytest.skip("no Chromium here to point CHROMIUM at")
     said = setup_reports(PG_BINDIR=str(bindir), CHROMIUM=str(chromium))
     assert "PostgreSQL" not in said and "Chromium" not in said, said
+
+
+@pytest.fixture
+def path_without_node(tmp_path) -> str:
+    """A PATH with every program of this machine but Node.js and npm."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for folder in ("/usr/local/bin", "/usr/bin", "/bin"):
+        for program in Path(folder).iterdir() if Path(folder).is_dir() else ():
+            if program.name not in ("node", "nodejs", "npm", "npx") and not (bin_dir / program.name).exists():
+                (bin_dir / program.name).symlink_to(program)
+    return str(bin_dir)
+
+
+def test_without_node_the_frontend_checks_skip_saying_what_to_install(path_without_node):
+    env = {**os.environ, "PATH": path_without_node, "REQUIRE_TIERS": ""}
+    done = subprocess.run(["make", "--no-print-directory", "test-frontend"], cwd=REPO_ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "Node.js ^20.19 or >= 22.12 with npm is needed for the frontend (found: none)" in done.stderr
+    assert "the frontend's checks skip" in done.stderr
+
+
+def test_without_node_a_required_app_tier_stops(path_without_node):
+    env = {**os.environ, "PATH": path_without_node, "REQUIRE_TIERS": "static,app"}
+    done = subprocess.run(["make", "--no-print-directory", "test-frontend"], cwd=REPO_ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0 and "skip" not in done.stderr.splitlines()[0]
