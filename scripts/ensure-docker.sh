@@ -5,7 +5,7 @@ set -euo pipefail
 DOCKER=/usr/bin/docker                     # Debian's client: builds with BuildKit
 [ -x "$DOCKER" ] || DOCKER=$(command -v docker || true)
 
-if [ -n "$DOCKER" ] && "$DOCKER" info >/dev/null 2>&1; then
+if [ -n "$DOCKER" ] && said=$("$DOCKER" info 2>&1); then   # older clients print the error on stdout
   exit 0
 fi
 # Where the CLI looked: DOCKER_HOST, else the active context's endpoint (Docker Desktop and Colima
@@ -19,11 +19,16 @@ if [ -n "$DOCKER" ]; then
     where=" at ${current#* } (docker context $ctx; 'docker context ls' lists the others)"
   fi
 fi
+case "${said:-}" in
+  *"ermission denied"*)
+    echo "ensure-docker: the Docker engine$where refuses user $(id -un) (permission denied on its socket): 'sudo usermod -aG docker $(id -un)' and log in again, or use rootless Docker or Docker Desktop" >&2
+    exit 1 ;;
+esac
 if [ "$(uname -s)" = Darwin ]; then
   echo "ensure-docker: no Docker engine answers$where: start Docker Desktop, or Colima ('colima start'; brew install colima docker)" >&2
   exit 1
 fi
-if ! command -v dockerd >/dev/null 2>&1; then
+if ! command -v dockerd >/dev/null 2>&1 && [ ! -x /usr/sbin/dockerd ]; then
   echo "ensure-docker: no Docker engine answers$where: run 'make setup' (Debian, as root), 'sudo apt-get install docker.io', or start Docker Desktop" >&2
   exit 1
 fi

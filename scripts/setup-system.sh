@@ -38,7 +38,11 @@ os=$(uname -s)
 any_exists() { local f; for f in "$@"; do [ -e "$f" ] && return 0; done; return 1; }
 # Each check is a function, so that it works wherever the piece came from (apt, Homebrew, by hand).
 # The places searched are the ones the tests search (harness/testkit/postgres.py, browser.py).
-has_docker() { command -v dockerd || docker info; }
+# Administrative programs live in /usr/sbin, which a user's PATH on Debian does not include.
+has_program() { command -v "$1" || test -x "/usr/sbin/$1" || test -x "/sbin/$1"; }
+# An engine is there when the CLI reaches it, or refuses us (a socket we may not use: ensure-docker.sh
+# says how to get access), or when dockerd is installed (ensure-docker.sh starts it as root).
+has_docker() { docker info || docker info 2>&1 | grep -qi 'permission denied' || has_program dockerd; }
 has_postgres() {
   if [ -n "${PG_BINDIR:-}" ]; then test -x "$PG_BINDIR/initdb"; return; fi
   command -v initdb || any_exists /usr/lib/postgresql/*/bin/initdb /opt/homebrew/opt/postgresql@*/bin/initdb \
@@ -50,9 +54,9 @@ has_chromium() {
     || any_exists /usr/bin/chromium /Applications/Chromium.app/Contents/MacOS/Chromium \
                   "$HOME/Applications/Chromium.app/Contents/MacOS/Chromium"
 }
-has_debootstrap() { command -v debootstrap; }
+has_debootstrap() { has_program debootstrap; }
 has_cni() { any_exists /usr/lib/cni/bridge /opt/cni/bin/bridge; }
-has_conntrack() { command -v conntrack; }
+has_conntrack() { has_program conntrack; }
 has_cc() { command -v gcc && test -f /usr/include/stdio.h; }
 go_bin() { command -v go 2>/dev/null || { [ -x /usr/local/go/bin/go ] && echo /usr/local/go/bin/go; } || true; }
 has_go() { local go; go=$(go_bin); [ -n "$go" ] && "$go" version | grep -qE 'go1\.(2[4-9]|[3-9][0-9])'; }

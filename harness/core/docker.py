@@ -51,6 +51,9 @@ def engine_problem(timeout: float = 5) -> str | None:
             where = f" at {endpoint()}"
         except Exception:  # noqa: BLE001 - an unreadable context: say what we can
             where = ""
+        if "permission denied" in str(exc).lower():  # an engine runs, but its socket is not ours to use
+            return (f"the Docker engine{where} refuses this user (permission denied on its socket): "
+                    "'sudo usermod -aG docker $USER' and log in again, or use rootless Docker or Docker Desktop")
         return (f"no Docker engine answers{where} ({type(exc).__name__}): start one with 'scripts/ensure-docker.sh' "
                 f"or {INSTALL_HINT}")
     return None
