@@ -483,6 +483,11 @@ BACKEND_BAD_ENV = {
     "short JWT_SECRET": ({"JWT_SECRET": "too-short"}, "JWT_SECRET"),
     # Random but short: only the length rule refuses it (the short one above is also too predictable).
     "short random JWT_SECRET": ({"JWT_SECRET": "k7Qx9Lm2Vp4Rz8Wd"}, "JWT_SECRET"),
+    # Long enough, but once committed to this repository (the chart tests' old fixed secret): only the
+    # strength rule refuses it (issue 27; before, the backend accepted it and a test said so).
+    "committed JWT_SECRET": ({"JWT_SECRET": "fake-jwt-secret-for-tests-only-0123456789abcdef"}, "JWT_SECRET"),
+    "JWT_SECRET phrase": ({"JWT_SECRET": "my-very-secret-jwt-signing-key-2024-and-some-more-words-here"},
+                          "JWT_SECRET"),
     "malformed DATABASE_URL": ({"DATABASE_URL": "mysql://todo:hunter2-secret@db/todo"}, "DATABASE_URL"),
 }
 
@@ -495,7 +500,7 @@ def test_backend_bad_env_exits_with_one_line(case: str, docker_client: Any, imag
     env = {k: v for k, v in (backend_env | changes).items() if v is not None}
     code, out = run_once(docker_client, image_refs["backend"], env, read_only=True)
     _assert_one_line_naming(code, out, name, [backend_env["JWT_SECRET"], "hunter2-secret", "too-short",
-                                              "k7Qx9Lm2Vp4Rz8Wd"])
+                                              "k7Qx9Lm2Vp4Rz8Wd", "fake-jwt-secret-for-tests", "my-very-secret"])
 
 
 @pytest.mark.requirement("EC-3", "FR-002")
