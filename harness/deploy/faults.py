@@ -90,7 +90,13 @@ class FrozenContainer:
         return wait_for(answer, what=f"pod {name} to send {signame} to {self.target}", timeout=timeout, interval=1)
 
     def __enter__(self) -> FrozenContainer:
-        answer = self._signal("SIGSTOP")
+        try:
+            answer = self._signal("SIGSTOP")
+        except BaseException:
+            # A start that timed out (or an interrupt) leaves the helper pod behind otherwise: a
+            # hostPID pod must never outlive the test (issue 27).
+            self.__exit__()
+            raise
         if not answer.startswith("SIGNALLED"):
             self.__exit__()
             raise RuntimeError(f"no process of {self.target} (container {self.container_id[:12]}) found on "
