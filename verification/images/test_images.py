@@ -401,6 +401,23 @@ def test_backend_answers_healthz_read_only(start_container: Any, backend_env: di
     assert backend_env["JWT_SECRET"] not in running.logs(), "the JWT secret appears in the log"
 
 
+@pytest.mark.requirement("US2-3", "FR-001")
+def test_backend_tells_callers_no_database_detail_and_hides_its_api_description(
+        start_container: Any, backend_env: dict[str, str]) -> None:
+    """/readyz said the driver's first line (the database's host and port, with a wrong password its
+    user): a caller now hears only the kind of problem, the log has the detail. /docs and
+    /openapi.json map every route for anyone: off unless API_DOCS=true (issue 27)."""
+    running = start_container("backend", backend_env)
+    running.wait_healthy(contract.BACKEND_LIVENESS_PATH)
+    status, body, _ = running.get(contract.BACKEND_READINESS_PATH)
+    assert status == 503
+    reason = json.loads(body)["reason"]
+    assert reason in ("database unreachable", "database not migrated yet", "database schema not current"), body
+    assert "127.0.0.1" not in body and "port 9" not in body, body
+    for path in ("/docs", "/redoc", "/openapi.json"):
+        assert running.get(path)[0] == 404, f"{path} is served"
+
+
 @pytest.mark.requirement("US2-4", "FR-002", "FR-008")
 def test_frontend_serves_login_page_read_only(start_container: Any, frontend_env: dict[str, str]) -> None:
     running = start_container("frontend", frontend_env)
