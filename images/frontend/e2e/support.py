@@ -47,7 +47,7 @@ def _todo_api() -> Path:
 
 
 # The frontend's runtime settings: never inherited from the caller's environment, only as a test says.
-RUNTIME_ENV = ("BACKEND_URL", "SESSION_COOKIE_SECURE", "HSTS_MAX_AGE")
+RUNTIME_ENV = ("BACKEND_URL", "SESSION_COOKIE_SECURE", "HSTS_MAX_AGE", "PROXY_TOKEN", "TRUSTED_PROXY_HOPS")
 
 
 def start_frontend(

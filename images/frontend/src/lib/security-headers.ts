@@ -5,8 +5,9 @@
  * The CSP: everything from this origin only (default-src 'self': no third-party script, style, image,
  * font or connection), no plugins, nobody may frame the app (clickjacking), a <base> tag cannot
  * redirect relative URLs, and forms may only post to this origin. Next.js injects inline scripts
- * and styles, so those stay allowed ('unsafe-inline') until pages carry per-request nonces (issue 27
- * lists it as not done); an injected script still cannot load code from or send data to elsewhere.
+ * and styles, so this static policy allows them ('unsafe-inline'); pages get a stricter one from the
+ * Proxy (src/proxy.ts, pagePolicy): scripts only with a per-request nonce. An injected script still
+ * cannot load code from or send data to elsewhere under either.
  * Permissions-Policy turns off the browser features the app never uses.
  */
 export const CONTENT_SECURITY_POLICY = [
@@ -31,3 +32,8 @@ export const SECURITY_HEADERS: readonly { key: string; value: string }[] = [
   { key: "X-Content-Type-Options", value: "nosniff" },
   { key: "Referrer-Policy", value: "strict-origin-when-cross-origin" },
 ];
+
+/** The pages' policy (src/proxy.ts): the static one, with scripts allowed only by this request's nonce. */
+export function pagePolicy(nonce: string): string {
+  return CONTENT_SECURITY_POLICY.replace("script-src 'self' 'unsafe-inline'", `script-src 'self' 'nonce-${nonce}' 'strict-dynamic'`);
+}
