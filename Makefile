@@ -154,7 +154,7 @@ report: ## Rebuild reports/acceptance.html and .md from the last acceptance run 
 # Chart mutants of the cluster tier run on CLUSTER (local, kind, context:NAME). Scratch copies,
 # namespaces and mutant images (in Docker and in the cluster) are removed.
 mutate: $(VENV)/.installed ## Seeded defects against the suite: one line per mutant, the score, reports/mutation.json (TIER=static|image|runtime|cluster, ONLY=id,…)
-	@$(if $(filter-out static,$(TIER)),scripts/ensure-docker.sh,true)
+	@$(if $(filter static,$(TIER)),true,scripts/ensure-docker.sh)
 	$(PY) -m harness.mutation $(if $(TIER),--tier $(TIER)) $(if $(ONLY),--only $(ONLY)) $(if $(WORKERS),--workers $(WORKERS)) $(if $(filter-out auto none,$(CLUSTER)),--cluster=$(CLUSTER)) $(if $(STRICT),--strict)
 
 signoff: $(VENV)/.installed ## Sign a MANUAL requirement off after following its checklist: make signoff ID=US4-2 RESULT=pass|fail NOTE="what you checked and saw"

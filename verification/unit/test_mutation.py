@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -189,3 +190,16 @@ def test_runner_kills_one_mutant_of_a_tiny_chart_misses_one_and_leaves_nothing(t
     assert list(scratch_base.glob(scratch.PREFIX + "*")) == [], "a scratch copy outlived its run"
     lines = [line for line in run.stdout.splitlines() if line.startswith("[")]
     assert len(lines) == 5, run.stdout  # one progress line per mutant
+
+
+def test_the_ci_sample_names_catalogue_mutants_one_per_heavier_tier() -> None:
+    """.ci/run's sample must keep naming real mutants (a renamed one would make `make mutate` refuse
+    the run), one of each tier the static set does not cover."""
+    text = (REPO_ROOT / ".ci" / "run").read_text()
+    sample = re.search(r"ONLY=([\w,-]+)", text)
+    assert sample and "TIER=static STRICT=1" in text, ".ci/run runs the static set and a sample, strictly"
+    by_id = {m.id: m for m in catalogue.load(catalogue.CATALOGUE, set(registry()))}
+    named = sample.group(1).split(",")
+    assert set(named) <= set(by_id), f"unknown mutants in .ci/run: {sorted(set(named) - set(by_id))}"
+    assert sorted(by_id[n].tier for n in named) == ["cluster", "image", "runtime"]
+    assert not any(by_id[n].equivalent or by_id[n].accepted for n in named)

@@ -97,3 +97,15 @@ def test_diagnose_package_is_the_public_face():
         assert hasattr(dx, name), name
     assert {"collect", "diagnose", "format_report", "Environment", "pod_facts", "main"} <= set(dx.__all__)
     assert dx.Environment is Environment
+
+
+@pytest.mark.parametrize("env", [Environment("kind", "todo-verify"), Environment("minikube", "dev"), LOCAL,
+                                 Environment("docker-desktop"), Environment("unknown")])
+def test_every_cluster_an_image_is_loaded_into_can_have_it_removed_again(env):
+    """The mutation runner loads each seeded defect's images and must not leave them behind."""
+    from harness.providers.commands import image_remove_argv
+
+    load, remove = image_load_argv(IMAGE, env, python="py"), image_remove_argv(IMAGE, env, python="py")
+    assert (load is None) == (remove is None), (load, remove)
+    if remove:
+        assert remove[-1] == IMAGE and {"rm", "rmi", "unload"} & set(remove), remove
