@@ -96,6 +96,13 @@ def app_images(objects: RenderedObjects) -> list[str]:
                    for c in pod_spec(d)["containers"]})
 
 
+def image_tags() -> dict[str, str]:
+    """The images this checkout builds (``todo-*:$IMAGE_TAG``, else the chart's appVersion): without it
+    a checkout with IMAGE_TAG set ran the chart's default tag, another checkout's images."""
+    tag = images_lib.image_tag()
+    return {"backend.image.tag": tag, "frontend.image.tag": tag}
+
+
 # The runtime tier's stacks run one frontend pod (the chart's default is two): its tests
 # follow one pod through restarts and rollouts, on a two-core machine. `make up` and the
 # load tier run the chart's defaults.
@@ -137,7 +144,8 @@ class LocalStack(Managed):
             path = Path(tmp) / "secrets.yaml"
             path.touch(mode=0o600)
             path.write_text(yaml.safe_dump(secrets_values))
-            manifests = render.render(values_files=[path], set_values={**self.set_values, **(set_values or {})},
+            manifests = render.render(values_files=[path],
+                                      set_values={**image_tags(), **self.set_values, **(set_values or {})},
                                       release=release or self.release)
         return RenderedObjects.from_manifests(render.installed(manifests), namespace=render.DEFAULT_NAMESPACE)
 
