@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import secrets
 import shlex
 import shutil
 import subprocess
@@ -131,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rendered = render.render(set_values={"secrets.databaseUrl": "postgresql://u:p@db:5432/todo",
-                                         "secrets.jwtSecret": "x" * 40})
+                                         "secrets.jwtSecret": secrets.token_hex(32)})
     report = ["# kubectl-ai drafts compared with the chart", ""]
     for component, prompt in PROMPTS.items():
         try:

@@ -20,6 +20,7 @@ this checkout's stack — also when ``up`` failed half-way or the supervisor die
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import secrets
@@ -59,7 +60,9 @@ from harness.testkit.postgres import Database, psql_argv  # noqa: E402
 STATE_DIR = REPO_ROOT / ".cache" / "stack"
 STATE_FILE = STATE_DIR / "state.json"
 LABEL_OWNER = f"{LABEL_PREFIX}/owner"
-OWNER_MAKE_UP = "make-up"
+# `make up` of this checkout: `make up` and `make down` remove the left-overs of their own checkout's
+# stack only, never another checkout's beside it on the same engine.
+OWNER_MAKE_UP = f"make-up-{hashlib.sha256(str(REPO_ROOT).encode()).hexdigest()[:10]}"
 DEFAULT_UI_PORT = 8080
 # The official image first; the local one from images/base/ where no registry is reachable.
 # The official image the images module pins, then the local one `make base-images` builds.
@@ -91,6 +94,13 @@ def postgres_image(client: docker.DockerClient) -> str:
 def app_images(objects: RenderedObjects) -> list[str]:
     return sorted({c["image"] for d in objects.deployments.values()
                    for c in pod_spec(d)["containers"]})
+
+
+def image_tags() -> dict[str, str]:
+    """The images this checkout builds (``todo-*:$IMAGE_TAG``, else the chart's appVersion): without it
+    a checkout with IMAGE_TAG set ran the chart's default tag, another checkout's images."""
+    tag = images_lib.image_tag()
+    return {"backend.image.tag": tag, "frontend.image.tag": tag}
 
 
 # The runtime tier's stacks run one frontend pod (the chart's default is two): its tests
@@ -134,7 +144,8 @@ class LocalStack(Managed):
             path = Path(tmp) / "secrets.yaml"
             path.touch(mode=0o600)
             path.write_text(yaml.safe_dump(secrets_values))
-            manifests = render.render(values_files=[path], set_values={**self.set_values, **(set_values or {})},
+            manifests = render.render(values_files=[path],
+                                      set_values={**image_tags(), **self.set_values, **(set_values or {})},
                                       release=release or self.release)
         return RenderedObjects.from_manifests(render.installed(manifests), namespace=render.DEFAULT_NAMESPACE)
 
@@ -412,13 +423,26 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0 if alive and state["status"] == "ready" else 1
 
 
-def cmd_url(args: argparse.Namespace) -> int:
-    """Print the UI address of the running stack (for scripts: `make load`)."""
+def make_up_label() -> str:
+    """The Docker labels of this checkout's ``make up`` application containers (for Locust's sampler)."""
+    return f"{LABEL_OWNER}={OWNER_MAKE_UP},{LABEL_PREFIX}/role=container"
+
+
+def running_ui_url() -> str | None:
+    """The UI address of this checkout's stack when it is up and its supervisor runs, else None."""
     state = _read_state()
     if not state or state.get("status") != "ready" or not _alive(int(state.get("pid", 0))):
+        return None
+    return state["ui_url"]
+
+
+def cmd_url(args: argparse.Namespace) -> int:
+    """Print the UI address of the running stack (for scripts: `make load`)."""
+    url = running_ui_url()
+    if url is None:
         print("the stack is not up: run 'make up'", file=sys.stderr)
         return 1
-    print(state["ui_url"])
+    print(url)
     return 0
 
 

@@ -35,7 +35,7 @@ from typing import Any
 from _cpu import CpuReading, timestamp
 from _resources import Sample, SamplerFigures
 
-from harness.kube.quantities import parse_cpu, parse_memory
+from harness.kube.quantities import parse_cpu, parse_memory, quantity
 
 # --- parsing (pure functions: verification/unit tests them on recorded answers) ----------------
 
@@ -135,14 +135,11 @@ def deployment_of(pod: dict[str, Any]) -> str:
 
 
 def parse_quantity(value: str | None) -> float | None:
-    """A Kubernetes quantity (``400m``, ``384Mi``, ``1G``) as a number (cores or bytes)."""
-    if not value:
+    """A Kubernetes quantity (``400m``, ``384Mi``, ``1G``) as a number (cores or bytes), None when not
+    set: the harness's one parser (the Kubernetes client's ``parse_quantity`` underneath)."""
+    if value is None or not str(value).strip():
         return None
-    units = {"m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
-    match = re.fullmatch(r"([0-9.]+)([a-zA-Z]*)", str(value).strip())
-    if not match or match[2] not in {"", *units}:
-        raise ValueError(f"not a Kubernetes quantity: {value!r}")
-    return float(match[1]) * units.get(match[2], 1.0)
+    return float(quantity(value))
 
 
 def limits_total(pods: list[dict[str, Any]]) -> dict[str, float] | None:

@@ -188,7 +188,10 @@ def verdict(summary: dict[str, Any]) -> str:
     failed = [name for name, ok in summary.get("criteria", {}).items() if not ok]
     per_requirement = ", ".join(f"{rid} {'PASS' if r['passed'] else 'FAIL'}"
                                 for rid, r in (summary.get("requirements") or {}).items())
-    head = "PASS" if summary.get("passed") else f"FAIL ({', '.join(failed) or 'no criterion judged'})"
+    if not summary.get("requests") and failed:  # an empty run: no latency, no budget was measured
+        head = "FAIL (not one request was made, so nothing was measured: is the application up? `make up`, or --host)"
+    else:
+        head = "PASS" if summary.get("passed") else f"FAIL ({', '.join(failed) or 'no criterion judged'})"
     return f"{head} [{per_requirement}]" if per_requirement else head
 
 

@@ -44,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _cpu import RequestClock  # noqa: E402  (locust loads this file by path)
 from _kubelet import KubeletSampler  # noqa: E402
 from _resources import ResourceSampler, limits_sum  # noqa: E402
+from _target import target_problem  # noqa: E402
 from _verdict import (  # noqa: E402
     budget_figures,
     budget_run_criteria,
@@ -70,11 +71,10 @@ def _options(parser) -> None:
     parser.add_argument("--signup-p95-threshold-ms", type=float, default=LOAD_SIGNUP_P95_MS,
                         env_var="LOAD_SIGNUP_P95_THRESHOLD_MS",
                         help="fail the run when the p95 of register and log in is at or above this")
-    parser.add_argument("--stack-label", default="todo-chatbot.runtime/role=container",
-                        env_var="LOAD_STACK_LABEL",
+    parser.add_argument("--stack-label", default="", env_var="LOAD_STACK_LABEL",
                         help="Docker label(s) of the application containers to sample: key=value[,key=value…] "
-                             "(default: every app container of the runtime stack; PostgreSQL is external and "
-                             "not counted)")
+                             "(default: the app containers of this checkout's `make up` stack; PostgreSQL is "
+                             "external and not counted)")
     parser.add_argument("--results-dir", default="reports/load", env_var="LOAD_RESULTS_DIR",
                         help="where summary.json and the chart go")
     parser.add_argument("--budget-run", action="store_true", default=False,
@@ -89,10 +89,29 @@ def _options(parser) -> None:
     parser.add_argument("--kube-context", default="", env_var="LOAD_KUBE_CONTEXT", help="context in --kubeconfig")
 
 
+@events.init.add_listener
+def _check_target(environment: Environment, **_kwargs) -> None:
+    """Before any user starts: a run with nothing to load stops here with one line saying how to get
+    a target (exit 2); the web UI only warns, since its form lets the person set the host."""
+    options = environment.parsed_options
+    if options is None or isinstance(environment.runner, WorkerRunner):
+        return
+    if (problem := target_problem(environment.host)) is None:
+        return
+    if options.headless or options.autostart:
+        print(f"load: {problem}", file=sys.stderr)
+        sys.exit(2)
+    print(f"load: {problem} (or set the host in the web UI's form)", file=sys.stderr)
+
+
 def make_sampler(options) -> ResourceSampler | KubeletSampler:
     if options.kube_namespace:
         return KubeletSampler(options.kube_namespace, options.kube_selector, options.kubeconfig, options.kube_context)
-    return ResourceSampler(label=options.stack_label)
+    if options.stack_label:
+        return ResourceSampler(label=options.stack_label)
+    from harness.stack import make_up_label  # the stack a bare `locust -f load/` loads, not another's
+
+    return ResourceSampler(label=make_up_label())
 
 
 @events.test_start.add_listener
@@ -114,15 +133,29 @@ def _start(environment: Environment, **_kwargs) -> None:
     _state["ticker"] = gevent.spawn(_tick_requests, environment, clock)
 
 
+# A headless run (make load: 3 minutes, --only-summary) says how it goes this often, one line.
+PROGRESS_EVERY_S = 30
+
+
 def _record_timeline(environment: Environment) -> None:
+    options = environment.parsed_options
+    headless = bool(options and options.headless)
+    run_time = getattr(options, "run_time", None) if options else None
+    said = 0.0
     while True:
         total = environment.stats.total
-        _state["timeline"].append({
+        point = {
             "t": round(time.monotonic() - _state["started"], 1),
             "users": environment.runner.user_count if environment.runner else 0,
             "rps": round(total.current_rps, 1),
             "p95_ms": total.get_current_response_time_percentile(0.95) or 0,
-        })
+        }
+        _state["timeline"].append(point)
+        if headless and point["t"] - said >= PROGRESS_EVERY_S:
+            said = point["t"]
+            print(f"load: {point['t']:.0f} s" + (f" of {run_time} s" if run_time else "")
+                  + f", {point['users']} users, {point['rps']} req/s, p95 {point['p95_ms']:.0f} ms, "
+                  f"{total.num_failures} failed of {total.num_requests}", file=sys.stderr, flush=True)
         gevent.sleep(2)
 
 

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # `make deploy`: load the locally built images into the named cluster and
 # `helm upgrade --install` the chart there. Credentials come from the environment
-# or a git-ignored .env file, and reach Helm through a private values file on
+# or a git-ignored .env file (parsed, never sourced: harness/deploy_secrets.py), are
+# checked by the backend's own rules first, and reach Helm through a values document on
 # stdin — never the command line (visible in `ps`) and never the repository.
 #
 #   KUBE_CONTEXT=minikube make deploy            # or docker-desktop, kind-NAME, todo-local
 #   NAMESPACE=todo RELEASE=todo VALUES=chart/todo-chatbot/values-dev.yaml
+#
+# bash 3.2 (macOS's /bin/bash): no associative arrays, no ${x,,}, no mapfile, and an array that may
+# be empty is expanded as ${a[@]+"${a[@]}"} (bash < 4.4 calls "${a[@]}" of an empty one unbound).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,13 +24,14 @@ py=python3
 # The tag: $IMAGE_TAG, else the chart's appVersion — decided in one place (harness/images/build.py).
 IMAGE_TAG=$("$py" -m harness.images tag)
 
-if [ -f .env ]; then
-  # shellcheck disable=SC1091
-  set -a; . ./.env; set +a
+if [ -n "${VALUES:-}" ] && [ ! -f "$VALUES" ]; then
+  die "VALUES=$VALUES: no such file (the chart's are chart/todo-chatbot/values-*.yaml)"
 fi
-[ -n "${DATABASE_URL:-}" ] || die "DATABASE_URL is not set: export it or put it in .env (see .env.example)"
-[ -n "${JWT_SECRET:-}" ] || die "JWT_SECRET is not set: export JWT_SECRET=\$(openssl rand -hex 32) or put it in .env"
-[ "${#JWT_SECRET}" -ge 32 ] || die "JWT_SECRET is shorter than 32 characters: use openssl rand -hex 32"
+# The secrets as a Helm values document, checked before anything is touched (a placeholder JWT_SECRET
+# would otherwise show only as crash-looping pods after helm --wait's 5 minutes). Kept in a shell
+# variable and handed over by printf, a builtin: never an argument of a process. ENV_FILE: another
+# file than .env.
+secret_values=$("$py" -m harness.deploy_secrets --env-file "${ENV_FILE:-.env}" ${VALUES:+--values "$VALUES"}) || exit 1
 
 command -v kubectl >/dev/null || die "kubectl not found: install it (https://kubernetes.io/docs/tasks/tools/)"
 helm=$(scripts/install-helm.sh)
@@ -50,10 +55,10 @@ done
 
 extra=()
 [ -n "${VALUES:-}" ] && extra+=(-f "$VALUES")
-echo "deploy: helm upgrade --install $RELEASE chart/todo-chatbot -n $NAMESPACE --kube-context $KUBE_CONTEXT ${extra[*]}"
+echo "deploy: helm upgrade --install $RELEASE chart/todo-chatbot -n $NAMESPACE --kube-context $KUBE_CONTEXT ${extra[*]+${extra[*]}}"
 # The secret values go through stdin (-f -), in a values document built by Python so quoting is safe.
-python3 -c 'import json, os; print(json.dumps({"secrets": {"databaseUrl": os.environ["DATABASE_URL"], "jwtSecret": os.environ["JWT_SECRET"], "openaiApiKey": os.environ.get("OPENAI_API_KEY", "")}}))' \
+printf '%s\n' "$secret_values" \
   | "$helm" upgrade --install "$RELEASE" chart/todo-chatbot \
       --kube-context "$KUBE_CONTEXT" --namespace "$NAMESPACE" --create-namespace \
       --set "backend.image.tag=$IMAGE_TAG" --set "frontend.image.tag=$IMAGE_TAG" \
-      "${extra[@]}" -f - --wait --timeout 5m
+      ${extra[@]+"${extra[@]}"} -f - --wait --timeout 5m

@@ -12,18 +12,22 @@ helm_bin="$TOOLS_DIR/helm"
 
 stamp="$TOOLS_DIR/helm.version"   # go install builds carry no exact version string
 
-# A Helm 3 that the user installed wins (HELM_FROM_PATH=0 forces the pinned build).
-if [ "${HELM_FROM_PATH:-1}" = 1 ] && command -v helm >/dev/null 2>&1 \
-   && [ "$(command -v helm)" != "$helm_bin" ] \
-   && helm version --template '{{.Version}}' 2>/dev/null | grep -q '^v3\.'; then
-  command -v helm; exit 0
+# A Helm 3 or 4 that the user installed wins (HELM_FROM_PATH=0 forces the pinned build); another
+# one is named in the message rather than called missing.
+on_path=""
+if [ "${HELM_FROM_PATH:-1}" = 1 ] && command -v helm >/dev/null 2>&1 && [ "$(command -v helm)" != "$helm_bin" ]; then
+  path_version=$(helm version --template '{{.Version}}' 2>/dev/null || true)
+  case "$path_version" in
+    v3.*|v4.*) command -v helm; exit 0 ;;
+    *) on_path="the helm on PATH ($(command -v helm)) is ${path_version:-of a version it does not tell}, not Helm 3 or 4, " ;;
+  esac
 fi
 if [ -x "$helm_bin" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$HELM_VERSION" ] \
    && "$helm_bin" version --template '{{.Version}}' 2>/dev/null | grep -qx "$HELM_VERSION"; then
   echo "$helm_bin"; exit 0
 fi
 if ! command -v go >/dev/null 2>&1; then
-  echo "install-helm: helm is not on PATH and Go is missing to build it: install Helm 3 (https://helm.sh/docs/intro/install/) or Go >= 1.24" >&2
+  echo "install-helm: ${on_path:-helm is not on PATH, }and Go is missing to build Helm $HELM_VERSION: install Helm 3 or 4 (https://helm.sh/docs/intro/install/, brew install helm) or Go >= 1.24 (https://go.dev/doc/install)" >&2
   exit 1
 fi
 mkdir -p "$TOOLS_DIR"

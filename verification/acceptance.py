@@ -33,6 +33,7 @@ from harness.providers import AUTO, choose_automatically
 from verification import report, tiers
 from verification.fingerprint import tree_fingerprint
 from verification.report import LOAD_RUN_FILE, LOAD_SUMMARY, RAW, REPORTS, STAGES_FILE
+from verification.requirements import SpecMissing, spec_sentences
 from verification.verdicts import LOAD_RUN, STATUSES, StageResult, sign_off_verdict
 
 ROOT = REPO_ROOT
@@ -129,20 +130,13 @@ def run_stages(selected: list[Stage]) -> list[StageResult]:
 
 def cannot_run(cluster: str | None) -> dict[str, str]:
     """Tier → why this machine cannot run it (empty: every tier can run, so NOT RUN is a failure)."""
-    from harness.testkit import browser
-    from harness.testkit.postgres import PostgresUnavailable, find_bindir
-
     chosen, why = choose_automatically() if cluster == AUTO else (None if cluster in (None, "none") else cluster,
                                                                   "the cluster tier was switched off (CLUSTER=none)")
     machine = tiers.Machine(chosen, why)
     missing = {tier.name: reason for tier in tiers.marker_tiers()
                if (reason := tiers.missing_prerequisite(tier.name, machine))}
-    try:
-        find_bindir()
-    except PostgresUnavailable as exc:
-        missing[APPS] = str(exc)
-    if reason := browser.missing():
-        missing.setdefault(APPS, reason)
+    if reason := tiers.app_missing():
+        missing[APPS] = reason
     # The image benchmark needs what the image tier needs; the acceptance load run needs a cluster.
     if "image" in missing:
         missing["bench"] = missing["image"]
@@ -189,6 +183,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only-report", action="store_true",
                         help="rebuild the report from the last run's results (results of another tree are STALE)")
     args = parser.parse_args(argv)
+    try:
+        spec_sentences()  # the sign-off quotes the spec: without it nothing can be signed off
+    except SpecMissing as exc:
+        print(f"acceptance: {exc}", file=sys.stderr)
+        return 2
     if not args.only_report:
         for stale in [*RAW.glob("*"), *(REPORTS / "load").glob("summary.json")]:
             stale.unlink()  # a stage that fails must not leave last run's figures standing

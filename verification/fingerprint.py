@@ -25,7 +25,8 @@ from harness.core.paths import REPO_ROOT
 PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("chart", ("chart/",)),
     ("images", ("images/",)),
-    ("harness", ("harness/", "load/", "scripts/", ".ci/", "conftest.py", "pyproject.toml", "Makefile")),
+    ("harness", ("harness/", "load/", "scripts/", ".ci/", "conftest.py", "pyproject.toml", "requirements-dev.lock",
+                 "Makefile")),
     ("tests", ("verification/",)),
     ("docs", ("README.md", "DEPLOYMENT.md", ".env.example", "docs/")),
 )

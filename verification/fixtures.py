@@ -86,7 +86,9 @@ def _ensure_app_images() -> None:
     from harness.kube import render
 
     client = docker_engine.client(timeout=30)
-    tag = render.render(values_files=[render.TEST_SECRETS_VALUES])
+    from harness.stack import image_tags
+
+    tag = render.render(values_files=[render.TEST_SECRETS_VALUES], set_values=image_tags())
     wanted = sorted({c["image"] for m in tag if m.get("kind") == "Deployment"
                      for c in m["spec"]["template"]["spec"]["containers"]})
     missing = [image for image in wanted if not image_present(client, image)]

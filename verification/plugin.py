@@ -31,6 +31,7 @@ from verification.tiers import (
     required_tiers,
     skip_or_fail,
     tier_of_folder,
+    tier_plan,
 )
 
 VERIFICATION_DIR = Path(__file__).parent
@@ -76,10 +77,12 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[CLUSTER_CHOICE] = "the cluster tier was switched off (--cluster=none, CLUSTER=none)"
 
 
-def pytest_report_header(config: pytest.Config) -> str | None:
-    if why := config.stash.get(CLUSTER_CHOICE, None):
-        return f"cluster tier: {config.getoption('cluster') or 'not run'} ({why})"
-    return None
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """Which tiers this machine can run and, for each one it cannot, why and what to do."""
+    lines = tier_plan(machine_of(config), required_tiers())
+    if config.getoption("cluster") and (why := config.stash.get(CLUSTER_CHOICE, None)):
+        lines.append(f"cluster tier: {config.getoption('cluster') or 'not run'} ({why})")
+    return lines
 
 
 def requirement_ids(item: pytest.Item) -> list[str]:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.core.paths import REPO_ROOT
+from verification.environment import environment_line
 from verification.fingerprint import changed_parts, tree_fingerprint
 from verification.requirements import REGISTRY_TIERS, Requirement, registry
 from verification.tiers import proves
@@ -253,6 +254,7 @@ def write_markdown(rows: list[Row], path: Path, overall: SignOff) -> None:
         "# Acceptance report: Phase IV infrastructure specification", "",
         f"Generated {time.strftime('%Y-%m-%d %H:%M:%S')} by `make acceptance`; the evidence of each "
         "requirement is in acceptance.html.", "",
+        f"Environments: {environment_line()}", "",
         *_overall_lines(overall), "",
         " · ".join(f"{s}: {counts.get(s, 0)}" for s in STATUSES), "",
         "| ID | Status | Tier | Evidence | Requirement |",
@@ -404,6 +406,7 @@ def write_html(rows: list[Row], found: list[Figure], path: Path, overall: SignOf
         "passes only on evidence of its tier or a stronger one (static &lt; image &lt; runtime &lt; cluster; "
         "load, docs and bench only on their own), every test of its tier passed, the checkers it relies on "
         "still see a defect, and the results are of this very tree (else STALE).</p>"
+        f"<p>Environments: {_e(environment_line())}</p>"
         f"<h2>Sign-off</h2>{_overall_html(overall)}{_stages_table(stages)}"
         f"<h2>Summary</h2>{_summary_table(rows)}<h2>Figures</h2>{_figures_table(found)}"
         "<h2>Requirements</h2><table><tr><th>ID</th><th>Verdict</th><th>Tier</th><th>Requirement and evidence</th>"

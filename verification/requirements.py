@@ -13,7 +13,8 @@ import yaml
 from harness.core.paths import REPO_ROOT
 
 REGISTRY_PATH = Path(__file__).with_name("requirements.yaml")
-SPEC_PATH = REPO_ROOT.parent / "shared" / "spec" / "phase-iv-infrastructure-spec.md"
+# The user's specification, kept in the repository so that a clone alone carries the contract.
+SPEC_PATH = REPO_ROOT / "docs" / "spec" / "phase-iv-infrastructure-spec.md"
 ID_PATTERN = re.compile(r"^(FR-\d{3}|SC-\d{3}|US\d-\d|EC-\d)$")
 REGISTRY_TIERS = ("static", "image", "runtime", "cluster", "load", "docs", "bench")
 
@@ -34,7 +35,8 @@ class Requirement:
 
     @property
     def sentence(self) -> str:
-        """The requirement in the spec's own words (the summary when the spec is not beside us)."""
+        """The requirement in the spec's own words (the registry's summary for an ID the spec does not
+        word as a sentence of its own; every ID does today: a self-test checks it)."""
         return spec_sentences().get(self.id, self.summary)
 
 
@@ -63,14 +65,25 @@ def unknown_ids(ids: list[str] | tuple[str, ...]) -> list[str]:
     return [rid for rid in ids if rid not in known]
 
 
+class SpecMissing(FileNotFoundError):
+    """The specification is not where the repository keeps it: nothing can be signed off against it."""
+
+
+def spec_text(path: Path = SPEC_PATH) -> str:
+    """The specification's text; a missing file is an error, never a quiet fall-back to summaries."""
+    try:
+        return path.read_text()
+    except FileNotFoundError:
+        raise SpecMissing(f"the specification is missing: {path} (restore it with "
+                          f"`git checkout -- {_shown(path)}`)") from None
+
+
 @cache
 def spec_sentences(path: Path = SPEC_PATH) -> dict[str, str]:
     """Each ID's sentence from the spec: ``- **FR-001**: …`` lines, the numbered
     ``**Given** … **Then** …`` scenarios under each ``### User Story N``, and the questions
-    under ``### Edge Cases`` in order. Empty when the spec is not there."""
-    if not path.exists():
-        return {}
-    text = path.read_text()
+    under ``### Edge Cases`` in order. Raises SpecMissing when the spec is not there."""
+    text = spec_text(path)
     sentences = {rid: _plain(line) for rid, line in re.findall(r"^- \*\*((?:FR|SC)-\d{3})\*\*: (.+)$", text, re.M)}
     for story, body in re.findall(r"^### User Story (\d+)\b.*?\n(.*?)(?=^##)", text, re.M | re.S):
         for number, line in re.findall(r"^(\d+)\. (\*\*Given\*\*.+)$", body, re.M):
@@ -79,6 +92,10 @@ def spec_sentences(path: Path = SPEC_PATH) -> dict[str, str]:
         for number, line in enumerate(re.findall(r"^- (.+)$", edge.group(1), re.M), start=1):
             sentences[f"EC-{number}"] = _plain(line)
     return sentences
+
+
+def _shown(path: Path) -> str:
+    return path.relative_to(REPO_ROOT).as_posix() if path.is_relative_to(REPO_ROOT) else str(path)
 
 
 def _plain(markdown: str) -> str:

@@ -205,6 +205,32 @@ def missing_prerequisite(tier: str, machine: Machine) -> str | None:
     return None
 
 
+def app_missing() -> str | None:
+    """Why the applications' own tests cannot run here (PostgreSQL's server binaries, Chromium), or None."""
+    from harness.testkit import browser
+    from harness.testkit.postgres import PostgresUnavailable, find_bindir
+
+    try:
+        find_bindir()
+    except PostgresUnavailable as exc:
+        return str(exc)
+    return browser.missing()
+
+
+def tier_plan(machine: Machine, required: set[str]) -> list[str]:
+    """The session header's lines: the tiers this machine runs, then one line per tier it does not
+    (its tests skip, or fail when REQUIRE_TIERS names it) with the reason naming the fix."""
+    missing = {tier.name: missing_prerequisite(tier.name, machine) for tier in TIERS.values()}
+    missing["app"] = app_missing()
+    runnable = [name for name, reason in missing.items() if reason is None]
+    lines = [f"tiers this machine runs: {', '.join(runnable) or 'none'} (when the selection has their tests)"]
+    for name, reason in missing.items():
+        if reason is not None:
+            fate = "FAILS (REQUIRE_TIERS)" if name in required else "skips"
+            lines.append(f"tier {name} {fate}: {reason}")
+    return lines
+
+
 # Why --cluster=auto (or none) chose what it chose: set by the plugin, shown in the header and skip reason.
 CLUSTER_CHOICE = pytest.StashKey[str]()
 

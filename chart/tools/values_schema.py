@@ -228,6 +228,14 @@ backend["properties"]["database"] = obj(
     },
     ["poolSize", "maxOverflow", "maxConnections", "reservedConnections"],
 )
+backend["properties"]["limits"] = obj(
+    {
+        "tasksPerUser": {"type": "integer", "minimum": 1, "description": "TASKS_PER_USER"},
+        "tasksCreatedPerMinute": {"type": "integer", "minimum": 1, "description": "TASKS_CREATED_PER_MINUTE"},
+        "chatTurnsPerMinute": {"type": "integer", "minimum": 1, "description": "CHAT_TURNS_PER_MINUTE"},
+    },
+    ["tasksPerUser", "tasksCreatedPerMinute", "chatTurnsPerMinute"],
+)
 backend["properties"]["service"] = obj(
     {
         "type": {"const": "ClusterIP", "description": "the backend is internal: ClusterIP only (FR-011)"},
@@ -242,6 +250,10 @@ frontend["properties"]["service"] = obj(
         "type": {
             "enum": ["NodePort", "LoadBalancer", "ClusterIP"],
             "description": "NodePort (Minikube), LoadBalancer (minikube tunnel, Docker Desktop) or ClusterIP (port-forward)",
+        },
+        "allowPlainHttp": {
+            "type": "boolean",
+            "description": "LoadBalancer without TLS, for a load balancer only this machine reaches",
         },
         "ports": obj({"http": {"type": "integer", "minimum": 1, "maximum": 65535}}, ["http"]),
         "nodePorts": obj(
@@ -283,6 +295,13 @@ schema = {
                     "chatProvider": {"enum": ["rules", "openai"]},
                     "openaiBaseUrl": {"type": "string", "pattern": "^(|https?://.+)$"},
                     "openaiModel": {"type": "string"},
+                    "openaiAllowHttp": {"type": "boolean", "description": "OPENAI_ALLOW_HTTP"},
+                    "trustedProxyHops": {
+                        "type": "integer",
+                        "minimum": 0,
+                        "maximum": 9,
+                        "description": "TRUSTED_PROXY_HOPS; 0: 1 behind the chart's Ingress, else none",
+                    },
                     "featureFlags": {
                         "type": "object",
                         "propertyNames": {"pattern": "^[a-zA-Z][a-zA-Z0-9_]*$"},
@@ -326,6 +345,7 @@ schema = {
                     "path": {"type": "string", "pattern": "^/"},
                     "pathType": {"enum": ["Prefix", "Exact", "ImplementationSpecific"]},
                     "annotations": STRMAP,
+                    "allowPlainHttp": {"type": "boolean", "description": "allow ingress.tls.enabled=false"},
                     "tls": obj({"enabled": {"type": "boolean"}, "secretName": {"type": "string"}}),
                 }
             ),

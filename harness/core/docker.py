@@ -17,14 +17,29 @@ class NoDockerClient(RuntimeError):
 
 
 def client(timeout: float = 60) -> Any:
-    """An API client for the engine of the environment (DOCKER_HOST or the default socket)."""
+    """An API client for the engine the docker CLI would talk to: DOCKER_HOST, else the active Docker
+    context (DOCKER_CONTEXT or `docker context use`: Colima, Docker Desktop on a Mac, rootless Docker
+    have no /var/run/docker.sock), else the default socket. The Docker SDK >= 7.2 resolves contexts."""
     import docker
 
     return docker.from_env(timeout=timeout)
 
 
+def endpoint() -> str:
+    """Where ``client()`` connects, in words: the host and, when it came from one, the context."""
+    if host := os.environ.get("DOCKER_HOST"):
+        return f"{host} (DOCKER_HOST)"
+    from docker.constants import DEFAULT_UNIX_SOCKET
+    from docker.context import ContextAPI
+    from docker.context.config import get_current_context_name
+
+    name = os.environ.get("DOCKER_CONTEXT") or get_current_context_name()
+    base_url = ContextAPI.kwargs_from_context(name).get("base_url") or DEFAULT_UNIX_SOCKET
+    return f"{base_url} (docker context {name})"
+
+
 def engine_problem(timeout: float = 5) -> str | None:
-    """None when an engine answers, else one line saying so and how to get one."""
+    """None when an engine answers, else one line saying where nobody answered and how to get one."""
     try:
         api = client(timeout=timeout)
         try:
@@ -32,7 +47,15 @@ def engine_problem(timeout: float = 5) -> str | None:
         finally:
             api.close()
     except Exception as exc:  # noqa: BLE001 - any failure means "no engine"
-        return f"no Docker engine answers ({type(exc).__name__}): start one with 'scripts/ensure-docker.sh' or {INSTALL_HINT}"
+        try:
+            where = f" at {endpoint()}"
+        except Exception:  # noqa: BLE001 - an unreadable context: say what we can
+            where = ""
+        if "permission denied" in str(exc).lower():  # an engine runs, but its socket is not ours to use
+            return (f"the Docker engine{where} refuses this user (permission denied on its socket): "
+                    "'sudo usermod -aG docker $USER' and log in again, or use rootless Docker or Docker Desktop")
+        return (f"no Docker engine answers{where} ({type(exc).__name__}): start one with 'scripts/ensure-docker.sh' "
+                f"or {INSTALL_HINT}")
     return None
 
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Mapping, Sequence
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 HIDDEN_FLAGS = ("--kubeconfig", "--token", "--password")
@@ -38,6 +40,24 @@ def run(argv: Sequence[str], *, check: bool = True, timeout: float | None = None
     if check and result.returncode != 0:
         raise CommandFailed(result.returncode, list(argv), result.stdout, result.stderr)
     return result
+
+
+def run_with_progress(argv: Sequence[str], *, label: str, step: Callable[[str], bool],
+                      env: Mapping[str, str] | None = None, say: Callable[[str], None] | None = None,
+                      ) -> subprocess.CompletedProcess[str]:
+    """Run ``argv`` with stdout and stderr merged and kept whole, and say each line that ``step``
+    picks as it comes, with the time so far: a build of several minutes is not silent till its end."""
+    say = say or (lambda line: print(line, file=sys.stderr, flush=True))
+    started = time.monotonic()
+    kept: list[str] = []
+    with subprocess.Popen(list(argv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          env=dict(env) if env is not None else None) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            kept.append(line)
+            if step(line):
+                say(f"{label}: {time.monotonic() - started:5.0f} s  {line.rstrip()[:160]}")
+    return subprocess.CompletedProcess(list(argv), proc.returncode, "".join(kept), "")
 
 
 def alive(pid: int) -> bool:

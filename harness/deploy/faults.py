@@ -6,9 +6,15 @@ event loop). A signal cannot do it from inside the container: its main process i
 container's PID namespace, and the kernel drops SIGSTOP sent to a namespace's init from within it.
 So a helper pod on the same node joins the node's PID namespace (``hostPID``), finds the container's
 processes by its container ID in ``/proc/<pid>/cgroup`` (the ID is in the cgroup path with
-containerd, CRI-O and cri-dockerd, cgroup v1 or v2), and signals them from there. It runs as the
-app's own user with no capabilities, so it can signal nothing else. Works the same on kind,
-Minikube, Docker Desktop and the local cluster (the node's processes are the pods' processes).
+containerd, CRI-O and cri-dockerd, cgroup v1 or v2), and signals them from there. Works the same on
+kind, Minikube, Docker Desktop and the local cluster (the node's processes are the pods' processes).
+
+Who it runs as (issue 27): it used to run as the app's own user, which may read every app process's
+/proc/<pid>/environ on the node, the credentials included. It now runs as root with every capability
+dropped but KILL: it can signal, and it can read no other user's environ (no DAC_OVERRIDE, no
+SYS_PTRACE). Seen on Docker: the app's UID read the environment; root with only KILL got
+"Permission denied" and stopped the process. A non-root user cannot hold KILL (Kubernetes gives
+added capabilities to root only), so root with one capability is the narrowest user that works.
 """
 
 from __future__ import annotations
@@ -55,29 +61,33 @@ class FrozenContainer:
         status = next(s for s in pod.status.container_statuses or [] if s.name == container)
         self.container_id = status.container_id.split("://", 1)[-1]
         self.node = pod.spec.node_name
-        self.user = (pod.spec.security_context and pod.spec.security_context.run_as_user) or 10001
         self.target = f"{pod.metadata.name}/{container}"
         self.pids: list[int] = []
         self._pods: list[str] = []
 
-    def _signal(self, signame: str, timeout: float = 60) -> str:
-        name = f"signal-{signame.lower()}-{k8s.random_suffix(5)}"
-        self.core.create_namespaced_pod(self.namespace, {
+    def manifest(self, name: str, signame: str) -> dict:
+        """The helper pod: on the target's node, in the node's PID namespace, KILL its one capability."""
+        return {
             "apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": name, "labels": {"app.kubernetes.io/part-of": "todo-chatbot-verification"}},
             "spec": {
                 "nodeName": self.node, "hostPID": True, "restartPolicy": "Never",
                 "automountServiceAccountToken": False, "terminationGracePeriodSeconds": 0,
-                "securityContext": {"runAsNonRoot": True, "runAsUser": self.user, "runAsGroup": self.user},
+                "securityContext": {"runAsNonRoot": False, "runAsUser": 0, "runAsGroup": 0,
+                                    "seccompProfile": {"type": "RuntimeDefault"}},
                 "containers": [{
                     "name": "signal", "image": self.image, "imagePullPolicy": "IfNotPresent",
                     "command": ["python3", "-c", SIGNAL_CONTAINER, self.container_id, signame],
                     "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
-                                        "capabilities": {"drop": ["ALL"]}},
+                                        "capabilities": {"drop": ["ALL"], "add": ["KILL"]}},
                     "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "64Mi"}},
                 }],
             },
-        })
+        }
+
+    def _signal(self, signame: str, timeout: float = 60) -> str:
+        name = f"signal-{signame.lower()}-{k8s.random_suffix(5)}"
+        self.core.create_namespaced_pod(self.namespace, self.manifest(name, signame))
         self._pods.append(name)
 
         def answer() -> str | None:
@@ -90,7 +100,13 @@ class FrozenContainer:
         return wait_for(answer, what=f"pod {name} to send {signame} to {self.target}", timeout=timeout, interval=1)
 
     def __enter__(self) -> FrozenContainer:
-        answer = self._signal("SIGSTOP")
+        try:
+            answer = self._signal("SIGSTOP")
+        except BaseException:
+            # A start that timed out (or an interrupt) leaves the helper pod behind otherwise: a
+            # hostPID pod must never outlive the test (issue 27).
+            self.__exit__()
+            raise
         if not answer.startswith("SIGNALLED"):
             self.__exit__()
             raise RuntimeError(f"no process of {self.target} (container {self.container_id[:12]}) found on "

@@ -7,6 +7,7 @@ Used by the cluster and load tiers' fixtures and by ``make load CLUSTER=…``; n
 
 from __future__ import annotations
 
+import os
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -294,7 +295,11 @@ def write_values(path: Path, images: Images, database: Database, **extra: Any) -
     }
     for key, value in extra.items():
         values[key] = _merged(values.get(key, {}), value)
-    path.write_text(yaml.safe_dump(values))
+    # It holds the database URL and the JWT secret: readable by its owner only (issue 27).
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(yaml.safe_dump(values))
+    os.chmod(path, 0o600)  # an existing file keeps its mode under O_CREAT
     return path
 
 

@@ -120,6 +120,11 @@ class ImageBuildError(RuntimeError):
     """A build failed; the message carries the command and the end of its log."""
 
 
+# A step of `docker build --progress=plain` as it starts, and a cached one ("#7 [build 3/9] RUN …").
+BUILD_STEP = re.compile(r"^#\d+ \[[^\]]+\] ")
+BASE_STEP = re.compile(r"^base-images: ")  # images/base/build.sh's log()
+
+
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -216,11 +221,11 @@ def build_local_bases(names: list[str], *, force: bool = False, env: dict[str, s
     cmd = [str(BASE_SCRIPT), *names]
     if os.geteuid() != 0 and shutil.which("sudo") and "minbase" in names:
         cmd = ["sudo", "-E", *cmd]
-    proc = subprocess.run(cmd, env=run_env, capture_output=True, text=True, check=False)
-    for line in proc.stderr.splitlines():
-        log(line)
+    # build.sh's own lines (debootstrap, npm fetches, each base built or reused) as they come.
+    proc = processes.run_with_progress(cmd, label="base images", step=BASE_STEP.match, env=run_env, say=log)
     if proc.returncode != 0:
-        raise ImageBuildError(f"{' '.join(cmd)} failed (exit {proc.returncode})")
+        tail = "\n".join(proc.stdout.strip().splitlines()[-30:])
+        raise ImageBuildError(f"{' '.join(cmd)} failed (exit {proc.returncode}):\n{tail}")
 
 
 _choices: dict[tuple[str, bool], BaseChoice] = {}
@@ -303,7 +308,8 @@ def build(
     env = os.environ | {"DOCKER_BUILDKIT": "1"}
     previous = docker("image", "inspect", "--format", "{{.Id}}", ref, check=False).stdout.strip()
     started = time.monotonic()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    # One line per BuildKit step as it starts ("#7 [build 3/9] RUN pip install …"), with the time so far.
+    proc = processes.run_with_progress(cmd, label=f"build {ref}", step=BUILD_STEP.match, env=env, say=log)
     seconds = time.monotonic() - started
     output = proc.stdout + proc.stderr
     if proc.returncode != 0:

@@ -7,7 +7,8 @@ import shutil
 from pathlib import Path
 
 CACHED_HELM = Path.home() / ".cache" / "todo-chatbot" / "bin" / "helm"
-INSTALL_HINT = "helm not found: run 'make setup' (builds Helm with Go via scripts/install-helm.sh) or install Helm 3"
+INSTALL_HINT = ("helm not found: run 'make helm' (builds Helm with Go via scripts/install-helm.sh), install Helm 3 or 4 "
+                "(https://helm.sh/docs/intro/install/), or set HELM=/path/to/helm")
 
 
 class HelmNotFound(RuntimeError):

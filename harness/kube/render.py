@@ -14,9 +14,14 @@ it instead, for tests that expect the failure).
 
 from __future__ import annotations
 
+import atexit
 import copy
 import json
+import os
+import secrets
+import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -28,8 +33,27 @@ from harness.core.paths import CHART_DIR
 from harness.kube.helm import find_helm
 from harness.kube.manifests import configmap_values, pod_spec, resolve_env, secret_values
 
-# Obviously fake credentials that satisfy the chart's `required` values (never real ones).
-TEST_SECRETS_VALUES = Path(__file__).resolve().parent / "values-test-secrets.yaml"
+
+
+def _test_secrets_file() -> Path:
+    """A values file with credentials for rendering the chart in tests, made once per process.
+
+    The database URL is obviously fake; the JWT secret is random per run: the chart and the backend
+    refuse any secret committed to this repository (issue 27), so there is no fixed test secret. The
+    file is readable only by its owner and removed when the process exits."""
+    folder = Path(tempfile.mkdtemp(prefix="todo-test-secrets-"))  # 0700
+    path = folder / "values-test-secrets.yaml"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write("secrets:\n"
+                  "  databaseUrl: 'postgresql://fake_user:fake-password-for-tests@db.invalid:5432/todo_fake'\n"
+                  f"  jwtSecret: '{secrets.token_hex(32)}'\n")
+    atexit.register(shutil.rmtree, folder, True)
+    return path
+
+
+# Credentials that satisfy the chart's `required` values (never real ones), per process.
+TEST_SECRETS_VALUES = _test_secrets_file()
 # The environment files shipped with the chart (values-dev.yaml, values-staging.yaml, ...).
 ENVIRONMENT_VALUES = tuple(sorted(CHART_DIR.glob("values-*.yaml")))
 # `helm template` has no cluster to ask; this is the Kubernetes version it renders for
@@ -196,8 +220,10 @@ def configmap(manifests: Iterable[dict[str, Any]], component: str) -> dict[str, 
 
 
 def secret(manifests: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
-    """The chart's Secret, or None when ``secrets.existingSecret`` is used."""
-    found = by_kind(installed(manifests), "Secret")
+    """The chart's Secret of credentials, or None when ``secrets.existingSecret`` is used (the chart's
+    own PROXY_TOKEN Secret, always made, is not it)."""
+    found = [s for s in by_kind(installed(manifests), "Secret")
+             if not s["metadata"]["name"].endswith("-proxy-token")]
     return found[0] if found else None
 
 

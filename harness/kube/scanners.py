@@ -32,11 +32,13 @@ from typing import Any
 import yaml
 
 from harness.core.paths import CACHE_DIR, SCRIPTS_DIR
+from harness.kube.schema import SUPPORTED_VERSIONS
 
 KUBE_SCORE_CACHED = CACHE_DIR / "bin" / "kube-score"
 CHECKOV_CACHED = CACHE_DIR / "checkov-venv" / "bin" / "checkov"
-# The Kubernetes version kube-score judges API deprecations against (the newest the chart supports).
-KUBE_SCORE_KUBERNETES_VERSION = "v1.33"
+# The Kubernetes version kube-score judges API deprecations against: the newest the chart supports
+# (harness/kube/schema.py, the one list), so the two never drift apart.
+KUBE_SCORE_KUBERNETES_VERSION = f"v{SUPPORTED_VERSIONS[-1]}"
 # kube-score grades: 10 all OK, 7 almost OK, 5 warning, 1 critical. Warnings count as findings.
 KUBE_SCORE_OK = 7
 

@@ -339,6 +339,9 @@ def main(argv: list[str]) -> int:
 
 def _main(argv: list[str]) -> int:
     cmd = argv[0] if argv else "status"
+    if cmd in ("-h", "--help"):
+        print(__doc__)
+        return 0
     layout = Layout()
     if cmd == "up":
         print(up(layout, build="--no-build" not in argv))

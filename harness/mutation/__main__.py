@@ -39,8 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--catalogue", type=Path, default=CATALOGUE)
     parser.add_argument("--root", type=Path, default=REPO_ROOT, help="the tree to mutate (copied, never edited)")
     parser.add_argument("--chart", default="chart/todo-chatbot")
-    parser.add_argument("--chart-values", default="harness/kube/values-test-secrets.yaml",
-                        help="comma-separated values files (relative to the root) for the validity render")
+    parser.add_argument("--chart-values", default="",
+                        help="comma-separated values files (relative to the root) for the validity render; "
+                             "default: the harness's test credentials, made per run")
     parser.add_argument("--test-root", default="verification")
     parser.add_argument("--report", type=Path, default=None, help="default: <root>/reports/mutation.json")
     parser.add_argument("--fresh-report", action="store_true", help="do not merge the previous report's other mutants")

@@ -71,7 +71,8 @@ class Project:
     root: Path = REPO_ROOT
     test_root: str = "verification"
     chart: str = "chart/todo-chatbot"
-    chart_values: tuple[str, ...] = ("harness/kube/values-test-secrets.yaml",)
+    # Empty: the harness's per-run test credentials (harness.kube.render.TEST_SECRETS_VALUES).
+    chart_values: tuple[str, ...] = ()
     kube_version: str = "1.33.0"
     reports: Path = REPO_ROOT / "reports"
     cluster: str | None = None  # --cluster=… for cluster stages
@@ -379,8 +380,10 @@ def _render_problem(project: Project, copy: Path, extra: dict[str, str]) -> str 
 
     helm = extra.get("HELM") or find_helm()
     argv = [helm, "template", "mutant", str(copy / project.chart), "--kube-version", project.kube_version]
-    for values in project.chart_values:
-        argv += ["-f", str(copy / values)]
+    from harness.kube.render import TEST_SECRETS_VALUES
+
+    for values in project.chart_values or (str(TEST_SECRETS_VALUES),):
+        argv += ["-f", str(copy / values)]  # an absolute path stays itself
     code, text = _run(argv, cwd=copy, env=dict(os.environ), timeout=120)
     return None if code == 0 else _tail(text)
 

@@ -31,12 +31,42 @@ class ShimBuildError(RuntimeError):
 _shim_lock = threading.Lock()
 
 
+# Docker's architecture names (the engine's `version` Arch, or `uname -m` style) → Go's GOARCH.
+_GOARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64", "armv7l": "arm",
+           "arm": "arm", "ppc64le": "ppc64le", "s390x": "s390x", "riscv64": "riscv64"}
+
+
+def engine_goarch(client: docker.DockerClient) -> str:
+    """The GOARCH of the engine's Linux, where the shim runs (arm64 on an Apple silicon Mac)."""
+    arch = str(client.version().get("Arch", "")).lower()
+    if arch not in _GOARCH:
+        raise ShimBuildError(f"the Docker engine reports architecture {arch!r}, which the kube-shim build does not "
+                             f"know: add it to harness/podrt/shim.py's _GOARCH")
+    return _GOARCH[arch]
+
+
+def build_binary(goarch: str, out: Path) -> None:
+    """Compile the shim as a static Linux binary for ``goarch``: it runs in the engine's Linux (a VM
+    on a Mac), whatever the host's own system, so the build always cross-compiles to linux/<arch>."""
+    go = shutil.which("go") or ("/usr/local/go/bin/go" if Path("/usr/local/go/bin/go").exists() else None)
+    if go is None:
+        raise ShimBuildError("Go is needed to build the runtime tier's kube-shim image: "
+                             "install Go >= 1.24 (https://go.dev/doc/install)")
+    env = {**os.environ, "CGO_ENABLED": "0", "GOFLAGS": "-mod=mod", "GOTOOLCHAIN": "local",
+           "GOOS": "linux", "GOARCH": goarch}
+    result = subprocess.run([go, "build", "-trimpath", "-ldflags=-s -w", "-o", str(out), "."],
+                            cwd=SHIM_DIR, env=env, capture_output=True, text=True, timeout=300, check=False)
+    if result.returncode != 0:
+        raise ShimBuildError(f"go build of {SHIM_DIR} failed: {result.stderr.strip()[-1500:]}")
+
+
 def shim_image(client: docker.DockerClient) -> str:
-    """The kube-shim image (pause + service proxy), built once per recipe from Go source.
+    """The kube-shim image (pause + service proxy), built once per recipe and engine architecture.
 
     ``FROM scratch`` plus a static binary compiled on the host: no registry needed.
     """
-    digest = hashlib.sha256()
+    goarch = engine_goarch(client)
+    digest = hashlib.sha256(goarch.encode())
     for name in ("go.mod", "main.go", "Dockerfile"):
         digest.update((SHIM_DIR / name).read_bytes())
     tag = f"{SHIM_REPOSITORY}:{digest.hexdigest()[:12]}"
@@ -46,17 +76,8 @@ def shim_image(client: docker.DockerClient) -> str:
             return tag
         except docker.errors.ImageNotFound:
             pass
-        go = shutil.which("go") or ("/usr/local/go/bin/go" if Path("/usr/local/go/bin/go").exists() else None)
-        if go is None:
-            raise ShimBuildError("Go is needed to build the runtime tier's kube-shim image: install Go >= 1.22")
         with tempfile.TemporaryDirectory(prefix="kube-shim-") as tmp:
-            env = {**os.environ, "CGO_ENABLED": "0", "GOFLAGS": "-mod=mod", "GOTOOLCHAIN": "local"}
-            result = subprocess.run(
-                [go, "build", "-trimpath", "-ldflags=-s -w", "-o", str(Path(tmp) / "kube-shim"), "."],
-                cwd=SHIM_DIR, env=env, capture_output=True, text=True, timeout=300, check=False,
-            )
-            if result.returncode != 0:
-                raise ShimBuildError(f"go build of {SHIM_DIR} failed: {result.stderr.strip()[-1500:]}")
+            build_binary(goarch, Path(tmp) / "kube-shim")
             shutil.copy(SHIM_DIR / "Dockerfile", Path(tmp) / "Dockerfile")
             client.images.build(path=tmp, tag=tag, rm=True, pull=False, labels={LABEL_ROLE: "shim"})
         return tag

@@ -1,6 +1,7 @@
-"""A real browser for the UI tests: Debian's Chromium driven by Python Playwright, and the steps a
-person takes in the chat UI (sign up, sign in, chat), shared by the frontend's own end-to-end
-tests (``images/frontend/e2e``) and the cluster tier (the UI through the NodePort).
+"""A real browser for the UI tests: Chromium (Debian's, Homebrew's or $CHROMIUM) driven by Python
+Playwright, and the steps a person takes in the chat UI (sign up, sign in, chat), shared by the
+frontend's own end-to-end tests (``images/frontend/e2e``) and the cluster tier (the UI through the
+NodePort).
 
 The steps find elements by role and accessible name, as a person (or a screen reader) does.
 """
@@ -8,13 +9,19 @@ The steps find elements by role and accessible name, as a person (or a screen re
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 from harness.core.paths import REPO_ROOT
 
-CHROMIUM = Path("/usr/bin/chromium")
+# Where a Chromium is looked for, after $CHROMIUM: Debian's, then PATH, then the Homebrew cask's app
+# (scripts/setup-system.sh searches the same places).
+CHROMIUM_PATHS = (Path("/usr/bin/chromium"), Path("/Applications/Chromium.app/Contents/MacOS/Chromium"),
+                  Path.home() / "Applications" / "Chromium.app" / "Contents" / "MacOS" / "Chromium")
+CHROMIUM_ON_PATH = ("chromium", "chromium-browser")
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",  # root in CI containers; the pages are our own app's
@@ -27,10 +34,27 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = REPO_ROOT / "reports" / "screenshots"
 
 
+def find_chromium() -> Path | None:
+    """The Chromium to drive: $CHROMIUM (and only it when set), else the first one found."""
+    if env := os.environ.get("CHROMIUM"):
+        return Path(env) if Path(env).is_file() and os.access(env, os.X_OK) else None
+    found = [CHROMIUM_PATHS[0], *(Path(w) for name in CHROMIUM_ON_PATH if (w := shutil.which(name))),
+             *CHROMIUM_PATHS[1:]]
+    return next((path for path in found if path.is_file() and os.access(path, os.X_OK)), None)
+
+
+def install_hint() -> str:
+    if sys.platform == "darwin":
+        return "install it with 'brew install --cask chromium', or set CHROMIUM=/path/to/chromium"
+    return "install it with 'sudo apt-get install chromium' (make system), or set CHROMIUM=/path/to/chromium"
+
+
 def missing() -> str | None:
     """Why no browser can run here (one line naming the fix), or None."""
-    if not CHROMIUM.exists() and not shutil.which("chromium"):
-        return "Chromium is missing at /usr/bin/chromium: install it with 'apt-get install chromium' (make system)"
+    if find_chromium() is None:
+        if env := os.environ.get("CHROMIUM"):
+            return f"CHROMIUM={env} is not an executable file: point it at a Chromium binary, or unset it"
+        return f"Chromium is missing: {install_hint()}"
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
@@ -44,7 +68,10 @@ def chromium() -> Iterator:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        executable = find_chromium()
+        if executable is None:
+            raise RuntimeError(missing())
+        browser = playwright.chromium.launch(executable_path=str(executable), args=CHROMIUM_ARGS)
         try:
             yield browser
         finally:

@@ -14,8 +14,10 @@ from __future__ import annotations
 import glob
 import os
 import pwd
+import re
 import secrets
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,23 +29,42 @@ from harness.core.net import free_port
 from harness.core.wait import network_error, wait_for
 from harness.deploy import k8s
 
-INSTALL_HINT = "PostgreSQL server binaries (initdb) not found: apt-get install postgresql"
+INSTALL_HINT = ("PostgreSQL server binaries (initdb) not found: "
+                + ("brew install postgresql@17 (keg-only: found under $(brew --prefix)/opt/postgresql@17/bin)"
+                   if sys.platform == "darwin" else "sudo apt-get install postgresql")
+                + ", or set PG_BINDIR to the folder holding initdb")
+# Where initdb is looked for after $PG_BINDIR: Debian's versioned folders (newest first), PATH, then
+# Homebrew's keg-only formulae (not linked onto PATH) and Postgres.app (scripts/setup-system.sh
+# searches the same places).
+DEBIAN_BINDIRS = "/usr/lib/postgresql/*/bin"
+MAC_BINDIRS = ("/opt/homebrew/opt/postgresql@*/bin", "/usr/local/opt/postgresql@*/bin",
+               "/Applications/Postgres.app/Contents/Versions/latest/bin")
 
 
 class PostgresUnavailable(RuntimeError):
     """No PostgreSQL server binaries on this machine; the message says how to install them."""
 
 
+def _newest_first(pattern: str) -> list[str]:
+    """The folders matching ``pattern``, the highest version (the digits in the path) first."""
+    def version(path: str) -> tuple[int, ...]:
+        return tuple(int(n) for n in re.findall(r"\d+", path))
+    return sorted(glob.glob(pattern), key=version, reverse=True)
+
+
 def find_bindir() -> Path:
-    """The newest /usr/lib/postgresql/<version>/bin that has initdb, or PG_BINDIR."""
+    """PG_BINDIR (and only it when set), else the first folder with initdb: Debian's newest, PATH's,
+    Homebrew's newest keg, Postgres.app's."""
     if env := os.environ.get("PG_BINDIR"):
-        candidates = [env]
-    else:
-        candidates = sorted(
-            glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(Path(p).parent.name), reverse=True
-        )
-        if which := shutil.which("initdb"):
-            candidates.append(str(Path(which).parent))
+        if (Path(env) / "initdb").exists():
+            return Path(env)
+        raise PostgresUnavailable(f"PG_BINDIR={env} has no initdb: point it at the folder holding PostgreSQL's "
+                                  "server binaries, or unset it")
+    candidates = _newest_first(DEBIAN_BINDIRS)
+    if which := shutil.which("initdb"):
+        candidates.append(str(Path(which).parent))
+    for pattern in MAC_BINDIRS:
+        candidates += _newest_first(pattern)
     for candidate in candidates:
         if (Path(candidate) / "initdb").exists():
             return Path(candidate)

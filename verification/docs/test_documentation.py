@@ -7,8 +7,11 @@ names must exist. The sections the specification asks for must be there.
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -178,7 +181,7 @@ def test_ai_workflow_is_documented():
 # Paths of the repository as the docs name them in prose, tables and inline code (not only in
 # fenced commands): a fix in the troubleshooting table that names a missing file sends a person
 # nowhere.
-REPOSITORY_PATH = re.compile(r"(?<![\w/.-])((?:chart|images|scripts|harness|verification|load)/[\w./-]*\w)")
+REPOSITORY_PATH = re.compile(r"(?<![\w/.-])((?:chart|images|scripts|harness|verification|load|docs)/[\w./-]*\w)")
 
 
 @pytest.mark.requirement("FR-040")
@@ -188,3 +191,54 @@ def test_every_repository_path_named_anywhere_in_the_docs_exists(doc):
     missing = sorted({m.group(1) for m in REPOSITORY_PATH.finditer(text)
                       if "*" not in m.group(1) and not (ROOT / m.group(1)).exists()})
     assert not missing, f"{doc} names paths that do not exist: {', '.join(missing)}"
+
+
+# --- the commands themselves: each fenced command that can run here runs, or is checked without effect -----
+# `make -n` (the recipe, not its effect: every variable and prerequisite resolves), pytest's collection
+# (the options, markers and paths are accepted), `--help` of the harness's modules, Locust with the
+# locustfile loaded, and Helm's subcommands. Commands that need a cluster, a registry or a secret
+# (kubectl, minikube, docker, openssl) are checked by the path and value tests above.
+def _run(argv: list[str], timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False,
+                          env={**os.environ, "REQUIRE_TIERS": ""})
+
+
+@pytest.mark.requirement("FR-040")
+@pytest.mark.parametrize("doc,command", [c for c in ALL_COMMANDS if c[1].startswith("make ")])
+def test_every_make_command_in_the_docs_dry_runs(doc, command):
+    done = _run(["make", "-n", *_words(command)[1:]])
+    assert done.returncode == 0, f"{doc}: `make -n {command[5:]}` fails: {done.stderr.strip()[-600:]}"
+
+
+@pytest.mark.requirement("FR-040")
+@pytest.mark.parametrize("doc,command", [c for c in ALL_COMMANDS if c[1].startswith((".venv/bin/pytest", "pytest "))])
+def test_every_pytest_command_in_the_docs_collects(doc, command):
+    done = _run([sys.executable, "-m", "pytest", *_words(command)[1:], "--co", "-q", "-p", "no:cacheprovider"])
+    assert done.returncode in (0, 5), f"{doc}: `{command}` does not collect: {(done.stdout + done.stderr)[-800:]}"
+
+
+@pytest.mark.requirement("FR-040")
+@pytest.mark.parametrize("doc,command", [c for c in ALL_COMMANDS
+                                         if c[1].startswith((".venv/bin/python -m ", ".venv/bin/locust", "locust "))])
+def test_every_python_and_locust_command_in_the_docs_answers_help(doc, command):
+    words = _words(command)
+    if words[0].endswith("locust"):
+        argv = [str(Path(sys.executable).with_name("locust")), *words[1:], "--help"]  # loads the locustfile
+    else:
+        argv = [sys.executable, "-m", words[2], "--help"]  # the module alone: its arguments could act
+    done = _run(argv)
+    assert done.returncode == 0, f"{doc}: `{' '.join(argv)}` fails: {(done.stdout + done.stderr)[-600:]}"
+
+
+@pytest.mark.requirement("FR-040")
+@pytest.mark.parametrize("doc,command", [c for c in ALL_COMMANDS if c[1].startswith("helm ")])
+def test_every_helm_subcommand_in_the_docs_exists(doc, command):
+    from harness.kube.helm import HelmNotFound, find_helm
+
+    try:
+        helm = find_helm()
+    except HelmNotFound as exc:
+        pytest.skip(str(exc))
+    sub = _words(command)[1]
+    done = _run([helm, sub, "--help"], timeout=30)
+    assert done.returncode == 0, f"{doc}: `helm {sub}` is not a Helm command: {done.stderr.strip()[-300:]}"

@@ -401,6 +401,23 @@ def test_backend_answers_healthz_read_only(start_container: Any, backend_env: di
     assert backend_env["JWT_SECRET"] not in running.logs(), "the JWT secret appears in the log"
 
 
+@pytest.mark.requirement("US2-3", "FR-001")
+def test_backend_tells_callers_no_database_detail_and_hides_its_api_description(
+        start_container: Any, backend_env: dict[str, str]) -> None:
+    """/readyz said the driver's first line (the database's host and port, with a wrong password its
+    user): a caller now hears only the kind of problem, the log has the detail. /docs and
+    /openapi.json map every route for anyone: off unless API_DOCS=true (issue 27)."""
+    running = start_container("backend", backend_env)
+    running.wait_healthy(contract.BACKEND_LIVENESS_PATH)
+    status, body, _ = running.get(contract.BACKEND_READINESS_PATH)
+    assert status == 503
+    reason = json.loads(body)["reason"]
+    assert reason in ("database unreachable", "database not migrated yet", "database schema not current"), body
+    assert "127.0.0.1" not in body and "port 9" not in body, body
+    for path in ("/docs", "/redoc", "/openapi.json"):
+        assert running.get(path)[0] == 404, f"{path} is served"
+
+
 @pytest.mark.requirement("US2-4", "FR-002", "FR-008")
 def test_frontend_serves_login_page_read_only(start_container: Any, frontend_env: dict[str, str]) -> None:
     running = start_container("frontend", frontend_env)
@@ -483,6 +500,11 @@ BACKEND_BAD_ENV = {
     "short JWT_SECRET": ({"JWT_SECRET": "too-short"}, "JWT_SECRET"),
     # Random but short: only the length rule refuses it (the short one above is also too predictable).
     "short random JWT_SECRET": ({"JWT_SECRET": "k7Qx9Lm2Vp4Rz8Wd"}, "JWT_SECRET"),
+    # Long enough, but once committed to this repository (the chart tests' old fixed secret): only the
+    # strength rule refuses it (issue 27; before, the backend accepted it and a test said so).
+    "committed JWT_SECRET": ({"JWT_SECRET": "fake-jwt-secret-for-tests-only-0123456789abcdef"}, "JWT_SECRET"),
+    "JWT_SECRET phrase": ({"JWT_SECRET": "my-very-secret-jwt-signing-key-2024-and-some-more-words-here"},
+                          "JWT_SECRET"),
     "malformed DATABASE_URL": ({"DATABASE_URL": "mysql://todo:hunter2-secret@db/todo"}, "DATABASE_URL"),
 }
 
@@ -495,7 +517,7 @@ def test_backend_bad_env_exits_with_one_line(case: str, docker_client: Any, imag
     env = {k: v for k, v in (backend_env | changes).items() if v is not None}
     code, out = run_once(docker_client, image_refs["backend"], env, read_only=True)
     _assert_one_line_naming(code, out, name, [backend_env["JWT_SECRET"], "hunter2-secret", "too-short",
-                                              "k7Qx9Lm2Vp4Rz8Wd"])
+                                              "k7Qx9Lm2Vp4Rz8Wd", "fake-jwt-secret-for-tests", "my-very-secret"])
 
 
 @pytest.mark.requirement("EC-3", "FR-002")

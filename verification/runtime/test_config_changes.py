@@ -74,7 +74,7 @@ def test_rotated_database_password_in_the_secret_takes_effect_after_a_backend_re
     stack.psql(f"ALTER ROLE todo PASSWORD '{new_password}'")
     stack.db_password = new_password
     rotated = stack.render(database_url=stack.database_url(password=new_password))
-    secret_name = next(iter(rotated.secrets))
+    secret_name = next(n for n, data in rotated.secrets.items() if "DATABASE_URL" in data)  # not the PROXY_TOKEN one
     assert new_password in rotated.secrets[secret_name]["DATABASE_URL"]
     assert rotated.secrets[secret_name]["DATABASE_URL"] != stack.objects.secrets[secret_name]["DATABASE_URL"]
 

@@ -17,7 +17,7 @@ RENDER_CASES: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {
     "defaults": ((SECRETS,), {}),
     **{path.stem: ((SECRETS, path), {}) for path in r.ENVIRONMENT_VALUES},
     "single-replica": ((SECRETS,), {"backend.replicaCount": 1, "frontend.replicaCount": 1}),
-    "frontend-loadbalancer": ((SECRETS,), {"frontend.service.type": "LoadBalancer"}),
+    "frontend-loadbalancer": ((SECRETS,), {"frontend.service.type": "LoadBalancer", "frontend.service.allowPlainHttp": True}),
     "frontend-clusterip": ((SECRETS,), {"frontend.service.type": "ClusterIP"}),
     "fixed-nodeport": ((SECRETS,), {"frontend.service.nodePorts.http": 30080}),
     "existing-secret": ((), {"secrets.existingSecret": "todo-credentials"}),

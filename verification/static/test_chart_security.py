@@ -63,8 +63,9 @@ def test_ingress_tls_secret_defaults_to_the_release_name_and_tls_can_be_left_to_
     ingress = r.one(rendered("ingress-tls"), "Ingress")
     assert ingress["spec"]["tls"] == [{"hosts": ["todo.test"], "secretName": "todo-chatbot-tls"}]
     assert "ingressClassName" not in ingress["spec"]  # the cluster's default class
+    # Left to others (TLS ends before the controller) only when said so: plain HTTP is refused otherwise.
     plain = r.one(r.render(SECRETS, {"ingress.enabled": True, "ingress.hostname": "t.test",
-                                     "ingress.tls.enabled": False}), "Ingress")  # fmt: skip
+                                     "ingress.tls.enabled": False, "ingress.allowPlainHttp": True}), "Ingress")  # fmt: skip
     assert "tls" not in plain["spec"]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 import pytest
 
 from harness.kube import render as r
@@ -127,7 +129,9 @@ def test_image_repository_tag_and_pull_policy_are_overridable_per_component() ->
 @pytest.mark.requirement("FR-012", "FR-011")
 @pytest.mark.parametrize("service_type", ["NodePort", "LoadBalancer", "ClusterIP"])
 def test_frontend_service_type_is_configurable_and_backend_stays_cluster_ip(service_type: str) -> None:
-    manifests = r.render(SECRETS, {"frontend.service.type": service_type})
+    # A LoadBalancer without TLS only for one this machine alone reaches (issue 27): said explicitly.
+    manifests = r.render(SECRETS, {"frontend.service.type": service_type,
+                                   "frontend.service.allowPlainHttp": service_type == "LoadBalancer"})
     assert r.service(manifests, "frontend")["spec"]["type"] == service_type
     assert r.service(manifests, "backend")["spec"]["type"] == "ClusterIP"
 
@@ -144,7 +148,8 @@ def test_frontend_is_a_nodeport_by_default_with_an_optional_fixed_port() -> None
 def test_existing_secret_replaces_the_chart_secret_in_every_reference() -> None:
     manifests = rendered("existing-secret")
     assert r.secret(manifests) is None
-    refs = [e["valueFrom"]["secretKeyRef"] for e in r.container(r.deployment(manifests, "backend"))["env"]]
+    refs = [e["valueFrom"]["secretKeyRef"] for e in r.container(r.deployment(manifests, "backend"))["env"]
+            if e["name"] != "PROXY_TOKEN"]  # the chart's own Secret, always (proxy-token-secret.yaml)
     assert {ref["name"] for ref in refs} == {"todo-credentials"}
     assert {ref["key"] for ref in refs} == {"DATABASE_URL", "JWT_SECRET", "OPENAI_API_KEY"}
     assert [ref.get("optional", False) for ref in refs] == [False, False, True]
@@ -164,6 +169,7 @@ def test_configuration_values_reach_the_configmaps() -> None:
             "config.logLevel": "debug",
             "config.corsOrigins": "http://a.test",
             "config.openaiBaseUrl": "http://llm.test/v1",
+            "config.openaiAllowHttp": True,
             "config.openaiModel": "m1",
             "config.backendUrl": "http://elsewhere:9000",
             "config.featureFlags": {"chatHistory": True},
@@ -200,7 +206,7 @@ def test_changed_configuration_changes_the_pod_checksums_so_upgrade_rolls_the_po
     config = checksums({"config.logLevel": "debug"})
     assert config["backend"]["checksum/config"] != base["backend"]["checksum/config"]
     assert config["frontend"]["checksum/config"] != base["frontend"]["checksum/config"]
-    secret = checksums({"secrets.jwtSecret": "another-fake-jwt-secret-for-tests-0123456789"})
+    secret = checksums({"secrets.jwtSecret": secrets.token_hex(32)})
     assert secret["backend"]["checksum/secret"] != base["backend"]["checksum/secret"]
     assert secret["backend"]["checksum/config"] == base["backend"]["checksum/config"]
     assert checksums({}) == base, "checksums must be deterministic"
@@ -265,7 +271,8 @@ def test_helm_test_pod_checks_both_services_with_a_local_image_as_non_root() -> 
     ],
 )
 def test_notes_tell_how_to_reach_the_ui_for_the_service_type(service_type: str, expected: str) -> None:
-    notes = r.render_notes(SECRETS, {"frontend.service.type": service_type})
+    notes = r.render_notes(SECRETS, {"frontend.service.type": service_type,
+                                     "frontend.service.allowPlainHttp": service_type == "LoadBalancer"})
     assert expected in notes, notes
     assert "helm test todo-chatbot" in notes
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -40,7 +41,7 @@ spec:
 ```
 Apply it with kubectl apply -f."""
 
-SECRETS = {"secrets.databaseUrl": "postgresql://u:p@db:5432/todo", "secrets.jwtSecret": "x" * 40}
+SECRETS = {"secrets.databaseUrl": "postgresql://u:p@db:5432/todo", "secrets.jwtSecret": secrets.token_hex(32)}
 
 
 def test_the_deployment_is_read_out_of_a_prose_answer():

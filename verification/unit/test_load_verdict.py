@@ -164,3 +164,13 @@ def test_docker_limits_are_read_as_the_engine_applies_them():
     assert docker_limits({"NanoCpus": 0, "CpuQuota": -1, "Memory": 0}) == {"cpu_cores": None, "memory_bytes": None}
     assert limits_sum(chart_limits()) == {"cpu_cores": pytest.approx(1.4), "memory_bytes": 2 * (384 + 320) * MiB}
     assert limits_sum(limits(None, 2 * GiB)) is None
+
+
+def test_an_empty_run_is_failed_for_what_it_is_not_for_latency():
+    """A run that made no request measured nothing: the verdict says so (and how to get a target)
+    rather than listing p95 and the budget among the failures."""
+    criteria = sc004_criteria({"users": 0, "requests": 0, "failures": 0, "signed_in_requests": 0, "signup_requests": 0,
+                               "restarts": 0, "oom_kills": 0}, {})
+    said = verdict({"requests": 0, "criteria": criteria, "passed": False})
+    assert said.startswith("FAIL (not one request was made") and "make up" in said
+    assert "p95" not in said

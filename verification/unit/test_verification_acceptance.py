@@ -9,17 +9,27 @@ import pytest
 
 from harness.core.paths import REPO_ROOT
 from verification import report, tiers, verdicts
-from verification.requirements import registry, spec_sentences, unknown_ids
+from verification.requirements import SPEC_PATH, SpecMissing, registry, spec_sentences, unknown_ids
 from verification.verdicts import BenchEvidence, Evidence, bench_evidence
 
 pytestmark = pytest.mark.harness
 
-SPEC = REPO_ROOT.parent / "shared" / "spec" / "phase-iv-infrastructure-spec.md"
+# The specification lives in the repository: a missing one fails these tests, it never skips them.
+SPEC = SPEC_PATH
+
+
+def test_the_specification_is_in_the_repository():
+    assert SPEC.is_relative_to(REPO_ROOT), f"{SPEC} is outside the repository: a clone would not have it"
+    assert SPEC.is_file(), f"the specification is missing: {SPEC}"
+
+
+def test_a_missing_specification_is_an_error_naming_the_file(tmp_path):
+    gone = tmp_path / "spec.md"
+    with pytest.raises(SpecMissing, match=f"the specification is missing: {re.escape(str(gone))}"):
+        spec_sentences(gone)
 
 
 def test_registry_lists_every_fr_and_sc_of_the_spec_in_order():
-    if not SPEC.exists():
-        pytest.skip(f"the specification is not beside the checkout ({SPEC})")
     spec_ids = re.findall(r"\*\*((?:FR|SC)-\d{3})\*\*", SPEC.read_text())
     ours = [rid for rid in registry() if rid.startswith(("FR-", "SC-"))]
     assert ours == spec_ids
@@ -39,8 +49,6 @@ def test_unknown_ids_are_reported():
 
 
 def test_every_registry_id_finds_its_sentence_in_the_spec():
-    if not SPEC.exists():
-        pytest.skip(f"the specification is not beside the checkout ({SPEC})")
     sentences = spec_sentences(SPEC)
     assert [rid for rid in registry() if rid not in sentences] == []
     assert sentences["US1-1"].startswith("Given a clean Minikube cluster is running")

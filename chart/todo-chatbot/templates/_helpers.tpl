@@ -79,6 +79,21 @@ annotations:
 {{- end -}}
 {{- end -}}
 
+{{/* The chart's own Secret with PROXY_TOKEN (templates/proxy-token-secret.yaml). */}}
+{{- define "todo-chatbot.proxyTokenSecretName" -}}
+{{- printf "%s-proxy-token" (include "todo-chatbot.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* The UI is published behind the chart's Ingress with TLS: cookies Secure, one trusted proxy hop. */}}
+{{- define "todo-chatbot.behindTlsIngress" -}}
+{{- if and .Values.ingress.enabled .Values.ingress.tls.enabled -}}true{{- end -}}
+{{- end -}}
+
+{{/* The frontend Service's type: ClusterIP behind the chart's Ingress (it is the only way in), else frontend.service.type. */}}
+{{- define "todo-chatbot.frontendServiceType" -}}
+{{- if .Values.ingress.enabled -}}ClusterIP{{- else -}}{{ .Values.frontend.service.type }}{{- end -}}
+{{- end -}}
+
 {{/* "repository:tag" of a component's image; the tag defaults to the chart's appVersion. Usage: include "todo-chatbot.image" (dict "image" .Values.backend.image "context" $) */}}
 {{- define "todo-chatbot.image" -}}
 {{- printf "%s:%s" .image.repository (default .context.Chart.AppVersion .image.tag | toString) -}}
@@ -219,6 +234,10 @@ The schema (values.schema.json) checks types; this checks what a schema cannot s
 {{- $problems = append $problems "secrets.jwtSecret is required: --set secrets.jwtSecret=\"$(openssl rand -hex 32)\" (or --set secrets.existingSecret=NAME)" -}}
 {{- else if lt (len .Values.secrets.jwtSecret) 32 -}}
 {{- $problems = append $problems (printf "secrets.jwtSecret is %d characters; it must be at least 32: --set secrets.jwtSecret=\"$(openssl rand -hex 32)\"" (len .Values.secrets.jwtSecret)) -}}
+{{- else -}}
+{{- with include "todo-chatbot.jwtSecretProblem" .Values.secrets.jwtSecret -}}
+{{- $problems = append $problems (printf "secrets.jwtSecret %s: --set secrets.jwtSecret=\"$(openssl rand -hex 32)\"" .) -}}
+{{- end -}}
 {{- end -}}
 {{- if and (eq .Values.config.chatProvider "openai") (not .Values.secrets.openaiApiKey) -}}
 {{- $problems = append $problems "config.chatProvider=openai needs secrets.openaiApiKey: --set secrets.openaiApiKey=sk-... (or use config.chatProvider=rules)" -}}
@@ -238,6 +257,17 @@ The schema (values.schema.json) checks types; this checks what a schema cannot s
 {{- if ge (int $c.preStopSleepSeconds) (int $c.terminationGracePeriodSeconds) -}}
 {{- $problems = append $problems (printf "%s.preStopSleepSeconds (%v) must be less than %s.terminationGracePeriodSeconds (%v), or the application gets no time to shut down gracefully" $component $c.preStopSleepSeconds $component $c.terminationGracePeriodSeconds) -}}
 {{- end -}}
+{{- end -}}
+{{- /* TLS beyond the machine (issue 27): a LoadBalancer or an Ingress without TLS publishes the UI,
+its passwords and its session cookie in clear text; a laptop's NodePort stays plain HTTP by default. */ -}}
+{{- if and (eq .Values.frontend.service.type "LoadBalancer") (not .Values.ingress.enabled) (not .Values.frontend.service.allowPlainHttp) -}}
+{{- $problems = append $problems "frontend.service.type=LoadBalancer publishes the UI over plain HTTP beyond this machine: serve it over TLS with --set ingress.enabled=true --set ingress.hostname=HOST (TLS on by default), or, for a load balancer only this machine reaches (minikube tunnel, Docker Desktop), --set frontend.service.allowPlainHttp=true" -}}
+{{- end -}}
+{{- if and .Values.ingress.enabled (not .Values.ingress.tls.enabled) (not .Values.ingress.allowPlainHttp) -}}
+{{- $problems = append $problems "ingress.tls.enabled=false publishes the UI over plain HTTP: keep --set ingress.tls.enabled=true (with the certificate in ingress.tls.secretName), or --set ingress.allowPlainHttp=true if TLS ends before the ingress controller" -}}
+{{- end -}}
+{{- if and (hasPrefix "http://" .Values.config.openaiBaseUrl) (not .Values.config.openaiAllowHttp) -}}
+{{- $problems = append $problems "config.openaiBaseUrl is plain http:// (the API key and every chat in clear text): use https://, or --set config.openaiAllowHttp=true for a model server inside the cluster" -}}
 {{- end -}}
 {{- if and .Values.ingress.enabled (not .Values.ingress.hostname) -}}
 {{- $problems = append $problems "ingress.enabled needs ingress.hostname: --set ingress.hostname=todo.example.com (the host the TLS certificate is for)" -}}

@@ -66,8 +66,13 @@ spec:
           envFrom:
             - configMapRef:
                 name: {{ $name }}
-          {{- if or .secretEnv $v.extraEnvVars }}
           env:
+            # The frontend's proof to the backend that X-Todo-Client is its own (proxy-token-secret.yaml).
+            - name: PROXY_TOKEN
+              valueFrom:
+                secretKeyRef:
+                  name: {{ include "todo-chatbot.proxyTokenSecretName" $ctx }}
+                  key: PROXY_TOKEN
             {{- if .secretEnv }}
             # Credentials only through secretKeyRef, never a literal or a ConfigMap.
             - name: DATABASE_URL
@@ -90,7 +95,6 @@ spec:
             {{- with $v.extraEnvVars }}
             {{- toYaml . | nindent 12 }}
             {{- end }}
-          {{- end }}
           {{- if $v.startupProbe.enabled }}
           startupProbe:
             {{- include "todo-chatbot.probe" (dict "probe" $v.startupProbe) | nindent 12 }}

@@ -24,8 +24,8 @@ from harness.testkit.server_process import ServerProcess
 BIN = Path(sys.executable).parent
 TODO_API = [str(BIN / "todo-api")]
 PYTHON_M = [sys.executable, "-m", "todo_api"]
-# Fixed (reproducible) but random-looking: the backend refuses low-entropy secrets at start-up.
-JWT_SECRET = "test-only-9f1c4e7a2b8d0f3e6a5c1b9d7e2f4a8c0b3d6e9f1a2c5b8d"
+# Random per run: the backend refuses weak secrets and every secret committed to this repository.
+JWT_SECRET = secrets.token_hex(32)
 
 
 def base_env(database_url: str, port: int, **extra: str) -> dict[str, str]:

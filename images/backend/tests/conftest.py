@@ -22,8 +22,9 @@ from harness.testkit.server_process import ServerProcess
 
 @pytest.fixture(scope="session")
 def api(postgres_server: LocalPostgres) -> Iterator[ServerProcess]:
-    """The backend in its default (rules) mode, on a database of its own, for the whole session."""
-    with backend(postgres_server.create_database().url) as server:
+    """The backend in its default (rules) mode, on a database of its own, for the whole session;
+    API_DOCS on: the schemathesis run reads /openapi.json (off by default: test_backend_health)."""
+    with backend(postgres_server.create_database().url, API_DOCS="true") as server:
         yield server
 
 

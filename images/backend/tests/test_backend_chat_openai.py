@@ -18,7 +18,7 @@ API_KEY = "sk-test-key-for-the-fake-model"
 @pytest.fixture
 def openai_api(postgres_server: LocalPostgres, fake_openai: FakeOpenAI) -> Iterator[ServerProcess]:
     with backend(postgres_server.create_database().url, name="todo-api-openai", CHAT_PROVIDER="openai",
-                 OPENAI_API_KEY=API_KEY, OPENAI_BASE_URL=fake_openai.url, OPENAI_MODEL="fake-model") as server:
+                 OPENAI_API_KEY=API_KEY, OPENAI_BASE_URL=fake_openai.url, OPENAI_ALLOW_HTTP="true", OPENAI_MODEL="fake-model") as server:
         yield server
 
 

@@ -42,7 +42,7 @@ def test_sigterm_finishes_the_in_flight_request_and_exits_0(postgres_server: Loc
                                                             fake_openai: FakeOpenAI) -> None:
     fake_openai.delay = 8.0
     server = backend(postgres_server.create_database().url, name="todo-api-sigterm", CHAT_PROVIDER="openai",
-                     OPENAI_API_KEY="sk-test", OPENAI_BASE_URL=fake_openai.url)
+                     OPENAI_API_KEY="sk-test", OPENAI_BASE_URL=fake_openai.url, OPENAI_ALLOW_HTTP="true")
     with server:
         user = register_and_login(server.url)
         outcome: dict[str, object] = {}

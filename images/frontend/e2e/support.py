@@ -6,6 +6,7 @@ The fixtures that use them live in ``conftest.py``; the tests import what they n
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import sys
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ STANDALONE_DIR = FRONTEND_DIR / ".next" / "standalone"
 SERVER_JS = STANDALONE_DIR / "dist" / "server" / "main.js"
 SERVER_COMMAND = ["node", "dist/server/main.js"]
 # Fixed (reproducible) but random-looking: the backend refuses low-entropy secrets at start-up.
-JWT_SECRET = "e2e-only-4b7e1a9c3f6d0b8e2a5c7f1d9b3e6a0c4f8d2b5e7a1c9f3d"
+JWT_SECRET = secrets.token_hex(32)  # random per run: the backend refuses committed secrets (issue 27)
 PASSWORD = "correct horse battery"
 
 
@@ -46,7 +47,7 @@ def _todo_api() -> Path:
 
 
 # The frontend's runtime settings: never inherited from the caller's environment, only as a test says.
-RUNTIME_ENV = ("BACKEND_URL", "SESSION_COOKIE_SECURE", "HSTS_MAX_AGE")
+RUNTIME_ENV = ("BACKEND_URL", "SESSION_COOKIE_SECURE", "HSTS_MAX_AGE", "PROXY_TOKEN", "TRUSTED_PROXY_HOPS")
 
 
 def start_frontend(

@@ -3,6 +3,7 @@ security headers on every response, CSRF refusals, JSON-only bodies and the 64 K
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import httpx
@@ -31,6 +32,24 @@ def test_every_response_carries_the_security_headers(http: httpx.Client, path: s
     assert response.headers.get("x-content-type-options") == "nosniff"
     assert response.headers.get("x-frame-options") == "DENY"
     assert response.headers.get("referrer-policy") == "strict-origin-when-cross-origin"
+
+
+def test_pages_run_only_scripts_with_this_requests_nonce(http: httpx.Client) -> None:
+    """Issue 27: script-src by a per-request nonce ('strict-dynamic'), not 'unsafe-inline'; every script
+    Next renders carries the nonce, and the next request gets another."""
+
+    def nonce_and_scripts() -> tuple[str, list[str]]:
+        response = http.get("/login")
+        policies = response.headers.get_list("content-security-policy")
+        nonces = {n for policy in policies for n in re.findall(r"'nonce-([^']+)'", policy)}
+        assert len(nonces) == 1, policies
+        assert any("'strict-dynamic'" in p and "default-src 'self'" in p for p in policies), policies
+        return nonces.pop(), re.findall(r"<script\b[^>]*>", response.text)
+
+    nonce, scripts = nonce_and_scripts()
+    assert scripts, "the login page has no script"
+    assert all(f'nonce="{nonce}"' in tag for tag in scripts), [t for t in scripts if nonce not in t][:3]
+    assert nonce_and_scripts()[0] != nonce
 
 
 def _register(http: httpx.Client, **kwargs) -> httpx.Response:

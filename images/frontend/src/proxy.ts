@@ -6,16 +6,28 @@
  * headers in next.config.ts: `headers()` there is evaluated by `next build` and frozen into the
  * build's routes manifest, and one image must serve every environment (0 on a plain-HTTP kind
  * cluster, a year behind a TLS Ingress). Here the variable is read per request, like BACKEND_URL.
+ *
+ * And a Content-Security-Policy with a fresh nonce per request (issue 27): only scripts carrying it
+ * run ('strict-dynamic' lets them load Next's chunks), so an injected inline script does not. Next
+ * reads the nonce from the request's Content-Security-Policy header and puts it on every script it
+ * renders (the pages are rendered per request: they read the session cookie). The static policy of
+ * lib/security-headers.ts still comes along; a browser enforces both, so this one only narrows it.
  */
 import { NextResponse, type NextRequest } from "next/server";
 
 import { hstsHeader } from "@/lib/http";
 import { toNextResponse } from "@/lib/next-route";
+import { pagePolicy } from "@/lib/security-headers";
 
 export function proxy(request: NextRequest): NextResponse {
   const hsts = hstsHeader(request.nextUrl.pathname);
   if (typeof hsts === "object" && hsts !== null) return toNextResponse(hsts);
-  const response = NextResponse.next();
+  const nonce = Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString("base64");
+  const policy = pagePolicy(nonce);
+  const headers = new Headers(request.headers);
+  headers.set("content-security-policy", policy);
+  const response = NextResponse.next({ request: { headers } });
+  response.headers.set("content-security-policy", policy);
   if (hsts !== null) response.headers.set("strict-transport-security", hsts);
   return response;
 }

@@ -47,3 +47,19 @@ describe("the Proxy's Strict-Transport-Security (HSTS_MAX_AGE)", () => {
     expect(logged[0]).not.toContain("\n");
   });
 });
+
+describe("the Proxy's Content-Security-Policy with a nonce (issue 27)", () => {
+  it("allows scripts only with a fresh nonce, and hands the same policy to Next for its scripts", () => {
+    const first = get("/login");
+    const policy = first.headers.get("content-security-policy") ?? "";
+    const nonce = /'nonce-([A-Za-z0-9+/=]{20,})'/.exec(policy)?.[1];
+    expect(nonce).toBeTruthy();
+    expect(policy).toContain("default-src 'self'");
+    expect(policy).toContain("'strict-dynamic'");
+    expect(policy).not.toContain("'unsafe-inline' 'nonce"); // scripts: the nonce, never unsafe-inline
+    expect(policy).not.toMatch(/script-src[^;]*'unsafe-inline'/);
+    // Next reads the nonce from the request's header (x-middleware-request-* carries it on).
+    expect(first.headers.get("x-middleware-request-content-security-policy")).toBe(policy);
+    expect(get("/login").headers.get("content-security-policy")).not.toBe(policy); // per request
+  });
+});

@@ -20,7 +20,8 @@ from todo_api.chat.openai import OpenAIProvider
 from todo_api.chat.rules import RulesProvider
 from todo_api.db import make_engine, make_probe_engine, make_sessionmaker
 from todo_api.mcp_server import MCP_PATH, TodoMCP
-from todo_api.ratelimit import AuthLimits
+from todo_api import tools
+from todo_api.ratelimit import AuthLimits, UserLimits
 from todo_api.readiness import Readiness
 from todo_api.routers import auth, chat, health, tasks
 from todo_api.settings import Settings
@@ -185,11 +186,17 @@ def create_app(settings: Settings) -> ASGIApp:
         engine.dispose()
         probe_engine.dispose()
 
+    # The API's description (/docs, /redoc, /openapi.json) maps every route for anyone who asks:
+    # served only with API_DOCS=true (development), not in a deployment.
+    docs = settings.api_docs
     api = FastAPI(
         title="Todo AI Chatbot API",
         version=__version__,
         description="Tasks, accounts and a task-managing chat agent. MCP (streamable HTTP) is served at /mcp.",
         lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
     )
     api.state.settings = settings
     api.state.engine = engine
@@ -197,6 +204,8 @@ def create_app(settings: Settings) -> ASGIApp:
     api.state.readiness = readiness
     api.state.provider = make_provider(settings)
     api.state.auth_limits = AuthLimits()
+    api.state.user_limits = UserLimits(settings.tasks_created_per_minute, settings.chat_turns_per_minute)
+    tools.configure(settings.tasks_per_user)
     api.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     if settings.cors_origin_list:
         api.add_middleware(

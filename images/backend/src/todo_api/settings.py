@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from todo_api import secret_strength
+
 JWT_SECRET_MIN_BYTES = 32  # equals harness.contract.JWT_SECRET_MIN_BYTES (a test checks it)
 DEFAULT_PORT = 8000  # equals harness.contract.BACKEND_PORT (a test checks it)
 # SQLAlchemy's pool per process; the chart sets both (backend.database.poolSize / maxOverflow).
@@ -25,20 +27,18 @@ DEFAULT_CHAT_DEADLINE_SECONDS = 75.0
 FRONTEND_CHAT_TIMEOUT_SECONDS = 90.0
 # How long one migration attempt waits for the advisory lock another replica holds (todo_api.migrate).
 DEFAULT_MIGRATION_LOCK_TIMEOUT_SECONDS = 60.0
+# Per-user bounds (issue 27); the chart's backend.limits.* set them.
+DEFAULT_TASKS_PER_USER = 1000
+DEFAULT_TASKS_CREATED_PER_MINUTE = 60  # the UI and the chat agent add tasks one at a time
+DEFAULT_CHAT_TURNS_PER_MINUTE = 20  # each turn may cost model calls (openai provider)
 POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
 
-# A JWT_SECRET copied from .env.example or the docs, or typed by hand, is long enough but guessable:
-# anyone who knows it can sign a token for any user. Refused at start-up (security review, issue 16).
-# The placeholders .env.example and the documentation use, and the usual ones (compared lower-cased):
-JWT_SECRET_PLACEHOLDERS = (
-    "replace-with", "replace_with", "replace-me", "replace_me", "replaceme",
-    "change-me", "change_me", "changeme", "your-secret", "your_secret", "yoursecret", "placeholder", "example",
-)
-# Fewer distinct characters than this is typed, not random ("k" * 40, "test-secret-ssss…"). The bar is
-# low on purpose: `openssl rand -hex 32` (64 hex digits) never has fewer than 12 distinct ones in
-# practice, and even a 32-digit hex key falls below 10 only about once in 8,000 draws.
-JWT_SECRET_MIN_DISTINCT = 10
-JWT_SECRET_HOW = "generate one with: openssl rand -hex 32"
+# A JWT_SECRET copied from .env.example or the docs, typed by hand, or committed to this repository is
+# guessable: anyone who knows it can sign a token for any user. Refused at start-up by strength, not
+# by a denylist (issue 27): todo_api.secret_strength says how it is judged.
+JWT_SECRET_HOW = secret_strength.HOW
+# PROXY_TOKEN: the frontend's proof that X-Todo-Client is its own (todo_api.caller); random, like JWT_SECRET.
+PROXY_TOKEN_MIN_BYTES = 32
 
 
 class ConfigError(Exception):
@@ -58,6 +58,17 @@ class Settings(BaseSettings):
     chat_provider: Literal["rules", "openai"] = "rules"
     openai_api_key: SecretStr | None = None
     openai_base_url: str = "https://api.openai.com/v1"
+    # A model endpoint over plain http sends the API key and every chat in clear text: refused
+    # unless this says it is meant (a model server on the same machine or in the cluster).
+    openai_allow_http: bool = False
+    # The shared token that makes the backend believe X-Todo-Client (todo_api.caller); unset: never.
+    proxy_token: SecretStr | None = None
+    # /docs, /redoc and /openapi.json describe every route to anyone: off unless asked for.
+    api_docs: bool = False
+    # What one account may spend (issue 27): stored tasks, and tasks created and chat turns a minute.
+    tasks_per_user: int = Field(default=DEFAULT_TASKS_PER_USER, ge=1)
+    tasks_created_per_minute: int = Field(default=DEFAULT_TASKS_CREATED_PER_MINUTE, ge=1)
+    chat_turns_per_minute: int = Field(default=DEFAULT_CHAT_TURNS_PER_MINUTE, ge=1)
     openai_model: str = "gpt-4o-mini"
     # Connections per process: DB_POOL_SIZE kept open, up to DB_MAX_OVERFLOW more under load.
     # (0 overflow is valid; SQLAlchemy's -1, "unlimited", is refused: it defeats the arithmetic.)
@@ -101,18 +112,18 @@ class Settings(BaseSettings):
         length = len(secret.encode())
         if length < JWT_SECRET_MIN_BYTES:
             raise ValueError(f"must be at least {JWT_SECRET_MIN_BYTES} bytes long (it has {length}); {JWT_SECRET_HOW}")
-        lowered = secret.lower()
-        if any(marker in lowered for marker in JWT_SECRET_PLACEHOLDERS):
-            raise ValueError(f"is a placeholder (as in .env.example or the docs), not a secret; {JWT_SECRET_HOW}")
-        distinct = len(set(secret))
-        if distinct < JWT_SECRET_MIN_DISTINCT:
-            raise ValueError(
-                f"is too predictable: only {distinct} distinct characters (at least {JWT_SECRET_MIN_DISTINCT}); "
-                f"{JWT_SECRET_HOW}"
-            )
-        # A value made of one repeated unit ("abcdefghijkl" * 4) has the strength of the unit alone.
-        if (secret + secret).find(secret, 1) < len(secret):
-            raise ValueError(f"is too predictable: one short pattern repeated; {JWT_SECRET_HOW}")
+        weakness = secret_strength.problem(secret)
+        if weakness:
+            raise ValueError(weakness)
+        return value
+
+    @field_validator("proxy_token")
+    @classmethod
+    def _proxy_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if len(value.get_secret_value().encode()) < PROXY_TOKEN_MIN_BYTES:
+            raise ValueError(f"must be at least {PROXY_TOKEN_MIN_BYTES} bytes long; generate one with: openssl rand -hex 32")
         return value
 
     @field_validator("chat_deadline_seconds")
@@ -160,6 +171,12 @@ class Settings(BaseSettings):
         return [o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip()]
 
     def check_consistency(self) -> None:
+        if urlsplit(self.openai_base_url).scheme == "http" and not self.openai_allow_http:
+            raise ConfigError(
+                "configuration error: OPENAI_BASE_URL: is plain http:// (the API key and every chat would travel "
+                "in clear text): use https://, or set OPENAI_ALLOW_HTTP=true for a model server on this machine "
+                "or inside the cluster"
+            )
         if self.chat_provider == "openai" and self.openai_api_key is None:
             raise ConfigError("configuration error: OPENAI_API_KEY: is required when CHAT_PROVIDER=openai")
 
@@ -169,6 +186,7 @@ _MESSAGES = {
     "literal_error": None,  # pydantic's own text lists the allowed values
     "int_parsing": "must be a whole number",
     "float_parsing": "must be a number of seconds",
+    "bool_parsing": "must be true or false",
     "greater_than_equal": None,  # formatted below: "must be at least N"
 }
 

@@ -26,6 +26,7 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    literal,
     select,
     update,
 )
@@ -96,11 +97,17 @@ _user, _task_id, _now = bindparam("p_user", type_=String), bindparam("p_task", t
     bindparam("p_now", type_=DateTime(timezone=True))
 _of_user = (Task.id == _task_id, Task.user_id == _user)
 _SUMMARY = (Task.id, Task.title, Task.description, Task.completed)
-_QUERY = {status: Statement(select(*_SUMMARY).where(Task.user_id == _user, *status_filter(status)).order_by(Task.id))
+_QUERY = {status: Statement(select(*_SUMMARY).where(Task.user_id == _user, *status_filter(status)).order_by(Task.id)
+                             .limit(bindparam("p_limit", type_=Integer)))
           for status in ("all", "pending", "completed")}
-_ADD = Statement(insert(Task).values(user_id=_user, title=bindparam("p_title", type_=String),
-                                     description=bindparam("p_description", type_=Text), completed=False,
-                                     created_at=_now, updated_at=_now).returning(Task.id, Task.title))
+# The cap on tasks per user holds for the agents and MCP as for the REST API (routers/tasks.py CREATE).
+_ADD = Statement(insert(Task).from_select(
+    ["user_id", "title", "description", "completed", "created_at", "updated_at"],
+    select(_user, bindparam("p_title", type_=String), bindparam("p_description", type_=Text), literal(False),
+           _now, _now).where(
+        select(func.count()).select_from(Task).where(Task.user_id == _user).scalar_subquery()
+        < bindparam("p_cap", type_=Integer)),
+).returning(Task.id, Task.title))
 # Completing a completed task changes nothing (its updated_at stays).
 _COMPLETE = Statement(update(Task).where(*_of_user).values(
     completed=True, updated_at=case((Task.completed, Task.updated_at), else_=_now)).returning(Task.id, Task.title))
@@ -112,8 +119,22 @@ _UPDATE = Statement(update(Task).where(*_of_user).values(
     updated_at=_now).returning(Task.id, Task.title))
 
 
-def query_tasks(connection: Connection, user_id: str, status: str = "all") -> list[TaskRow]:
-    return [TaskRow(*row) for row in _QUERY[status].run(connection, p_user=user_id)]
+# Per process, from Settings (app.create_app calls configure): what one account may hold, and the
+# most tasks a tool lists. A listing goes into the model's context and is stored with the turn, so
+# it is bounded well below the cap (issue 27: a turn stored the whole list twice).
+TASKS_PER_USER = 1000
+LIST_TOOL_MAX = 100
+
+
+def configure(tasks_per_user: int) -> None:
+    global TASKS_PER_USER
+    TASKS_PER_USER = tasks_per_user
+
+
+def query_tasks(connection: Connection, user_id: str, status: str = "all",
+                limit: int | None = None) -> list[TaskRow]:
+    rows = _QUERY[status].run(connection, p_user=user_id, p_limit=limit if limit is not None else TASKS_PER_USER)
+    return [TaskRow(*row) for row in rows]
 
 
 def _changed(row: tuple[Any, ...] | None, task_id: int, status: str) -> dict[str, Any]:
@@ -124,13 +145,14 @@ def _changed(row: tuple[Any, ...] | None, task_id: int, status: str) -> dict[str
 
 def add_task(connection: Connection, user_id: str, args: AddTaskArgs) -> dict[str, Any]:
     row = _ADD.run(connection, p_user=user_id, p_title=args.title, p_description=args.description or None,
-                   p_now=utcnow()).fetchone()
-    assert row is not None  # INSERT … RETURNING returns its row
+                   p_now=utcnow(), p_cap=TASKS_PER_USER).fetchone()
+    if row is None:
+        raise ToolError(f"Task limit reached: an account holds at most {TASKS_PER_USER} tasks; delete some first")
     return {"task_id": row[0], "status": "created", "title": row[1]}
 
 
 def list_tasks(connection: Connection, user_id: str, args: ListTasksArgs) -> list[dict[str, Any]]:
-    return [task_summary(t) for t in query_tasks(connection, user_id, args.status)]
+    return [task_summary(t) for t in query_tasks(connection, user_id, args.status, LIST_TOOL_MAX)]
 
 
 def complete_task(connection: Connection, user_id: str, args: TaskIdArgs) -> dict[str, Any]:

@@ -13,6 +13,7 @@ import {
   MESSAGES,
   callBackend,
   clearSession,
+  clientAddress,
   forwardAuthed,
   log,
   relay,
@@ -41,7 +42,8 @@ async function login(request: ApiRequest): Promise<ApiAnswer> {
     log("misconfigured", { reason: exc.message });
     return jsonError(503, "frontend_misconfigured", MESSAGES.misconfigured);
   }
-  const relayed = relay(await callBackend({ method: "POST", path: "/api/auth/login", body }));
+  // The caller's address goes along: the backend's sign-in limits are keyed on it (issue 27).
+  const relayed = relay(await callBackend({ method: "POST", path: "/api/auth/login", body, client: clientAddress(request) }));
   if (relayed.status !== 200) return relayed;
   const data = JSON.parse(relayed.body ?? "null") as { access_token?: unknown; user_id?: unknown } | null;
   if (typeof data?.access_token !== "string" || !isUserId(data.user_id)) {
@@ -73,7 +75,7 @@ function logout(request: ApiRequest): ApiAnswer {
 async function register(request: ApiRequest): Promise<ApiAnswer> {
   const body = await guardRequest(request, { body: true });
   if (typeof body !== "string") return body;
-  return relay(await callBackend({ method: "POST", path: "/api/auth/register", body }));
+  return relay(await callBackend({ method: "POST", path: "/api/auth/register", body, client: clientAddress(request) }));
 }
 
 /** GET: who is signed in ({user_id, email}), or 401. Never returns the token. */
@@ -83,11 +85,27 @@ function session(request: ApiRequest): ApiAnswer {
   return apiJson({ user_id: current.userId, email: current.email });
 }
 
-/** GET ?status=all|pending|completed -> the signed-in user's tasks. */
+/** A whole number in a query parameter, or null when it is absent; "bad" when it is not one. */
+function wholeNumber(request: ApiRequest, name: string): string | null | "bad" {
+  const raw = request.query.get(name);
+  if (raw === null) return null;
+  return /^[0-9]{1,10}$/.test(raw) ? raw : "bad";
+}
+
+/**
+ * GET ?status=all|pending|completed[&limit=n][&after=id] -> a page of the signed-in user's tasks,
+ * oldest first (the backend bounds the page: at most 500).
+ */
 function listTasks(request: ApiRequest): ApiAnswer | Promise<ApiAnswer> {
   const status = request.query.get("status") ?? "all";
   if (!STATUSES.has(status)) return jsonError(422, "invalid_status", "status must be one of all, pending, completed");
-  return forwardAuthed(request, "GET", "/tasks", { search: `?status=${status}` });
+  let search = `?status=${status}`;
+  for (const name of ["limit", "after"]) {
+    const value = wholeNumber(request, name);
+    if (value === "bad") return jsonError(422, `invalid_${name}`, `${name} must be a whole number`);
+    if (value !== null) search += `&${name}=${value}`;
+  }
+  return forwardAuthed(request, "GET", "/tasks", { search });
 }
 
 /** A handler of /tasks/{id}...: a 404 for an id that is not a positive integer, else forwarded. */

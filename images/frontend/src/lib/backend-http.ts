@@ -24,6 +24,21 @@ export interface BackendRequest {
 export interface BackendAnswer {
   status: number;
   text: string;
+  /** The backend's Retry-After (a 429 or 503 says when to try again), relayed to the browser. */
+  retryAfter?: string;
+}
+
+/**
+ * The largest answer read from the backend. Answers are read whole into memory (relayed whole
+ * anyway), so without a bound one account with tens of thousands of tasks made every list request
+ * buffer megabytes, and a few at once OOM-killed the pod at its 320 Mi limit (issue 27). The backend
+ * pages lists (at most 500 tasks of at most ~1.3 KB each: ~650 KB), so 2 MiB is far above any real answer.
+ */
+export const MAX_ANSWER_BYTES = 2 * 1024 * 1024;
+
+/** The backend's answer was larger than MAX_ANSWER_BYTES; reading stopped there. */
+export class AnswerTooLargeError extends Error {
+  name = "AnswerTooLargeError";
 }
 
 /** The backend did not answer in time; never retried (it may be working on the request). */
@@ -62,18 +77,27 @@ export function sendToBackend(call: BackendRequest): Promise<BackendAnswer> {
     request.on("error", fail);
     request.on("response", (response) => {
       const chunks: Buffer[] = [];
-      response.on("data", (chunk: Buffer) => chunks.push(chunk));
+      let size = 0;
+      response.on("data", (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > MAX_ANSWER_BYTES) {
+          request.destroy(new AnswerTooLargeError(`the answer exceeds ${MAX_ANSWER_BYTES} bytes`));
+          return;
+        }
+        chunks.push(chunk);
+      });
       response.on("error", fail);
       // The connection closed before the whole answer arrived.
       response.on("close", () => {
-        if (!response.complete) fail(Object.assign(new Error("the backend closed the answer early"), { code: "ECONNRESET" }));
+        if (size > MAX_ANSWER_BYTES) fail(new AnswerTooLargeError(`the answer exceeds ${MAX_ANSWER_BYTES} bytes`));
+        else if (!response.complete) fail(Object.assign(new Error("the backend closed the answer early"), { code: "ECONNRESET" }));
       });
       response.on("end", () => {
         clearTimeout(timer);
-        resolve({
-          status: response.statusCode ?? 502,
-          text: Buffer.concat(chunks).toString("utf8"),
-        });
+        const answer: BackendAnswer = { status: response.statusCode ?? 502, text: Buffer.concat(chunks).toString("utf8") };
+        const retryAfter = response.headers["retry-after"];
+        if (typeof retryAfter === "string" && /^\d{1,6}$/.test(retryAfter)) answer.retryAfter = retryAfter;
+        resolve(answer);
       });
     });
     // end(body) before the headers went out: Node sends headers and body in one write.

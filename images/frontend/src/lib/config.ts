@@ -91,9 +91,43 @@ export function hstsMaxAge(env: Record<string, string | undefined> = process.env
   return parseHstsMaxAge(env[HSTS_ENV]);
 }
 
+/**
+ * PROXY_TOKEN (from the chart's Secret, never a ConfigMap): sent to the backend with the client's
+ * address (X-Todo-Client), so the backend keys its sign-in limits on the real caller and not on this
+ * pod (issue 27). Optional: unset, the backend keys on this pod's address. At least 32 characters.
+ */
+const PROXY_TOKEN_ENV = "PROXY_TOKEN";
+
+export function proxyToken(env: Record<string, string | undefined> = process.env): string | null {
+  const value = (env[PROXY_TOKEN_ENV] ?? "").trim();
+  if (value === "") return null;
+  if (value.length < 32) {
+    throw new ConfigError(`${PROXY_TOKEN_ENV} is too short: at least 32 characters (openssl rand -hex 32)`);
+  }
+  return value;
+}
+
+/**
+ * TRUSTED_PROXY_HOPS (the chart sets 1 behind its Ingress): how many proxies in front of this server
+ * append to X-Forwarded-For. The client is the address the outermost trusted one saw; 0 (the default)
+ * trusts no header and takes the connection's peer, which nobody can forge.
+ */
+const HOPS_ENV = "TRUSTED_PROXY_HOPS";
+
+export function trustedProxyHops(env: Record<string, string | undefined> = process.env): number {
+  const value = (env[HOPS_ENV] ?? "").trim();
+  if (value === "") return 0;
+  if (!/^[0-9]$/.test(value)) {
+    throw new ConfigError(`${HOPS_ENV} is malformed (${JSON.stringify(env[HOPS_ENV])}): expected a whole number from 0 to 9, e.g. 1 behind one ingress controller`);
+  }
+  return Number(value);
+}
+
 /** Every runtime setting checked at once (start-up): throws the first ConfigError. */
 export function checkRuntimeConfig(env: Record<string, string | undefined> = process.env): void {
   backendUrl(env);
   sessionCookieSecure(env);
   hstsMaxAge(env);
+  proxyToken(env);
+  trustedProxyHops(env);
 }

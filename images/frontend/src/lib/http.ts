@@ -22,6 +22,8 @@ export interface ApiRequest {
   headers: Record<string, string | undefined>;
   /** The scheme the request arrived with at this server ("https:" or "http:"); X-Forwarded-Proto wins over it. */
   protocol: string;
+  /** The connection's peer address (the lean server knows it; under `next dev` it is unknown). */
+  peerAddress?: string;
   /** The body as text, at most `limit` bytes; null when it is larger (the rest is not read). */
   readBody(limit: number): Promise<string | null>;
   /** Parsed on first use. */

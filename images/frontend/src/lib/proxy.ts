@@ -6,10 +6,11 @@
  *   - backend answered 5xx             -> 502 {error: "backend_error", message}
  *   - frontend misconfigured           -> 503 {error: "frontend_misconfigured", message}
  *   - no session                       -> 401 {error: "not_authenticated", message}
- * Backend 2xx and 4xx answers are relayed as they are (status and JSON body).
+ *   - backend answer too large         -> 502 {error: "backend_answer_too_large", message}
+ * Backend 2xx and 4xx answers are relayed as they are (status, JSON body and Retry-After).
  */
-import { type BackendAnswer, BackendTimeoutError, sendToBackend } from "./backend-http";
-import { ConfigError, backendUrl, sessionCookieSecure } from "./config";
+import { AnswerTooLargeError, type BackendAnswer, BackendTimeoutError, sendToBackend } from "./backend-http";
+import { ConfigError, backendUrl, proxyToken, sessionCookieSecure, trustedProxyHops } from "./config";
 import { guardRequest } from "./guard";
 import { API_CACHE_CONTROL, type ApiAnswer, type ApiRequest, apiJsonText, cookiesOf, emptyAnswer, jsonError } from "./http";
 import { SESSION_COOKIE, cookieOptions, decodeSession, isHttps, type Session } from "./session";
@@ -21,6 +22,7 @@ export const MESSAGES = {
   unavailable: "The task service cannot be reached right now. Please try again in a moment.",
   backendError: "The task service ran into a problem. Please try again in a moment.",
   misconfigured: "The web app is not configured to reach the task service.",
+  tooLarge: "The task service's answer is too large to show. Please narrow what you asked for.",
   notAuthenticated: "You are not signed in.",
 } as const;
 
@@ -40,6 +42,36 @@ export interface BackendCall {
   body?: string;
   token?: string;
   timeoutMs?: number;
+  /** The caller's address (clientAddress): the backend keys its limits on it when it trusts us. */
+  client?: string;
+}
+
+/**
+ * The address of whoever sent this request: the connection's peer, or with TRUSTED_PROXY_HOPS=n the
+ * address the outermost of the n trusted proxies saw (the n-th entry from the end of X-Forwarded-For;
+ * entries further left are whatever the client claimed). Undefined when unknown.
+ */
+export function clientAddress(request: ApiRequest, hops: number = trustedProxyHops()): string | undefined {
+  if (hops > 0) {
+    const chain = (request.headers["x-forwarded-for"] ?? "").split(",").map((entry) => entry.trim()).filter(Boolean);
+    if (chain.length >= hops) return chain[chain.length - hops];
+  }
+  return request.peerAddress;
+}
+
+/**
+ * X-Todo-Client with the caller's address, and X-Todo-Proxy-Token proving it is ours (PROXY_TOKEN):
+ * the backend believes the first only with the second (issue 27). Nothing when either is unknown.
+ */
+function callerHeaders(client: string | undefined): Record<string, string> {
+  let token: string | null;
+  try {
+    token = proxyToken();
+  } catch {
+    token = null; // unreachable after the start-up check; the backend then keys on this pod
+  }
+  if (!token || !client) return {};
+  return { "x-todo-client": client, "x-todo-proxy-token": token };
 }
 
 /** Call the backend; returns its answer, or a ready-made error answer when it cannot be reached. */
@@ -51,7 +83,7 @@ export async function callBackend(call: BackendCall): Promise<BackendAnswer | Ap
     log("misconfigured", { reason: exc instanceof ConfigError ? exc.message : String(exc) });
     return jsonError(503, "frontend_misconfigured", MESSAGES.misconfigured);
   }
-  const headers: Record<string, string> = { accept: "application/json" };
+  const headers: Record<string, string> = { accept: "application/json", ...callerHeaders(call.client) };
   if (call.body !== undefined) headers["content-type"] = "application/json";
   if (call.token) headers.authorization = `Bearer ${call.token}`;
   const send = () =>
@@ -75,6 +107,10 @@ export async function callBackend(call: BackendCall): Promise<BackendAnswer | Ap
       return await send();
     }
   } catch (exc) {
+    if (exc instanceof AnswerTooLargeError) {
+      log("backend_answer_too_large", { method: call.method, path: call.path });
+      return jsonError(502, "backend_answer_too_large", MESSAGES.tooLarge);
+    }
     log("backend_unreachable", { method: call.method, path: call.path, reason: describe(exc) });
     return jsonError(503, "backend_unavailable", MESSAGES.unavailable);
   }
@@ -114,7 +150,10 @@ export function relay(answer: BackendAnswer | ApiAnswer): ApiAnswer {
     log("backend_non_json", { status: answer.status });
     return jsonError(502, "backend_error", MESSAGES.backendError);
   }
-  return apiJsonText(answer.text, answer.status);
+  const out = apiJsonText(answer.text, answer.status);
+  // A 429 says when to try again; the browser (and any client) gets the same figure.
+  if (answer.retryAfter !== undefined) out.headers["retry-after"] = answer.retryAfter;
+  return out;
 }
 
 export function sessionOf(request: ApiRequest): Session | null {
@@ -177,6 +216,7 @@ export async function forwardAuthed(
     body: body === "" ? undefined : body,
     token: session.token,
     timeoutMs: options.timeoutMs,
+    client: clientAddress(request),
   });
   const out = relay(response);
   if (out.status === 401) return clearSession(out, request);

@@ -73,6 +73,7 @@ export function handleApi(request: IncomingMessage, response: ServerResponse): b
     query: new URLSearchParams(queryAt === -1 ? "" : url.slice(queryAt + 1)),
     headers: headersOf(request),
     protocol: "encrypted" in request.socket && request.socket.encrypted ? "https:" : "http:",
+    peerAddress: request.socket.remoteAddress,
     readBody: async (limit) => {
       const body = await readBody(request, limit);
       bodyLeftUnread = body === null;

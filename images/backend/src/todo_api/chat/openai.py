@@ -21,6 +21,9 @@ SYSTEM_PROMPT = (
 )
 MAX_TOOL_ROUNDS = 6
 HISTORY_MESSAGES = 30
+# The most characters of history sent with a turn (about 6,000 tokens): the newest messages that fit.
+# Each round of a turn sends them again, so this bounds what one turn can cost (issue 27).
+HISTORY_CHARS = 24_000
 REQUEST_TIMEOUT_SECONDS = 60.0
 
 
@@ -32,6 +35,23 @@ def tool_definitions() -> list[dict[str, Any]]:
         }
         for spec in TOOLS.values()
     ]
+
+
+def bounded_history(history: list[Turn]) -> list[dict[str, Any]]:
+    """The newest turns of ``history`` that fit in HISTORY_MESSAGES and HISTORY_CHARS, oldest first."""
+    kept: list[dict[str, Any]] = []
+    budget = HISTORY_CHARS
+    for turn in reversed(history[-HISTORY_MESSAGES:]):
+        content = turn.content
+        if turn.role == "assistant" and turn.tool_calls:
+            done = "; ".join(f"{c['name']}({json.dumps(c['arguments'])}) -> {json.dumps(c['result'])}"
+                             for c in turn.tool_calls)
+            content = f"{content}\n[tools used: {done}]"
+        if len(content) > budget:
+            break
+        budget -= len(content)
+        kept.append({"role": turn.role, "content": content})
+    return kept[::-1]
 
 
 class OpenAIProvider:
@@ -46,13 +66,7 @@ class OpenAIProvider:
 
     def reply(self, message: str, history: list[Turn], tools: TaskTools, deadline: float | None = None) -> str:
         messages: list[dict[str, Any]] = [{"role": "system", "content": SYSTEM_PROMPT}]
-        for turn in history[-HISTORY_MESSAGES:]:
-            content = turn.content
-            if turn.role == "assistant" and turn.tool_calls:
-                done = "; ".join(f"{c['name']}({json.dumps(c['arguments'])}) -> {json.dumps(c['result'])}"
-                                 for c in turn.tool_calls)
-                content = f"{content}\n[tools used: {done}]"
-            messages.append({"role": turn.role, "content": content})
+        messages += bounded_history(history)
         messages.append({"role": "user", "content": message})
         definitions = tool_definitions()
         for _ in range(MAX_TOOL_ROUNDS):

@@ -6,9 +6,10 @@ from fastapi import APIRouter, HTTPException, Request, status
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from todo_api.caller import client_address
 from todo_api.deps import in_thread
 from todo_api.models import User
-from todo_api.ratelimit import AuthLimits, SlidingWindowLimiter
+from todo_api.ratelimit import AuthLimits
 from todo_api.schemas import LoginRequest, LoginResponse, Problem, RegisterRequest, RegisterResponse
 from todo_api.security import create_token, hash_password_async, needs_rehash, verify_password_async
 
@@ -17,21 +18,12 @@ router = APIRouter(prefix="/api/auth", tags=["auth"])
 TOO_MANY = {429: {"model": Problem, "description": "Too many attempts; the Retry-After header says when to retry"}}
 
 
-def _address(request: Request) -> str:
-    # uvicorn puts X-Forwarded-For's address here only for trusted proxies (FORWARDED_ALLOW_IPS,
-    # default 127.0.0.1); behind the frontend it is the frontend replica's address.
-    return request.client.host if request.client else "unknown"
-
-
-def _check(*limits: tuple[SlidingWindowLimiter, object]) -> None:
-    """429 with Retry-After when any of the limiters has no room for the key, checked before any hashing."""
-    wait = max(limiter.retry_after(key) for limiter, key in limits)
-    if wait:
-        raise HTTPException(
-            status.HTTP_429_TOO_MANY_REQUESTS,
-            f"too many attempts: try again in {wait} seconds",
-            headers={"Retry-After": str(wait)},
-        )
+def too_many(wait: int, what: str = "attempts") -> HTTPException:
+    return HTTPException(
+        status.HTTP_429_TOO_MANY_REQUESTS,
+        f"too many {what}: try again in {wait} seconds",
+        headers={"Retry-After": str(wait)},
+    )
 
 
 # Neither route holds a database connection while argon2 runs (tens to hundreds of ms each, queued
@@ -53,11 +45,15 @@ def _limits(request: Request) -> AuthLimits:
     responses={409: {"model": Problem, "description": "The email is already registered"}, **TOO_MANY},
 )
 async def register(body: RegisterRequest, request: Request) -> RegisterResponse:
-    limits, address = _limits(request), _address(request)
-    account = (address, body.email)
-    _check((limits.account, account), (limits.sign_ups, address))
-    limits.account.hit(account)
-    limits.sign_ups.hit(address)
+    limits, address = _limits(request), client_address(request)
+    # Reserved (checked and counted in one step) before any work: parallel sign-ups cannot overrun it.
+    wait = limits.account_sign_ups.acquire((address, body.email))
+    if not wait:
+        wait = limits.sign_ups.acquire(address)
+        if wait:
+            limits.account_sign_ups.forgive((address, body.email))
+    if wait:
+        raise too_many(wait)
     # 409 tells whether an email is registered; kept on purpose (DEPLOYMENT.md, "Accounts"): without
     # email verification a generic answer would leave people unable to tell "sign in instead" from
     # "it worked", and the limits above bound how fast anyone can probe.
@@ -92,23 +88,37 @@ async def register(body: RegisterRequest, request: Request) -> RegisterResponse:
 )
 async def login(body: LoginRequest, request: Request) -> LoginResponse:
     email = body.email.strip().lower()
-    limits, address = _limits(request), _address(request)
+    limits, address = _limits(request), client_address(request)
+    # Keyed on the caller (todo_api.caller) and the account: a guesser is slowed on that account
+    # (backoff), and nobody else is locked out of it. Both limits are reserved before the password
+    # is verified, so parallel guesses cannot all pass one check (issue 27); only failures stay counted.
     account = (address, email)
-    # Only failures count: a person who signs in often is never limited, a guesser is.
-    _check((limits.account, account), (limits.failed_logins, address))
+    wait = limits.account.acquire(account)
+    if wait:
+        raise too_many(wait)
+    wait = limits.failed_logins.acquire(address)
+    if wait:
+        limits.account.release(account)
+        raise too_many(wait)
     factory = request.app.state.sessionmaker
 
     def find() -> User | None:
         with factory() as session:
             return session.scalar(select(User).where(User.email == email))
 
-    user = await in_thread(find)
-    # The session is closed (its connection back in the pool) before the hash is verified.
-    if not await verify_password_async(user.password_hash if user else None, body.password) or user is None:
-        limits.account.hit(account)
-        limits.failed_logins.hit(address)
+    try:
+        user = await in_thread(find)
+        # The session is closed (its connection back in the pool) before the hash is verified.
+        verified = await verify_password_async(user.password_hash if user else None, body.password)
+    except BaseException:
+        limits.account.release(account)
+        limits.failed_logins.forgive(address)
+        raise
+    if not verified or user is None:
+        limits.account.failed(account)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid email or password")
-    limits.account.reset(account)
+    limits.account.succeeded(account)
+    limits.failed_logins.forgive(address)
     if needs_rehash(user.password_hash):
         # Made with older parameters: store one with today's, now that the password is known.
         fresh = await hash_password_async(body.password)

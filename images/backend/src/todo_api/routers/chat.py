@@ -28,9 +28,15 @@ router = APIRouter(prefix="/api/{user_id}", tags=["chat"], responses=AUTH_RESPON
     responses={
         502: {"model": Problem, "description": "The model endpoint failed (openai provider)"},
         504: {"model": Problem, "description": "The turn took longer than CHAT_DEADLINE_SECONDS"},
+        429: {"model": Problem, "description": "Too many chat turns this minute; Retry-After says when to retry"},
     },
 )
 async def chat(body: ChatRequest, user_id: OwnerDep, request: Request) -> ChatResponse:
+    # A turn may cost model calls (openai provider): one account gets CHAT_TURNS_PER_MINUTE of them.
+    wait = request.app.state.user_limits.chat_turns.acquire(user_id)
+    if wait:
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, f"too many chat messages: try again in {wait} seconds",
+                            headers={"Retry-After": str(wait)})
     # The whole turn is one hop to the thread pool (deps.py says why). run_turn checks out short
     # connections itself and holds none while the model works; its first one checks the user exists.
     settings = request.app.state.settings

@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 router = APIRouter(tags=["health"])
+log = logging.getLogger(__name__)
+
+
+def public_reason(reason: str) -> str:
+    """What a caller of /readyz is told: the kind of problem, never the driver's text (it names the
+    database host and user). The whole reason goes to the log (issue 27)."""
+    if reason.startswith("database schema"):
+        return "database schema not current"
+    if reason.startswith("database not migrated"):
+        # Our own lock timeout names the variable to change and nothing about the server: kept.
+        _, own, text = reason.partition("MigrationLockTimeout: ")
+        return f"database not migrated yet: {text}" if own else "database not migrated yet"
+    return "database unreachable"
 
 
 @router.get("/healthz", summary="Liveness: the process answers (never touches the database)")
@@ -23,5 +38,9 @@ async def readyz(request: Request) -> JSONResponse:
     # of requests can fill (Readiness runs the query on a thread and a connection of its own).
     reason = await request.app.state.readiness.check_async()
     if reason is None:
+        request.app.state.logged_reason = None
         return JSONResponse({"status": "ready"})
-    return JSONResponse({"status": "not ready", "reason": reason}, status_code=503)
+    if reason != getattr(request.app.state, "logged_reason", None):  # once per new reason, not per probe
+        request.app.state.logged_reason = reason
+        log.warning("not ready", extra={"reason": reason})
+    return JSONResponse({"status": "not ready", "reason": public_reason(reason)}, status_code=503)
