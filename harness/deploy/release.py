@@ -295,15 +295,24 @@ class FrontendAccess:
 TRAFFIC_RATES = {"tasksCreatedPerMinute": 100_000, "chatTurnsPerMinute": 100_000}
 
 
-def write_values(path: Path, images: Images, database: Database, **extra: Any) -> Path:
+def rate_lift(chart: Path = CHART_DIR) -> dict[str, Any]:
+    """The values that lift ``chart``'s per-account rates for the synthetic traffic user; none for a
+    chart without them (a previous release, whose values schema would refuse the keys)."""
+    defaults = yaml.safe_load((chart / "values.yaml").read_text()) or {}
+    rates = (defaults.get("backend") or {}).get("limits") or {}
+    lifted = {key: value for key, value in TRAFFIC_RATES.items() if key in rates}
+    return {"backend": {"limits": lifted}} if lifted else {}
+
+
+def write_values(path: Path, images: Images, database: Database, chart: Path = CHART_DIR, **extra: Any) -> Path:
     values = {
-        "backend": {"image": {"repository": contract.BACKEND_IMAGE, "tag": images.tag, "pullPolicy": "IfNotPresent"},
-                    "limits": dict(TRAFFIC_RATES)},
+        "backend": {"image": {"repository": contract.BACKEND_IMAGE, "tag": images.tag, "pullPolicy": "IfNotPresent"}},
         "frontend": {"image": {"repository": contract.FRONTEND_IMAGE, "tag": images.tag, "pullPolicy": "IfNotPresent"}},
         "secrets": {"databaseUrl": database.url, "jwtSecret": secrets.token_hex(32)},
     }
-    for key, value in extra.items():
-        values[key] = _merged(values.get(key, {}), value)
+    for layer in (rate_lift(chart), extra):
+        for key, value in layer.items():
+            values[key] = _merged(values.get(key, {}), value)
     # It holds the database URL and the JWT secret: readable by its owner only (issue 27).
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:
@@ -344,7 +353,7 @@ def install_release(cluster: Cluster, images: Images, tmp: Path, prefix: str = "
                                               target=cluster.target)
         if database_down:
             postgres.scale_in_cluster(cluster.apps, cluster.core, namespace, 0)
-    values_file = write_values(tmp / f"values-{namespace}.yaml", images, database, **(values or {}))
+    values_file = write_values(tmp / f"values-{namespace}.yaml", images, database, chart, **(values or {}))
     release = Release(cluster, namespace, name, values_file, database, images, chart, tuple(env_values))
     start = time.monotonic()
     release.helm("install", name, str(chart), *release.values_args(), timeout=contract.DEPLOY_BUDGET_S)

@@ -33,7 +33,7 @@ import yaml
 from harness.core.paths import CHART_DIR, REPO_ROOT
 from harness.deploy import upgrade
 from harness.deploy.previous import previous_version
-from harness.deploy.release import Release, install_release, psql, remove_release
+from harness.deploy.release import Release, install_release, psql, rate_lift, remove_release
 from harness.kube import render
 from harness.testkit import dataset
 from harness.testkit.traffic import InClusterTraffic
@@ -118,7 +118,12 @@ def test_upgrade_from_the_previous_release_under_traffic_fails_no_request_and_ke
         run, previous, images, tmp_path, record_figure, record_property):
     release = run.release
     tags = tmp_path / "working-tree-images.yaml"
-    tags.write_text(yaml.safe_dump({"backend": {"image": {"tag": images.tag}}, "frontend": {"image": {"tag": images.tag}}}))
+    # The working tree's images, and its chart's per-account rates lifted for the traffic user as in
+    # every cluster-tier release (the previous chart may have had no such values to lift).
+    overlay = {"backend": {"image": {"tag": images.tag}}, "frontend": {"image": {"tag": images.tag}}}
+    for key, value in rate_lift(CHART_DIR).items():
+        overlay[key] = {**overlay[key], **value}
+    tags.write_text(yaml.safe_dump(overlay))
     old_version, new_version = previous.ref.version, _chart_version(CHART_DIR)
     source = f"{previous.ref.name} (chart {old_version}) -> the working tree (chart {new_version})"
     # Refused fields first, from what both versions render with these very values: helm upgrade would

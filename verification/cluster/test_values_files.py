@@ -187,13 +187,22 @@ def test_each_values_file_installs_serves_a_user_through_its_way_in_and_uninstal
         assert svc.spec.type == exposure.service_type, f"{exposure.file}: frontend Service is {svc.spec.type}"
         if exposure.node_port:
             assert svc.spec.ports[0].node_port == exposure.node_port, svc.spec.ports[0]
-        secret_refs = {e.value_from.secret_key_ref.name for p in release.pods("backend")
-                       for e in p.spec.containers[0].env or [] if e.value_from and e.value_from.secret_key_ref}
-        made = {s.metadata.name for s in core.list_namespaced_secret(namespace, label_selector=release.selector).items}
+        # The credentials (DATABASE_URL, JWT_SECRET) come from the user's Secret or the chart's own; the
+        # frontend-to-backend PROXY_TOKEN is always the chart's (made with existingSecret too).
+        credential_refs = {e.value_from.secret_key_ref.name for p in release.pods("backend")
+                           for e in p.spec.containers[0].env or []
+                           if e.name in ("DATABASE_URL", "JWT_SECRET") and e.value_from and e.value_from.secret_key_ref}
+        made = {s.metadata.name: set(s.data or {}) for s in
+                core.list_namespaced_secret(namespace, label_selector=release.selector).items}
+        made_credentials = {name for name, keys in made.items() if "DATABASE_URL" in keys}
+        proxy_tokens = {name for name, keys in made.items() if keys == {"PROXY_TOKEN"}}
+        assert len(proxy_tokens) == 1 and set(made) == made_credentials | proxy_tokens, \
+            f"{exposure.file}: the chart's Secrets {made}"
         if exposure.existing_secret:
-            assert secret_refs == {EXISTING_SECRET} and not made, (secret_refs, made)
+            assert credential_refs == {EXISTING_SECRET} and not made_credentials, (credential_refs, made)
         else:
-            assert secret_refs == made and len(made) == 1, f"the chart's own Secret: refs {secret_refs}, made {made}"
+            assert credential_refs == made_credentials and len(made_credentials) == 1, \
+                f"the chart's own Secret: refs {credential_refs}, made {made}"
 
         if exposure.ingress:
             done, via = _through_the_ingress(release, exposure)
