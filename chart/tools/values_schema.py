@@ -102,7 +102,17 @@ def component(name, port, paths):
                 },
                 ["http"],
             ),
-            "livenessProbe": probe("liveness probe"),
+            "livenessProbe": {
+                **probe("liveness probe"),
+                "properties": {
+                    **probe("liveness probe")["properties"],
+                    "terminationGracePeriodSeconds": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "description": "seconds a container that failed its liveness probe gets to stop",
+                    },
+                },
+            },
             "readinessProbe": {
                 **probe("readiness probe"),
                 "properties": {
@@ -188,6 +198,7 @@ def component(name, port, paths):
             },
             "nodeSelector": STRMAP,
             "tolerations": {"type": "array", "items": {"type": "object"}},
+            "podAntiAffinityPreset": {"enum": ["", "soft", "hard"]},
             "affinity": FREE,
             "pdb": obj(
                 {

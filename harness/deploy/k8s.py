@@ -149,10 +149,11 @@ def _get_json(api_client, path: str, timeout: float = 30) -> dict:
     return json.loads(response.data)
 
 
-def listable_namespaced_resources(api_client) -> tuple[list[ApiResource], list[str]]:
-    """Every namespaced kind the API server serves with ``list`` (each group's preferred version), as
-    ``kubectl api-resources --verbs=list --namespaced`` finds them: (resources, the group versions whose
-    discovery failed, e.g. an aggregated API that is down)."""
+def listable_resources(api_client, namespaced: bool = True) -> tuple[list[ApiResource], list[str]]:
+    """Every namespaced (or, with ``namespaced=False``, cluster-scoped) kind the API server serves with
+    ``list`` (each group's preferred version), as ``kubectl api-resources --verbs=list
+    --namespaced=true|false`` finds them: (resources, the group versions whose discovery failed, e.g.
+    an aggregated API that is down)."""
     from kubernetes import client
 
     versions = [v for v in client.CoreApi(api_client).get_api_versions().versions]
@@ -165,18 +166,24 @@ def listable_namespaced_resources(api_client) -> tuple[list[ApiResource], list[s
             failed.append(f"{version} ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})")
             continue
         for r in listing.get("resources") or []:
-            if "/" not in r["name"] and r.get("namespaced") and "list" in (r.get("verbs") or []):
+            if "/" not in r["name"] and bool(r.get("namespaced")) == namespaced and "list" in (r.get("verbs") or []):
                 found.append(ApiResource(version, r["name"], r["kind"]))
     return found, failed
 
 
-def namespaced_objects(api_client, namespace: str, resources: Sequence[ApiResource]) -> tuple[list[dict], list[str]]:
-    """Every object of ``resources`` in ``namespace`` as (kind, metadata) dicts: ``{"kind", "metadata"}``;
-    and the resources whose listing failed."""
+def listable_namespaced_resources(api_client) -> tuple[list[ApiResource], list[str]]:
+    """:func:`listable_resources` of the namespaced kinds (``kubectl api-resources --verbs=list --namespaced``)."""
+    return listable_resources(api_client, namespaced=True)
+
+
+def namespaced_objects(api_client, namespace: str | None, resources: Sequence[ApiResource]) -> tuple[list[dict], list[str]]:
+    """Every object of ``resources`` in ``namespace`` (of cluster-scoped ``resources`` with None) as
+    (kind, metadata) dicts: ``{"kind", "metadata"}``; and the resources whose listing failed."""
     objects, failed = [], []
     for resource in resources:
+        where = f"/namespaces/{namespace}" if namespace else ""
         try:
-            listing = _get_json(api_client, f"{resource.path}/namespaces/{namespace}/{resource.name}")
+            listing = _get_json(api_client, f"{resource.path}{where}/{resource.name}")
         except Exception as exc:  # noqa: BLE001 - reported to the caller
             failed.append(f"{resource.name}.{resource.group_version} ({type(exc).__name__})")
             continue

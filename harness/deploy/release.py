@@ -42,6 +42,9 @@ class Cluster:
     run_id: str
     server_version: str = ""  # e.g. v1.33.1, for `helm template --kube-version`
     namespaces: list[str] = field(default_factory=list)
+    # Deleted without waiting (a module's teardown need not sit through its pods' graceful ends):
+    # close_cluster waits until they are gone.
+    leaving: list[str] = field(default_factory=list)
 
     def new_namespace(self, prefix: str = "todo-verify") -> str:
         name = k8s.namespace_name(prefix)
@@ -49,10 +52,14 @@ class Cluster:
         self.namespaces.append(name)
         return name
 
-    def drop_namespace(self, name: str, wait: float = 0) -> None:
-        k8s.delete_namespace(self.core, name, wait_timeout=wait)
+    def drop_namespace(self, name: str, wait: float = 0, background: bool = False) -> None:
+        """Delete ``name``; wait up to ``wait`` seconds until it is gone, or with ``background``, not
+        at all: it is then in :attr:`leaving`, which the session's close waits for."""
+        k8s.delete_namespace(self.core, name, wait_timeout=0 if background else wait)
         if name in self.namespaces:
             self.namespaces.remove(name)
+        if background:
+            self.leaving.append(name)
 
 
 
@@ -76,6 +83,8 @@ class Release:
     values_file: Path
     database: Database
     images: Images
+    chart: Path = CHART_DIR  # the chart installed (a previous version's, in a scratch worktree, for upgrades)
+    env_values: tuple[Path, ...] = ()  # values files of the chart's own (values-dev.yaml, …), before values_file
     install_seconds: float = 0.0  # helm install until every pod Ready
     ready_seconds: float = 0.0  # pods Ready after helm install returned
     routable_seconds: float = 0.0  # pods Ready until the frontend reached the backend through the Services
@@ -211,6 +220,10 @@ class Release:
         self.wait_settled(component)
         return rolled_out
 
+    def values_args(self) -> list[str]:
+        """``-f`` arguments of this release's values: the chart's own file(s), then the test's."""
+        return [arg for path in (*self.env_values, self.values_file) for arg in ("-f", str(path))]
+
     def manifests(self) -> list[dict]:
         """What the chart rendered for this release (``helm get manifest``)."""
         return [d for d in yaml.safe_load_all(self.helm("get", "manifest", self.name)) if d]
@@ -222,6 +235,14 @@ class Release:
 
 
 class FrontendAccess:
+    """The frontend's address from this host, the way its Service type exposes it, and ``via``: which
+    way was used, named (the evidence says when the type's own way could not be exercised here).
+
+    NodePort: a node's address and the node port. LoadBalancer: the external address the cluster
+    gave it (a cloud, ``minikube tunnel``, MetalLB), else a ``kubectl port-forward`` named as the
+    stand-in for the load balancer this cluster lacks. ClusterIP: a ``kubectl port-forward``.
+    """
+
     def __init__(self, release: Release) -> None:
         self.release = release
         self._forward: k8s.PortForward | None = None
@@ -230,22 +251,40 @@ class FrontendAccess:
     def __enter__(self) -> str:
         r = self.release
         svc = r.service("frontend")
-        candidates = k8s.node_port_candidates(r.cluster.core, r.namespace, svc.metadata.name, r.cluster.env.provider)
-        for url in candidates:
-            host, port = url.removeprefix("http://").rsplit(":", 1)
-            if k8s.tcp_open(host, int(port)):
-                self.via = f"NodePort {url}"
-                return url
-        self._forward = k8s.PortForward(r.cluster.target, r.namespace, f"svc/{svc.metadata.name}",
-                                        svc.spec.ports[0].port).__enter__()
-        # Named, never silent: the evidence says the NodePort path was not the one exercised.
-        self.via = (f"kubectl port-forward svc/{svc.metadata.name} (FALLBACK: the NodePort was not reachable "
-                    f"from this host at {', '.join(candidates) or 'any node address'})")
+        port = svc.spec.ports[0].port
+        kind = svc.spec.type
+        if kind == "LoadBalancer":
+            ingress = (svc.status.load_balancer and svc.status.load_balancer.ingress) or []
+            for address in ingress:
+                host = address.ip or address.hostname
+                if host and k8s.tcp_open(host, port):
+                    self.via = f"LoadBalancer {host}:{port}"
+                    return f"http://{host}:{port}"
+            return self._port_forward(svc, port, "LoadBalancer Service without an external address on this "
+                                                 "cluster (no tunnel or load-balancer controller): the harness's "
+                                                 "stand-in for the load balancer")
+        if kind == "NodePort":
+            candidates = k8s.node_port_candidates(r.cluster.core, r.namespace, svc.metadata.name, r.cluster.env.provider)
+            for url in candidates:
+                host, node_port = url.removeprefix("http://").rsplit(":", 1)
+                if k8s.tcp_open(host, int(node_port)):
+                    self.via = f"NodePort {url}"
+                    return url
+            # Named, never silent: the evidence says the NodePort path was not the one exercised.
+            return self._port_forward(svc, port, "FALLBACK: the NodePort was not reachable from this host at "
+                                                 f"{', '.join(candidates) or 'any node address'}")
+        return self._port_forward(svc, port, f"a {kind} Service: reachable from inside the cluster only")
+
+    def _port_forward(self, svc, port: int, why: str) -> str:
+        self._forward = k8s.PortForward(self.release.cluster.target, self.release.namespace,
+                                        f"svc/{svc.metadata.name}", port).__enter__()
+        self.via = f"kubectl port-forward svc/{svc.metadata.name} ({why})"
         return self._forward.url
 
     def __exit__(self, *exc: object) -> None:
         if self._forward is not None:
             self._forward.__exit__()
+            self._forward = None
 
 
 # The in-cluster traffic client (harness.testkit.traffic) is one synthetic user sending several
@@ -256,15 +295,24 @@ class FrontendAccess:
 TRAFFIC_RATES = {"tasksCreatedPerMinute": 100_000, "chatTurnsPerMinute": 100_000}
 
 
-def write_values(path: Path, images: Images, database: Database, **extra: Any) -> Path:
+def rate_lift(chart: Path = CHART_DIR) -> dict[str, Any]:
+    """The values that lift ``chart``'s per-account rates for the synthetic traffic user; none for a
+    chart without them (a previous release, whose values schema would refuse the keys)."""
+    defaults = yaml.safe_load((chart / "values.yaml").read_text()) or {}
+    rates = (defaults.get("backend") or {}).get("limits") or {}
+    lifted = {key: value for key, value in TRAFFIC_RATES.items() if key in rates}
+    return {"backend": {"limits": lifted}} if lifted else {}
+
+
+def write_values(path: Path, images: Images, database: Database, chart: Path = CHART_DIR, **extra: Any) -> Path:
     values = {
-        "backend": {"image": {"repository": contract.BACKEND_IMAGE, "tag": images.tag, "pullPolicy": "IfNotPresent"},
-                    "limits": dict(TRAFFIC_RATES)},
+        "backend": {"image": {"repository": contract.BACKEND_IMAGE, "tag": images.tag, "pullPolicy": "IfNotPresent"}},
         "frontend": {"image": {"repository": contract.FRONTEND_IMAGE, "tag": images.tag, "pullPolicy": "IfNotPresent"}},
         "secrets": {"databaseUrl": database.url, "jwtSecret": secrets.token_hex(32)},
     }
-    for key, value in extra.items():
-        values[key] = _merged(values.get(key, {}), value)
+    for layer in (rate_lift(chart), extra):
+        for key, value in layer.items():
+            values[key] = _merged(values.get(key, {}), value)
     # It holds the database URL and the JWT secret: readable by its owner only (issue 27).
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:
@@ -283,27 +331,32 @@ def _merged(base: dict, override: dict) -> dict:
 
 def install_release(cluster: Cluster, images: Images, tmp: Path, prefix: str = "todo-verify",
                     name: str = RELEASE_NAME, *, values: dict[str, Any] | None = None,
-                    database: Database | None = None, database_down: bool = False, ready: bool = True) -> Release:
+                    database: Database | None = None, database_down: bool = False, ready: bool = True,
+                    chart: Path = CHART_DIR, env_values: tuple[Path, ...] = (),
+                    namespace: str | None = None) -> Release:
     """Namespace → PostgreSQL → one ``helm install`` → every pod Ready (timed).
 
     ``values`` are merged over the test values per top-level key; ``database`` replaces the
     throwaway PostgreSQL (e.g. an address nothing listens on); ``database_down`` stops the throwaway
     PostgreSQL (scaled to 0, its Service kept) before the install; ``ready=False`` returns right
-    after ``helm install``, for the tests of installs that must not become Ready.
+    after ``helm install``, for the tests of installs that must not become Ready. ``chart`` is the
+    chart to install (a previous version's); ``env_values`` are values files of the chart's own
+    (``values-prod.yaml``), given before the test's values, which then override only the image tags
+    and the credentials; ``namespace`` (with ``database``) installs into a namespace made before.
 
     On failure the namespace is left for the diagnosis of the failing test's report and
     deleted by the session's teardown (``cluster`` fixture) or, at the latest, at exit.
     """
-    namespace = cluster.new_namespace(prefix)
+    namespace = namespace or cluster.new_namespace(prefix)
     if database is None:
         database = postgres.deploy_in_cluster(cluster.apps, cluster.core, namespace, images.postgres,
                                               target=cluster.target)
         if database_down:
             postgres.scale_in_cluster(cluster.apps, cluster.core, namespace, 0)
-    values_file = write_values(tmp / f"values-{namespace}.yaml", images, database, **(values or {}))
-    release = Release(cluster, namespace, name, values_file, database, images)
+    values_file = write_values(tmp / f"values-{namespace}.yaml", images, database, chart, **(values or {}))
+    release = Release(cluster, namespace, name, values_file, database, images, chart, tuple(env_values))
     start = time.monotonic()
-    release.helm("install", name, str(CHART_DIR), "-f", str(values_file), timeout=contract.DEPLOY_BUDGET_S)
+    release.helm("install", name, str(chart), *release.values_args(), timeout=contract.DEPLOY_BUDGET_S)
     if not ready:
         return release
     release.ready_seconds = release.wait_ready(timeout=contract.READY_BUDGET_S)
@@ -312,9 +365,15 @@ def install_release(cluster: Cluster, images: Images, tmp: Path, prefix: str = "
     return release
 
 
-def remove_release(release: Release) -> None:
-    release.cluster.target.helm("uninstall", release.name, "-n", release.namespace, "--wait", check=False, timeout=300)
-    release.cluster.drop_namespace(release.namespace, wait=120)
+def remove_release(release: Release, keep_namespace: bool = False, background: bool = False) -> None:
+    """``helm uninstall --wait``, then the namespace deleted (unless ``keep_namespace``: the next
+    release of a module installs into it, beside the same PostgreSQL). With ``background`` nothing is
+    waited for: the uninstall and the namespace's deletion are issued, and the session's close
+    (``close_cluster``) waits until the namespace is gone."""
+    release.cluster.target.helm("uninstall", release.name, "-n", release.namespace,
+                                *(() if background else ("--wait",)), check=False, timeout=300)
+    if not keep_namespace:
+        release.cluster.drop_namespace(release.namespace, wait=120, background=background)
 
 
 def diagnosis_text(cluster: Cluster, namespaces: list[str]) -> str:
@@ -324,10 +383,23 @@ def diagnosis_text(cluster: Cluster, namespaces: list[str]) -> str:
         try:
             pods = dx.collect(cluster.core, namespace)
             parts.append(dx.format_report(pods, dx.diagnose(pods, env),
-                                          header=f"== {cluster.provider.describe()}, namespace {namespace}"))
+                                          header=f"== {cluster.provider.describe()}, namespace {namespace}")
+                         + _other_warnings(cluster, namespace))
         except Exception as exc:  # noqa: BLE001 - diagnosis must never hide the original failure
             parts.append(f"== namespace {namespace}: diagnosis failed: {type(exc).__name__}: {exc}")
     return "\n\n".join(parts)
+
+
+def _other_warnings(cluster: Cluster, namespace: str, keep: int = 15) -> str:
+    """The namespace's Warning events about anything but a pod (the pods' own are in the report above):
+    a ReplicaSet that cannot create pods, a Service without endpoints, a refused eviction, ..."""
+    events = [e for e in cluster.core.list_namespaced_event(namespace).items
+              if e.type != "Normal" and getattr(e.involved_object, "kind", None) != "Pod"]
+    if not events:
+        return ""
+    lines = [f"  event {e.type} {e.involved_object.kind}/{e.involved_object.name} {e.reason} ×{e.count or 1}: "
+             f"{e.message}" for e in events[-keep:]]
+    return "\nnamespace events (Warning, not of a pod):\n" + "\n".join(lines)
 
 
 def psql(cluster: Cluster, namespace: str, db: Database, sql: str, database: str | None = None) -> str:

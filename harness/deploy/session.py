@@ -67,13 +67,21 @@ def open_cluster(option: str, keep: bool = False, say: Callable[[str], None] = p
 
 
 def close_cluster(cluster: Cluster, say: Callable[[str], None] = print) -> None:
-    """Every namespace this session made deleted, then the provider closed (after failures too)."""
+    """Every namespace this session made deleted and gone (those deleted in the background too), then
+    the provider closed (after failures too)."""
     try:
         for name in list(cluster.namespaces):
             try:
                 cluster.drop_namespace(name, wait=120)
             except Exception as exc:  # noqa: BLE001 - keep tearing down the rest
                 say(f"teardown: could not delete namespace {name}: {exc}")
+        deadline = time.monotonic() + 180
+        for name in list(cluster.leaving):
+            try:
+                k8s.delete_namespace(cluster.core, name, wait_timeout=max(1.0, deadline - time.monotonic()))
+                cluster.leaving.remove(name)
+            except Exception as exc:  # noqa: BLE001 - keep tearing down the rest
+                say(f"teardown: namespace {name}, deleted earlier, is not gone: {exc}")
     finally:
         cluster.provider.close()
 

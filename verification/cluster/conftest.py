@@ -3,7 +3,9 @@
 The environment (the cluster, the images loaded into it) is the session's, shared with the load
 tier when a cluster is selected: ``verification/cluster_session.py``. Per module: a namespace of its
 own (random suffix), a throwaway PostgreSQL in it, one ``helm install``. Tests assess. Teardown
-(after failures and Ctrl-C too): ``helm uninstall``, the namespace deleted.
+(after failures and Ctrl-C too): ``helm uninstall``, the namespace deleted — not waited for here (the
+pods' graceful ends take tens of seconds a module): the session's close waits until every namespace
+it deleted is gone.
 
 Nothing here touches a cluster at import time, so the module imports cleanly without one.
 """
@@ -39,7 +41,7 @@ def release(cluster: Cluster, images: Images, tmp_path_factory: pytest.TempPathF
     try:
         yield installed
     finally:
-        remove_release(installed)
+        remove_release(installed, background=True)
 
 
 @pytest.fixture
@@ -53,7 +55,7 @@ def namespace_factory(cluster: Cluster) -> Iterator[Callable[[str], str]]:
 
     yield make
     for name in made:
-        cluster.drop_namespace(name, wait=120)
+        cluster.drop_namespace(name, background=True)
 
 
 @pytest.fixture
@@ -67,4 +69,4 @@ def failing_release(cluster, images, tmp_path):
 
     yield install
     for release in made:
-        remove_release(release)
+        remove_release(release, background=True)

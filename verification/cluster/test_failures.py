@@ -1,6 +1,6 @@
 """Installs that go wrong, on the real cluster, and what the chart and ``make diagnose`` make of them:
 requests no node can satisfy (EC-1), the database down at install (EC-4), an image the cluster does
-not have in the chart's own Deployment (EC-5).
+not have in the chart's own Deployment (EC-5), a backend that crash-loops on a bad credential (EC-3).
 
 Each test has a release and a namespace of its own; the diagnosis is the command a person runs
 (``make diagnose`` is ``python -m harness.diagnose``), run here as a separate process against the
@@ -16,6 +16,7 @@ import pytest
 from harness import contract
 from harness.core.wait import wait_for
 from harness.deploy import k8s
+from harness.deploy.release import diagnosis_text
 from harness.providers import image_load_command
 from harness.testkit import postgres
 from verification.cluster.failing import NOWHERE, finding_lines, make_diagnose, node_allocatable
@@ -111,3 +112,34 @@ def test_the_charts_deployment_with_an_image_the_cluster_lacks_is_diagnosed_with
         assert command in report, f"the fix does not give '{command}':\n{report}"
     else:  # Docker Desktop: the cluster uses the engine's images, so the fix is building them there
         assert "make images" in report, report
+
+
+@pytest.mark.requirement("EC-3")
+def test_a_crash_looping_backend_is_diagnosed_with_the_applications_own_error_line(failing_release, cluster,
+                                                                                  record_property):
+    """A JWT_SECRET too short to be safe, in a Secret made by hand (the chart's own check is bypassed by
+    ``secrets.existingSecret``): the backend exits at start-up and the kubelet backs off. ``make
+    diagnose`` — and the diagnosis a failing cluster test attaches to the report, the same text — must
+    quote the backend's own error line, not only the back-off, and say which key of which Secret to fix."""
+    secret = "weak-credentials"
+    release = failing_release("todo-crashloop", database=NOWHERE, values={
+        "secrets": {"existingSecret": secret}, "backend": {"replicaCount": 1}, "frontend": {"replicaCount": 1}})
+    release.cluster.core.create_namespaced_secret(release.namespace, {
+        "apiVersion": "v1", "kind": "Secret", "metadata": {"name": secret},
+        "stringData": {"DATABASE_URL": NOWHERE.url, "JWT_SECRET": "too-short"}})
+    selector = release.component_selector("backend")
+
+    def crash_looping() -> bool:
+        pods = release.cluster.core.list_namespaced_pod(release.namespace, label_selector=selector).items
+        return bool(pods) and all(any(s.state.waiting and s.state.waiting.reason == "CrashLoopBackOff"
+                                      for s in p.status.container_statuses or []) for p in pods)
+
+    wait_for(crash_looping, what="the backend to crash-loop on its short JWT_SECRET", timeout=120, interval=2,
+             describe=lambda: k8s.pod_states(release.cluster.core, release.namespace, selector))
+    report = make_diagnose(release)
+    attached = diagnosis_text(cluster, [release.namespace])
+    own_line = "configuration error: JWT_SECRET"
+    record_property("evidence", "make diagnose: " + finding_lines(report, "[config-error]"))
+    assert "[config-error]" in report and own_line in report, report
+    assert f"key JWT_SECRET of Secret {secret}" in report, report
+    assert own_line in attached and "CrashLoopBackOff" in attached, attached

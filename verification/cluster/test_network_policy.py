@@ -105,7 +105,7 @@ def _enforcement_problem(cluster, image: str) -> str | None:
             time.sleep(1)
         return f"a pod behind a deny-all ingress policy still accepted a connection {ENFORCEMENT_DEADLINE_S} s after it"
     finally:
-        cluster.drop_namespace(namespace, wait=120)
+        cluster.drop_namespace(namespace, background=True)
 
 
 def _backend_address(release: Release) -> tuple[str, int]:

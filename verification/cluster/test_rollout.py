@@ -1,5 +1,6 @@
 """Zero downtime and self-healing under a signed-in user's traffic: rolling restarts, a deleted pod,
-and a frozen container that only its liveness probe can detect.
+a frozen container that only its liveness probe can detect, evictions the PodDisruptionBudgets
+must refuse, and a drain of the node.
 
 The traffic is a user signed in to the frontend, from a pod inside the cluster (through the
 Services' own load balancing): add a task, list the tasks (the new one must be in the list), chat
@@ -17,9 +18,18 @@ import time
 import pytest
 
 from harness.core.wait import wait_for
-from harness.deploy import k8s
+from harness.deploy import disruption, k8s
 from harness.deploy.faults import FrozenContainer
+from harness.deploy.release import install_release, remove_release
 from harness.testkit.traffic import InClusterTraffic
+
+# A label of this module's release on every pod (the chart's podLabels): `kubectl drain
+# --pod-selector` then picks this release's pods only, never those of a release of the same name in
+# another namespace of a shared cluster.
+DRAIN_LABEL = "todo-chatbot.verification/drain"
+# kubectl drain's own --timeout: long enough for its eviction retries (every 5 s) to meet the budgets
+# a few times; on one node the drain cannot finish however long it is given.
+DRAIN_TIMEOUT_S = 20
 
 # How long after the frozen pod left the Service's endpoints a request *sent* then may still fail
 # (the client's "failed_at" are send times): kube-proxy's reprogramming (1-4 s here), with room for
@@ -27,6 +37,19 @@ from harness.testkit.traffic import InClusterTraffic
 # 10 s timeout and count as failed, but were sent before this window closed; a request sent later
 # that fails is a real failure.
 IN_FLIGHT_S = 15
+
+
+@pytest.fixture(scope="module")
+def release(cluster, images, tmp_path_factory):
+    """The module's release, as the tier's (``conftest.py``), with the drain label on its pods."""
+    mark = k8s.random_suffix(10)
+    installed = install_release(cluster, images, tmp_path_factory.mktemp("release"), values={
+        "backend": {"podLabels": {DRAIN_LABEL: mark}}, "frontend": {"podLabels": {DRAIN_LABEL: mark}}})
+    installed.drain_selector = f"{DRAIN_LABEL}={mark}"
+    try:
+        yield installed
+    finally:
+        remove_release(installed, background=True)
 
 
 @pytest.mark.requirement("SC-006", "FR-016")
@@ -57,13 +80,15 @@ def test_deleted_pod_is_replaced_while_signed_in_traffic_continues(release, reco
 
 
 def _liveness_deadline(pod, container: str) -> float:
-    """From SIGSTOP to a new container: failed probes, then the grace period (a stopped process
-    ignores SIGTERM until SIGKILL), then a start-up; with room for a busy 2-core machine."""
+    """From SIGSTOP to a new container: failed probes, then the grace period (the liveness probe's own,
+    else the pod's: a stopped process ignores SIGTERM until SIGKILL), then a start-up; with room for a
+    busy 2-core machine."""
     spec = next(c for c in pod.spec.containers if c.name == container)
     probe = spec.liveness_probe  # None: no probe, so nothing will restart it; the wait says so
     detect = ((probe and probe.period_seconds) or 10) * ((probe and probe.failure_threshold) or 3) + (
         (probe and probe.timeout_seconds) or 1)
-    return detect + (pod.spec.termination_grace_period_seconds or 30) + 90
+    grace = (probe and probe.termination_grace_period_seconds) or pod.spec.termination_grace_period_seconds or 30
+    return detect + grace + 90
 
 
 @pytest.mark.requirement("FR-014", "FR-015", "EC-2")
@@ -123,3 +148,106 @@ def test_a_frozen_container_fails_its_liveness_probe_and_is_restarted_while_the_
         f"no request succeeded while only the other replica was in the Service: {tally.summary()}")
     assert not late, (f"{len(late)} requests failed more than {IN_FLIGHT_S} s after the frozen pod left the "
                       f"Service: {tally.summary()}")
+
+
+@pytest.mark.requirement("SC-006", "EC-2")
+def test_the_disruption_budgets_refuse_to_evict_the_last_available_pod_until_its_replacement_is_ready(
+        release, record_figure, record_property):
+    """The Eviction API, as ``kubectl drain`` uses it: one pod of each component is evicted, and at
+    once the other one, the last available pod of its component, must be refused (HTTP 429, the
+    budget named) — again and again, until the first one's replacement is Ready; only then is it
+    accepted. The signed-in user sees no failure throughout."""
+    core, ns = release.cluster.core, release.namespace
+    pods = {c: [p.metadata.name for p in release.pods(c)] for c in ("backend", "frontend")}
+    assert all(len(names) == 2 for names in pods.values()), f"needs 2 replicas of each component: {pods}"
+    refused: dict[str, list[disruption.Eviction]] = {c: [] for c in pods}
+    accepted: dict[str, tuple[disruption.Eviction, str, float]] = {}  # component -> (eviction, replacement, Ready at)
+
+    with InClusterTraffic(release, release.frontend_cluster_url(), name="traffic-evict") as traffic:
+        for component, (first, _) in pods.items():
+            first_eviction = disruption.evict(core, ns, first)
+            assert first_eviction.accepted, f"evicting {first} with two available {component} pods: {first_eviction}"
+
+        def every_last_pod_evicted() -> bool:
+            for component, (first, last) in pods.items():
+                if component in accepted:
+                    continue
+                eviction = disruption.evict(core, ns, last)
+                if not eviction.accepted:
+                    refused[component].append(eviction)
+                    continue
+                # When did the replacement become Ready (its condition's own time, not when we looked)?
+                ready = sorted((disruption.ready_since(p), p.metadata.name) for p in release.pods(component)
+                               if p.metadata.name not in (first, last) and disruption.ready_since(p) is not None)
+                accepted[component] = (eviction, ready[0][1], ready[0][0]) if ready else (eviction, "", 0.0)
+            return len(accepted) == len(pods)
+
+        wait_for(every_last_pod_evicted, what="the last pod of each component to be evicted once its budget allows",
+                 timeout=180, interval=1, describe=lambda: k8s.pod_states(core, ns, release.selector))
+        for component in pods:
+            k8s.wait_pods_ready(core, ns, release.component_selector(component), timeout=120, expected=2)
+            release.wait_settled(component)
+        tally = traffic.finish(after=time.time())
+
+    for component, (first, last) in pods.items():
+        eviction, replacement, ready_at = accepted[component]
+        assert refused[component], f"{component}: evicting {last}, its last available pod, was accepted at once"
+        assert all(disruption.BUDGET_REFUSAL in e.message for e in refused[component]), refused[component][:3]
+        # Accepted only once a replacement was Ready (the condition's time has a 1 s resolution).
+        assert replacement, f"{component}: {last} was evicted while no replacement of {first} was Ready"
+        assert ready_at <= eviction.at + 1, (f"{component}: {last} evicted at {eviction.at:.0f}, its replacement "
+                                             f"{replacement} Ready only at {ready_at:.0f}")
+        window = eviction.at - refused[component][0].at
+        record_figure(f"{component}: last pod's eviction refused until its replacement was Ready", window, "s")
+    record_property("evidence", "; ".join(
+        f"{c}: {len(refused[c])} refusals ('{refused[c][0].message}'), accepted once {accepted[c][1]} was Ready"
+        for c in pods) + f"; traffic {tally.summary()}")
+    assert tally.failed == 0, f"while pods were evicted: {tally.summary()}"
+
+
+@pytest.mark.requirement("SC-006", "EC-2")
+def test_a_drain_of_the_node_keeps_the_app_answering_as_far_as_one_node_allows(release, record_figure,
+                                                                             record_property):
+    """``kubectl drain`` of the node the release runs on, limited to the release's pods (the node is
+    shared: other namespaces' pods stay; PostgreSQL stands for the external database and stays too).
+    On one node the drain cannot finish while the budgets hold: one pod of each component is evicted,
+    its replacement stays Pending (the node is cordoned), the last one is refused and keeps serving.
+    kubectl gives up at its timeout; the node is uncordoned, the replacements start, and the user
+    saw no failure. With more nodes the replacements would start elsewhere and the drain finish:
+    DEPLOYMENT.md, "Disruptions", says what one node can and cannot promise."""
+    core, ns = release.cluster.core, release.namespace
+    node = release.pods("backend")[0].spec.node_name
+    before = {p.metadata.name for p in release.pods()}
+    with InClusterTraffic(release, release.frontend_cluster_url(), name="traffic-drain") as traffic:
+        answered_before = traffic.tally().ok
+        try:
+            result = disruption.drain(release.cluster.target, node, release.drain_selector, timeout_s=DRAIN_TIMEOUT_S)
+            pending = [p for p in release.pods() if p.metadata.name not in before]
+            unschedulable = [p.metadata.name for p in pending if any(
+                c.type == "PodScheduled" and c.status == "False" and c.reason == "Unschedulable"
+                for c in p.status.conditions or [])]
+            components = {p.metadata.name: p.metadata.labels.get("app.kubernetes.io/component") for p in release.pods()}
+            answered_during = traffic.tally().ok - answered_before
+        finally:
+            disruption.uncordon(core, node)
+        uncordoned = time.monotonic()
+        for component in ("backend", "frontend"):
+            k8s.wait_pods_ready(core, ns, release.component_selector(component), timeout=120, expected=2)
+            release.wait_settled(component)
+        back = time.monotonic() - uncordoned
+        tally = traffic.finish(after=time.time())
+
+    stayed = sorted(components.get(name, "?") for name in before - set(result.evicted))
+    record_figure("kubectl drain of the only node: held by the budgets for", result.seconds, "s")
+    record_figure("node uncordoned -> every replacement Ready", back, "s")
+    record_property("evidence", f"kubectl drain {node} (exit {result.returncode}): evicted {result.evicted}, "
+                                f"refused {len(result.budget_refusals)}x ('{(result.budget_refusals or ['-'])[0]}'), "
+                                f"replacements Pending and unschedulable: {unschedulable}; {answered_during} requests "
+                                f"answered while the drain was held; traffic {tally.summary()}")
+    assert result.returncode != 0, f"the drain finished on one node: the budgets did not hold:\n{result.output}"
+    assert len(result.evicted) == 2 and stayed == ["backend", "frontend"], (
+        f"one pod of each component should go and the other stay (stayed: {stayed}):\n{result.output}")
+    assert result.budget_refusals, f"kubectl drain never met a disruption budget:\n{result.output}"
+    assert len(unschedulable) == 2, f"the replacements did not wait for a schedulable node: {pending}"
+    assert answered_during > 10, f"the app answered {answered_during} requests during the drain"
+    assert tally.failed == 0, f"during the drain: {tally.summary()}"

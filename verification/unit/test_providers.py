@@ -172,7 +172,7 @@ def test_local_cluster_prerequisites_name_each_missing_piece():
 @pytest.mark.harness
 def test_cluster_none_switches_the_tier_off_with_that_reason():
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "verification/cluster/test_uninstall.py", "--cluster=none", "-rs",
+        [sys.executable, "-m", "pytest", "verification/cluster/test_values_files.py", "--cluster=none", "-rs",
          "-p", "no:cacheprovider"],
         cwd=REPO, capture_output=True, text=True, timeout=300, env={**__import__("os").environ, "REQUIRE_TIERS": ""})
     assert result.returncode == 0, result.stdout[-2000:]

@@ -128,6 +128,9 @@ periodSeconds: {{ .probe.periodSeconds }}
 timeoutSeconds: {{ .probe.timeoutSeconds }}
 failureThreshold: {{ .probe.failureThreshold }}
 successThreshold: {{ .probe.successThreshold }}
+{{- with .probe.terminationGracePeriodSeconds }}
+terminationGracePeriodSeconds: {{ . }}
+{{- end }}
 {{- end -}}
 
 {{/*
@@ -190,6 +193,34 @@ lifecycle:
 {{- end -}}
 
 {{/*
+A component's affinity: its own .affinity when set, else the pod anti-affinity preset (Bitnami's
+podAntiAffinityPreset): "soft" prefers a node without another replica of the component (a single
+node still runs them all), "hard" requires one (a replica with no such node stays Pending), ""
+none. Usage: include "todo-chatbot.affinity" (dict "context" $ "component" "backend" "values" .Values.backend)
+*/}}
+{{- define "todo-chatbot.affinity" -}}
+{{- if .values.affinity -}}
+{{- toYaml .values.affinity -}}
+{{- else if eq .values.podAntiAffinityPreset "soft" -}}
+podAntiAffinity:
+  preferredDuringSchedulingIgnoredDuringExecution:
+    - weight: 100
+      podAffinityTerm:
+        topologyKey: kubernetes.io/hostname
+        labelSelector:
+          matchLabels:
+            {{- include "todo-chatbot.selectorLabels" . | nindent 12 }}
+{{- else if eq .values.podAntiAffinityPreset "hard" -}}
+podAntiAffinity:
+  requiredDuringSchedulingIgnoredDuringExecution:
+    - topologyKey: kubernetes.io/hostname
+      labelSelector:
+        matchLabels:
+          {{- include "todo-chatbot.selectorLabels" . | nindent 10 }}
+{{- end -}}
+{{- end -}}
+
+{{/*
 Every problem with the values, collected into one message (Bitnami's validateValues).
 The schema (values.schema.json) checks types; this checks what a schema cannot say well.
 */}}
@@ -216,6 +247,12 @@ The schema (values.schema.json) checks types; this checks what a schema cannot s
 {{- $c := index $.Values $component -}}
 {{- if eq (toString $c.image.tag) "latest" -}}
 {{- $problems = append $problems (printf "%s.image.tag=latest is refused: pin a version, e.g. --set %s.image.tag=%s" $component $component $.Chart.AppVersion) -}}
+{{- end -}}
+{{- if not (has (toString $c.podAntiAffinityPreset) (list "" "soft" "hard")) -}}
+{{- $problems = append $problems (printf "%s.podAntiAffinityPreset=%v: use soft (spread when there are nodes to spread on), hard (one replica per node) or \"\" (none)" $component $c.podAntiAffinityPreset) -}}
+{{- end -}}
+{{- if and $c.livenessProbe.terminationGracePeriodSeconds (ge (int $c.preStopSleepSeconds) (int $c.livenessProbe.terminationGracePeriodSeconds)) -}}
+{{- $problems = append $problems (printf "%s.preStopSleepSeconds (%v) must be less than %s.livenessProbe.terminationGracePeriodSeconds (%v), or a container restarted by its liveness probe is killed during its preStop pause" $component $c.preStopSleepSeconds $component $c.livenessProbe.terminationGracePeriodSeconds) -}}
 {{- end -}}
 {{- if ge (int $c.preStopSleepSeconds) (int $c.terminationGracePeriodSeconds) -}}
 {{- $problems = append $problems (printf "%s.preStopSleepSeconds (%v) must be less than %s.terminationGracePeriodSeconds (%v), or the application gets no time to shut down gracefully" $component $c.preStopSleepSeconds $component $c.terminationGracePeriodSeconds) -}}

@@ -124,9 +124,9 @@ spec:
       tolerations:
         {{- toYaml . | nindent 8 }}
       {{- end }}
-      {{- with $v.affinity }}
+      {{- with include "todo-chatbot.affinity" (dict "context" $ctx "component" $component "values" $v) | trim }}
       affinity:
-        {{- toYaml . | nindent 8 }}
+        {{- . | nindent 8 }}
       {{- end }}
 {{- end -}}
 
