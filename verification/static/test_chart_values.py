@@ -27,13 +27,19 @@ def test_install_without_credentials_fails_naming_each_value_and_how_to_set_it()
     [
         ({"secrets.jwtSecret": "too-short"}, "secrets.jwtSecret is 9 characters; it must be at least 32"),
         ({"config.chatProvider": "openai"}, "config.chatProvider=openai needs secrets.openaiApiKey"),
-        ({"backend.preStopSleepSeconds": 30}, "backend.preStopSleepSeconds (30) must be less than"),
+        # Each check names the grace period it guards: a pause as long as the pod's leaves no time to
+        # shut down; one as long as the liveness restart's gets the container killed during it.
+        ({"backend.preStopSleepSeconds": 30},
+         "backend.preStopSleepSeconds (30) must be less than backend.terminationGracePeriodSeconds (30)"),
+        ({"frontend.preStopSleepSeconds": 20},
+         "frontend.preStopSleepSeconds (20) must be less than frontend.livenessProbe.terminationGracePeriodSeconds (15)"),
         (
             {"frontend.service.type": "ClusterIP", "frontend.service.nodePorts.http": 30080},
             "frontend.service.nodePorts.http is set but frontend.service.type is ClusterIP",
         ),
     ],
-    ids=["short-jwt-secret", "openai-without-key", "prestop-longer-than-grace", "nodeport-on-clusterip"],
+    ids=["short-jwt-secret", "openai-without-key", "prestop-longer-than-grace", "prestop-longer-than-liveness-grace",
+         "nodeport-on-clusterip"],
 )
 def test_inconsistent_values_fail_with_one_readable_message(set_values: dict, expected: str) -> None:
     error = r.render_error(SECRETS, set_values)
