@@ -4,7 +4,7 @@
     python -m harness.stack status                                 # make status
     python -m harness.stack down                                   # make down
 
-``up`` renders the chart with the real Helm CLI, starts PostgreSQL (testcontainers), the
+``up`` renders the chart with the real Helm CLI, starts PostgreSQL (``harness.testkit.postgres``), the
 Service stand-ins and the Deployments' pods (:mod:`harness.podrt.runtime`), waits
 until every pod is Ready and prints ``UI: http://127.0.0.1:<port>``. A detached supervisor
 process keeps playing the kubelet (probes, restarts) until ``down``. The JWT secret and the
@@ -34,28 +34,25 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")  # the Ryuk image cannot be pulled here
-os.environ.setdefault("TESTCONTAINERS_HOST_OVERRIDE", "127.0.0.1")
+import docker
+import docker.errors
+import yaml
 
-import docker  # noqa: E402
-import docker.errors  # noqa: E402
-import yaml  # noqa: E402
-
-from harness import contract  # noqa: E402
-from harness.core import docker as docker_engine  # noqa: E402
-from harness.core import processes  # noqa: E402
-from harness.core.lifecycle import Managed  # noqa: E402
-from harness.core.paths import REPO_ROOT  # noqa: E402
-from harness.core.wait import wait_for  # noqa: E402
-from harness.images import build as images_lib  # noqa: E402
-from harness.kube import render  # noqa: E402
-from harness.kube.manifests import pod_spec  # noqa: E402
-from harness.podrt.gc import remove_run  # noqa: E402
-from harness.podrt.labels import LABEL_ROLE, LABEL_RUN  # noqa: E402
-from harness.podrt.pod import Pod, image_present  # noqa: E402
-from harness.podrt.runtime import Runtime  # noqa: E402
-from harness.podrt.translate import LABEL_PREFIX, RenderedObjects, deployment_named  # noqa: E402
-from harness.testkit.postgres import Database, psql_argv  # noqa: E402
+from harness import contract
+from harness.core import docker as docker_engine
+from harness.core import processes
+from harness.core.lifecycle import Managed
+from harness.core.paths import REPO_ROOT
+from harness.core.wait import wait_for
+from harness.images import build as images_lib
+from harness.kube import render
+from harness.kube.manifests import pod_spec
+from harness.podrt.gc import remove_run
+from harness.podrt.labels import LABEL_ROLE, LABEL_RUN
+from harness.podrt.pod import Pod, image_present
+from harness.podrt.runtime import Runtime
+from harness.podrt.translate import LABEL_PREFIX, RenderedObjects, deployment_named
+from harness.testkit import postgres
 
 STATE_DIR = REPO_ROOT / ".cache" / "stack"
 STATE_FILE = STATE_DIR / "state.json"
@@ -64,31 +61,11 @@ LABEL_OWNER = f"{LABEL_PREFIX}/owner"
 # stack only, never another checkout's beside it on the same engine.
 OWNER_MAKE_UP = f"make-up-{hashlib.sha256(str(REPO_ROOT).encode()).hexdigest()[:10]}"
 DEFAULT_UI_PORT = 8080
-# The official image first; the local one from images/base/ where no registry is reachable.
-# The official image the images module pins, then the local one `make base-images` builds.
-POSTGRES_IMAGES = (images_lib.OFFICIAL_POSTGRES, images_lib.LOCAL_POSTGRES)
-DB_ALIAS, DB_USER, DB_NAME = "postgres", "todo", "todo"
+DB_ALIAS = "postgres"  # the database's host name on the stack's network, in the chart's DATABASE_URL
 
 
 class StackError(RuntimeError):
     """The stack cannot start; the message says what is missing and the command that fixes it."""
-
-
-class PsqlFailed(RuntimeError):
-    """psql in the database container exited non-zero (its output is the message)."""
-
-
-def postgres_image(client: docker.DockerClient) -> str:
-    """``$TODO_POSTGRES_IMAGE``, else the first of :data:`POSTGRES_IMAGES` present locally (never pulled)."""
-    candidates = (os.environ["TODO_POSTGRES_IMAGE"],) if os.environ.get("TODO_POSTGRES_IMAGE") else POSTGRES_IMAGES
-    for image in candidates:
-        if image_present(client, image):
-            return image
-    raise StackError(
-        f"no PostgreSQL image in the local Docker engine (looked for {', '.join(candidates)}): "
-        f"run 'make base-images' (builds {images_lib.LOCAL_POSTGRES} from Debian's packages) "
-        f"or 'docker pull {images_lib.OFFICIAL_POSTGRES}' where a registry is reachable"
-    )
 
 
 def app_images(objects: RenderedObjects) -> list[str]:
@@ -126,14 +103,17 @@ class LocalStack(Managed):
         self.release = release
         self.runtime = Runtime(self.client, run_id=run_id, namespace=render.DEFAULT_NAMESPACE,
                                extra_labels=extra_labels)
-        self.db_password = secrets.token_hex(16)
         self.jwt_secret = secrets.token_hex(32)
-        self.postgres: Any = None
+        # The database: started by start(), removed by close() with the run's other containers.
+        self.postgres = postgres.DockerPostgres(
+            network=self.runtime.network_name, alias=DB_ALIAS, name=f"{self.runtime.prefix}-postgres",
+            labels={**self.runtime.labels, LABEL_ROLE: "database"})
         self.objects: RenderedObjects | None = None
 
     # -- values ---------------------------------------------------------------------------
-    def database_url(self, password: str | None = None, database: str = DB_NAME, user: str = DB_USER) -> str:
-        return Database(DB_ALIAS, 5432, user, password or self.db_password, database).url
+    def database_url(self, password: str | None = None, database: str = postgres.DockerPostgres.NAME,
+                     user: str = postgres.DockerPostgres.USER) -> str:
+        return self.postgres.database(database, user, password).url
 
     def render(self, set_values: Mapping[str, Any] | None = None, *, database_url: str | None = None,
                release: str | None = None) -> RenderedObjects:
@@ -158,9 +138,12 @@ class LocalStack(Managed):
         missing = [image for image in app_images(self.objects) if not image_present(self.client, image)]
         if apps and missing:
             raise StackError(f"image(s) {', '.join(missing)} not in the local Docker engine: run 'make images'")
-        pg_image = postgres_image(self.client)
+        try:
+            pg_image = postgres.image_in_engine(self.client)
+        except postgres.PostgresUnavailable as exc:
+            raise StackError(str(exc)) from None
         self.runtime.start()
-        self.start_database(pg_image)
+        self.postgres.start(pg_image)
         frontend_service = next((n for n in self.objects.services if n.endswith("-frontend")), None)
         fixed = {frontend_service: {contract.FRONTEND_PORT: self.ui_port}} if self.ui_port and frontend_service else {}
         self.runtime.add_services(self.objects, host_ports=fixed)
@@ -170,43 +153,8 @@ class LocalStack(Managed):
             self.runtime.wait_ready(pods, timeout=timeout)
         return self
 
-    def start_database(self, image: str) -> None:
-        from testcontainers.community.postgres import PostgresContainer
-
-        class _Net:  # testcontainers wants an object with the network's name
-            name = self.runtime.network_name
-
-        pg = PostgresContainer(image, username=DB_USER, password=self.db_password, dbname=DB_NAME, driver=None)
-        pg.ports = {"5432/tcp": ("127.0.0.1", None)}  # loopback only
-        pg.with_network(_Net()).with_network_aliases(DB_ALIAS)
-        pg.with_name(f"{self.runtime.prefix}-postgres")
-        pg.with_kwargs(labels={**self.runtime.labels, LABEL_ROLE: "database"}, mem_limit=256 * 2**20)
-        self.postgres = pg
-        pg.start()
-
     def close(self) -> None:
         self.runtime.close()  # removes the database container too (same run label)
-
-    # -- database ------------------------------------------------------------------------------
-    @property
-    def db_container(self) -> Any:
-        return self.postgres.get_wrapped_container()
-
-    def psql(self, sql: str, user: str = DB_USER, password: str | None = None, database: str = DB_NAME) -> str:
-        """Run SQL in the database container (over TCP, with a password); raises on error."""
-        result = self.db_container.exec_run(
-            psql_argv(user, database, sql),
-            environment={"PGPASSWORD": password or self.db_password},
-        )
-        output = result.output.decode(errors="replace").strip()
-        if result.exit_code != 0:
-            raise PsqlFailed(f"psql failed ({result.exit_code}): {output}")
-        return output
-
-    def wait_database(self, timeout: float = 60) -> None:
-        # psql fails until the server accepts connections: that one error means "not yet"
-        wait_for(lambda: self.psql("SELECT 1") == "1", what="PostgreSQL to accept connections", timeout=timeout,
-                 retry_on=(PsqlFailed,))
 
     # -- shortcuts -----------------------------------------------------------------------------
     @property
@@ -230,7 +178,7 @@ class LocalStack(Managed):
         from harness.podrt.pod import working_set_bytes
 
         figures = {name: working_set_bytes(c) for name, c in self.app_containers().items()}
-        figures["postgres"] = working_set_bytes(self.db_container)
+        figures["postgres"] = working_set_bytes(self.postgres.container)
         return figures
 
 

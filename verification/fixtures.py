@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from harness.core import docker as docker_engine
-from harness.testkit.postgres import LocalPostgres, PostgresUnavailable
+from harness.testkit.postgres import LocalPostgres, PostgresUnavailable, image_in_engine
 from verification.tiers import skip_or_fail
 
 
@@ -68,7 +68,6 @@ def _ensure_app_images() -> None:
     (once per session, with the layer cache). A build that fails fails the test that needs them."""
 
     from harness.podrt.pod import image_present
-    from harness.stack import StackError, postgres_image
 
     from harness.images import build as images_lib  # the one place that builds images
 
@@ -97,8 +96,8 @@ def _ensure_app_images() -> None:
                     f"{contract.FRONTEND_IMAGE}: the chart and the build disagree on a name or tag; "
                     f"reproduce with '{MAKE_IMAGES}'", pytrace=False)
     try:
-        postgres_image(client)
-    except StackError as exc:
+        image_in_engine(client)  # the one the stack will take
+    except PostgresUnavailable as exc:
         pytest.fail(str(exc), pytrace=False)
 
 

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import time
 
+from harness.core.names import random_suffix
 from harness.core.wait import wait_for
-from harness.deploy import k8s
 
 # argv: CONTAINER_ID SIGNAL. Prints "SIGNALLED <pids>" or "NOT FOUND", then sleeps (the pod is
 # deleted by the test); bounded so that a forgotten pod ends by itself.
@@ -86,7 +86,7 @@ class FrozenContainer:
         }
 
     def _signal(self, signame: str, timeout: float = 60) -> str:
-        name = f"signal-{signame.lower()}-{k8s.random_suffix(5)}"
+        name = f"signal-{signame.lower()}-{random_suffix(5)}"
         self.core.create_namespaced_pod(self.namespace, self.manifest(name, signame))
         self._pods.append(name)
 

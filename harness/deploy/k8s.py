@@ -16,9 +16,7 @@ Traffic during rollouts is ``harness.testkit.traffic``.
 from __future__ import annotations
 
 import re
-import secrets
 import socket
-import string
 import subprocess
 import time
 from collections.abc import Sequence
@@ -27,16 +25,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from harness.core import processes
+from harness.core.names import random_suffix
 from harness.core.net import free_port
 from harness.core.processes import CommandFailed  # noqa: F401  (raised by Target.kubectl/helm)
 from harness.core.wait import wait_for
 
 NAMESPACE_LABEL = "todo-chatbot.verification/run"
-
-
-def random_suffix(length: int = 6) -> str:
-    alphabet = string.ascii_lowercase + string.digits
-    return "".join(secrets.choice(alphabet) for _ in range(length))
 
 
 def namespace_name(prefix: str = "todo-verify", suffix: str | None = None) -> str:

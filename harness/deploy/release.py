@@ -20,8 +20,8 @@ from harness import contract
 from harness import diagnose as dx
 from harness.core.paths import CHART_DIR
 from harness.core.wait import network_error, wait_for
-from harness.deploy import k8s
-from harness.testkit import app_flow, postgres
+from harness.deploy import k8s, postgres
+from harness.testkit import app_flow
 from harness.testkit.postgres import Database
 
 RELEASE_NAME = "todo"

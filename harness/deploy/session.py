@@ -15,6 +15,7 @@ import subprocess
 import time
 from collections.abc import Callable
 
+from harness.core.names import random_suffix
 from harness.deploy import k8s
 from harness.deploy.release import Cluster, Images
 from harness.providers import ClusterOptionError, make_provider, preflight
@@ -62,7 +63,7 @@ def open_cluster(option: str, keep: bool = False, say: Callable[[str], None] = p
     except BaseException:
         provider.close()
         raise
-    return Cluster(provider, target, core, apps, provider.environment, run_id=k8s.random_suffix(8),
+    return Cluster(provider, target, core, apps, provider.environment, run_id=random_suffix(8),
                    server_version=version["v"])
 
 
@@ -96,10 +97,11 @@ def load_images(cluster: Cluster) -> Images:
     """The application images, built here (or reused: BuildKit's layer cache) whatever the provider,
     then made available to the cluster the way it needs (timed, for SC-001)."""
     from harness.images import build as images_lib
+    from harness.testkit import postgres as pg
 
     try:
         built = images_lib.ensure_images()  # the PostgreSQL image too: official when pullable, else built locally
-        postgres = os.environ.get("CLUSTER_POSTGRES_IMAGE") or images_lib.postgres_image()
+        postgres = os.environ.get("CLUSTER_POSTGRES_IMAGE") or pg.pull_or_build_image()
     except (images_lib.ImageBuildError, OSError, subprocess.CalledProcessError) as exc:
         raise ClusterSetupError(f"the images for the cluster could not be built: {exc}") from None
     backend, frontend = built["backend"].ref, built["frontend"].ref

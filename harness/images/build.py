@@ -97,6 +97,7 @@ APPS: dict[str, App] = {
         ("src/app/layout.tsx", "app/layout.tsx", "src/app/page.tsx", "app/page.tsx"),
     ),
 }
+# The tests' PostgreSQL image, a base image like the others (harness.testkit.postgres chooses it).
 LOCAL_POSTGRES = f"{LOCAL_PREFIX}/postgres:15-bookworm"
 OFFICIAL_POSTGRES = "postgres:15.14-bookworm"
 
@@ -263,11 +264,6 @@ def choose_bases(mode: str | None = None, *, postgres: bool = False) -> BaseChoi
     log(choice.line())
     _choices[key] = choice
     return choice
-
-
-def postgres_image() -> str:
-    """A PostgreSQL 15 image for the tests: the official one or the local stand-in."""
-    return choose_bases(postgres=True).postgres
 
 
 # --- building --------------------------------------------------------------------------

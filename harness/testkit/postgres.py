@@ -1,12 +1,20 @@
-"""Throwaway PostgreSQL for the tests: one :class:`Database` (connection facts), one ``psql``
-command line, and the three places a test database runs.
+"""PostgreSQL for the tests, in one module (as testcontainers keeps one module per service): one
+:class:`Database` (connection facts), one ``psql`` command line, the image, and one way to get a
+database for each place a test needs one.
 
-* :class:`LocalPostgres` — a server from Debian's binaries on a free loopback port, for the
-  applications' tests and the end-to-end tests (no Docker). PostgreSQL refuses to run as root,
+* host process — :class:`LocalPostgres`: a server from Debian's binaries on a free loopback port, for
+  the applications' tests and the end-to-end tests (no Docker). PostgreSQL refuses to run as root,
   so under root (CI) it runs as the unprivileged `postgres` account Debian's package creates.
-* a container next to the chart's pods on Docker — started by ``harness.stack`` with
-  testcontainers, queried with :func:`psql_argv` through ``docker exec``;
-* a Deployment in a cluster namespace — :func:`deploy_in_cluster` / :func:`psql_in_cluster`.
+* Docker container — :class:`DockerPostgres`: testcontainers' PostgreSQL on the Docker network of the
+  chart's pods (``harness.stack``: ``make up``, the runtime and load tiers), queried with
+  :func:`psql_argv` through ``docker exec``.
+* in-cluster — ``harness.deploy.postgres``: a Deployment in the release's namespace. It needs the
+  cluster's clients and waits, so it lives in the deploy layer, which imports this module (never
+  the other way round).
+
+The image, two ways on purpose: :func:`image_in_engine` takes one already in the Docker engine and
+never downloads (``make up``, the runtime tier); :func:`pull_or_build_image` pulls the official one or
+builds the local stand-in (the image tier, and the clusters, which are given it).
 """
 
 from __future__ import annotations
@@ -19,15 +27,16 @@ import secrets
 import shutil
 import sys
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.core import docker as docker_engine
 from harness.core import processes
 from harness.core.lifecycle import Managed
 from harness.core.net import free_port
 from harness.core.wait import network_error, wait_for
-from harness.deploy import k8s
 
 INSTALL_HINT = ("PostgreSQL server binaries (initdb) not found: "
                 + ("brew install postgresql@17 (keg-only: found under $(brew --prefix)/opt/postgresql@17/bin)"
@@ -186,61 +195,105 @@ class LocalPostgres(Managed):
         processes.run(argv, check=check, cwd=self.workdir, timeout=120)
 
 
-# --- in a cluster namespace ---------------------------------------------------------------------
+# --- the image ------------------------------------------------------------------------------------
+# Its names live with the other base images in harness.images.build (images/base/ builds the local
+# stand-in); imported inside the functions so the applications' tests, which only start a host
+# process, do not load the image builder.
 
 
-def deploy_in_cluster(apps: Any, core: Any, namespace: str, image: str, timeout: float = 180,
-                      target: Any = None) -> Database:
-    """A throwaway PostgreSQL (Deployment + Service ``postgres``) in ``namespace``; gone with it."""
-    password = secrets.token_hex(12)
-    labels = {"app.kubernetes.io/name": "postgres", "app.kubernetes.io/part-of": "todo-chatbot-verification"}
-    deployment = {
-        "apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": {"name": "postgres", "labels": labels},
-        "spec": {
-            "replicas": 1, "selector": {"matchLabels": labels},
-            "template": {"metadata": {"labels": labels}, "spec": {"containers": [{
-                "name": "postgres", "image": image, "imagePullPolicy": "IfNotPresent",
-                "env": [{"name": "POSTGRES_USER", "value": "todo"}, {"name": "POSTGRES_PASSWORD", "value": password},
-                        {"name": "POSTGRES_DB", "value": "todo"}, {"name": "PGDATA", "value": "/var/lib/postgresql/data/pg"}],
-                "ports": [{"containerPort": 5432}],
-                "readinessProbe": {"exec": {"command": ["pg_isready", "-h", "127.0.0.1", "-U", "todo", "-d", "todo"]},
-                                   "periodSeconds": 2},
-                "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}},
-                "volumeMounts": [{"name": "data", "mountPath": "/var/lib/postgresql/data"}],
-            }], "volumes": [{"name": "data", "emptyDir": {}}]}},
-        },
-    }
-    service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "postgres", "labels": labels},
-               "spec": {"selector": labels, "ports": [{"port": 5432, "targetPort": 5432}]}}
-    apps.create_namespaced_deployment(namespace, deployment)
-    core.create_namespaced_service(namespace, service)
-    k8s.wait_pods_ready(core, namespace, "app.kubernetes.io/name=postgres", timeout=timeout, expected=1)
-    host = f"postgres.{namespace}.svc.cluster.local"
-    if target is not None:
-        # Ready is not yet reachable: the name must resolve and kube-proxy must route the Service.
-        # Until then a backend started now logs "connection refused" or a DNS failure (US1-4), so
-        # wait until a pod (PostgreSQL's own, through the Service, by name) reaches it.
-        pod = core.list_namespaced_pod(namespace, label_selector="app.kubernetes.io/name=postgres").items[0]
-        wait_for(lambda: k8s.exec_succeeds(target, namespace, pod.metadata.name,
-                                           "pg_isready", "-h", host, "-p", "5432", "-t", "2"), what=f"PostgreSQL to answer through its Service as {host}", timeout=timeout, interval=1)
-    return Database(host, 5432, "todo", password, "todo")
+def image_in_engine(client: Any) -> str:
+    """``$TODO_POSTGRES_IMAGE``, else the official image, else the local stand-in: the first present in
+    the Docker engine. Never pulled nor built: ``make up`` and the runtime tier start no download."""
+    from harness.images import build as images_lib
+
+    candidates = ((os.environ["TODO_POSTGRES_IMAGE"],) if os.environ.get("TODO_POSTGRES_IMAGE")
+                  else (images_lib.OFFICIAL_POSTGRES, images_lib.LOCAL_POSTGRES))
+    for image in candidates:
+        if docker_engine.image_exists(image, api=client):
+            return image
+    raise PostgresUnavailable(
+        f"no PostgreSQL image in the local Docker engine (looked for {', '.join(candidates)}): "
+        f"run 'make base-images' (builds {images_lib.LOCAL_POSTGRES} from Debian's packages) "
+        f"or 'docker pull {images_lib.OFFICIAL_POSTGRES}' where a registry is reachable"
+    )
 
 
-def scale_in_cluster(apps: Any, core: Any, namespace: str, replicas: int, timeout: float = 120) -> None:
-    """Stop (0) or start (1) the throwaway PostgreSQL of :func:`deploy_in_cluster`, waiting until done."""
-    selector = "app.kubernetes.io/name=postgres"
-    apps.patch_namespaced_deployment_scale("postgres", namespace, {"spec": {"replicas": replicas}})
-    if replicas:
-        k8s.wait_pods_ready(core, namespace, selector, timeout=timeout, expected=replicas)
-    else:
-        wait_for(lambda: not core.list_namespaced_pod(namespace, label_selector=selector).items,
-                 what=f"PostgreSQL in {namespace} to stop", timeout=timeout, interval=1)
+def pull_or_build_image() -> str:
+    """The official image where it can be pulled, else the local stand-in built from images/base/:
+    the same choice as the application images' bases (``BASE_IMAGES``), made once a process."""
+    from harness.images import build as images_lib
+
+    return images_lib.choose_bases(postgres=True).postgres
 
 
-def psql_in_cluster(target: Any, core: Any, namespace: str, db: Database, sql: str,
-                    database: str | None = None) -> str:
-    """Run one SQL statement in the throwaway PostgreSQL's pod (``kubectl exec``), as its superuser."""
-    pod = core.list_namespaced_pod(namespace, label_selector="app.kubernetes.io/name=postgres").items[0]
-    return target.kubectl("-n", namespace, "exec", pod.metadata.name, "--", "env", f"PGPASSWORD={db.password}",
-                          *psql_argv(db.user, database or db.name, sql)).strip()
+# --- in a Docker container --------------------------------------------------------------------------
+
+
+class PsqlFailed(RuntimeError):
+    """psql in the database container exited non-zero (its output is the message)."""
+
+
+class DockerPostgres:
+    """PostgreSQL (role and database ``todo``) in a container on the Docker network ``network``,
+    reachable there as ``alias`` and published on loopback only.
+
+    testcontainers' ``PostgresContainer`` starts it. Whoever owns the network removes the container
+    with it (``harness.stack``: by the run's label, after failures too), so there is no ``close``
+    here. The password is made before :meth:`start`: the chart is rendered with it first.
+    """
+
+    USER = NAME = "todo"
+
+    def __init__(self, *, network: str, alias: str, name: str, labels: Mapping[str, str],
+                 mem_limit: int = 256 * 2**20) -> None:
+        self.network, self.alias, self.name = network, alias, name
+        self.labels, self.mem_limit = dict(labels), mem_limit
+        self.password = secrets.token_hex(16)
+        self._container: Any = None
+
+    def database(self, name: str = NAME, user: str = USER, password: str | None = None) -> Database:
+        """Connection facts as the containers on the network see them (by alias)."""
+        return Database(self.alias, 5432, user, password or self.password, name)
+
+    def start(self, image: str) -> DockerPostgres:
+        # testcontainers reads these when it is first imported: no Ryuk (its image cannot be pulled
+        # here), and the published port on loopback.
+        os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
+        os.environ.setdefault("TESTCONTAINERS_HOST_OVERRIDE", "127.0.0.1")
+        from testcontainers.community.postgres import PostgresContainer
+
+        class _Net:  # testcontainers wants an object with the network's name
+            name = self.network
+
+        pg = PostgresContainer(image, username=self.USER, password=self.password, dbname=self.NAME, driver=None)
+        pg.ports = {"5432/tcp": ("127.0.0.1", None)}  # loopback only
+        pg.with_network(_Net()).with_network_aliases(self.alias)
+        pg.with_name(self.name)
+        pg.with_kwargs(labels=self.labels, mem_limit=self.mem_limit)
+        self._container = pg
+        pg.start()
+        return self
+
+    @property
+    def container(self) -> Any:
+        """The Docker SDK's container (stop, start, logs, stats)."""
+        return self._container.get_wrapped_container()
+
+    @property
+    def host_port(self) -> int:
+        """The loopback port 5432 is published on, for a client on this machine."""
+        return int(self._container.get_exposed_port(5432))
+
+    def psql(self, sql: str, user: str = USER, password: str | None = None, database: str = NAME) -> str:
+        """Run SQL in the container (over TCP, with a password); raises :class:`PsqlFailed` on error."""
+        result = self.container.exec_run(psql_argv(user, database, sql),
+                                         environment={"PGPASSWORD": password or self.password})
+        output = result.output.decode(errors="replace").strip()
+        if result.exit_code != 0:
+            raise PsqlFailed(f"psql failed ({result.exit_code}): {output}")
+        return output
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        # psql fails until the server accepts connections: that one error means "not yet"
+        wait_for(lambda: self.psql("SELECT 1") == "1", what="PostgreSQL to accept connections", timeout=timeout,
+                 retry_on=(PsqlFailed,))

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from harness.core.names import random_suffix
 from harness.core.wait import wait_for
-from harness.deploy import k8s
 
 
 @dataclass
@@ -404,7 +404,7 @@ class InClusterTraffic:
 
     def __init__(self, release, base_url: str, name: str = "traffic", hard_bound_s: float = HARD_BOUND_S):
         self.release, self.base_url, self.hard_bound_s = release, base_url, hard_bound_s
-        self.name = f"{name}-{k8s.random_suffix(5)}"
+        self.name = f"{name}-{random_suffix(5)}"
         self.final: TrafficTally | None = None
 
     def __enter__(self) -> InClusterTraffic:

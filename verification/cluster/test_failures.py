@@ -14,11 +14,11 @@ import time
 import pytest
 
 from harness import contract
+from harness.core.names import random_suffix
 from harness.core.wait import wait_for
-from harness.deploy import k8s
+from harness.deploy import k8s, postgres
 from harness.deploy.release import diagnosis_text
 from harness.providers import image_load_command
-from harness.testkit import postgres
 from verification.cluster.failing import NOWHERE, finding_lines, make_diagnose, node_allocatable
 
 
@@ -91,7 +91,7 @@ def test_database_down_at_install_pods_live_but_not_ready_then_ready_without_a_r
 @pytest.mark.requirement("EC-5")
 def test_the_charts_deployment_with_an_image_the_cluster_lacks_is_diagnosed_with_the_load_command(
         failing_release, cluster, record_property):
-    tag = f"not-loaded-{k8s.random_suffix(6)}"
+    tag = f"not-loaded-{random_suffix(6)}"
     release = failing_release("todo-no-image", database=NOWHERE, values={"backend": {"image": {"tag": tag}}})
     selector = release.component_selector("backend")
     waiting = {"ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull"}

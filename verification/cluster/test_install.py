@@ -23,6 +23,7 @@ import httpx
 import pytest
 
 from harness import contract
+from harness.core.names import random_suffix
 from harness.core.paths import CHART_DIR
 from harness.deploy import k8s
 from harness.deploy.release import install_release, remove_release
@@ -73,7 +74,7 @@ def test_a_person_signs_up_and_chats_in_a_real_browser_from_outside_the_cluster(
     chromium = request.getfixturevalue("chromium")  # the session's one browser (verification/fixtures.py)
 
     access = release.frontend_access()
-    email, password = f"browser-{k8s.random_suffix(6)}@example.com", "correct horse battery"
+    email, password = f"browser-{random_suffix(6)}@example.com", "correct horse battery"
     with access as url:
         context = chromium.new_context(base_url=url, viewport={"width": 1280, "height": 860})
         try:

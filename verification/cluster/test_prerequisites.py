@@ -19,6 +19,7 @@ import subprocess
 import pytest
 import yaml
 
+from harness.core.names import random_suffix
 from harness.core.net import free_port
 from harness.core.paths import REPO_ROOT
 from harness.core.wait import wait_for
@@ -61,7 +62,7 @@ def test_make_deploy_to_a_cluster_that_does_not_answer_names_the_context_and_how
     context = cluster.target.context
     kubeconfig = tmp_path / "kubeconfig-stopped"
     server = _stopped_copy_of(cluster.target.kubeconfig, context, kubeconfig)
-    namespace, release = k8s.namespace_name("todo-deploy-stopped"), f"todo-{k8s.random_suffix(5)}"
+    namespace, release = k8s.namespace_name("todo-deploy-stopped"), f"todo-{random_suffix(5)}"
     env = {key: value for key, value in os.environ.items() if key not in ("VALUES", "KUBECONFIG")}
     env.update(KUBECONFIG=str(kubeconfig), KUBE_CONTEXT=context, NAMESPACE=namespace, RELEASE=release,
                DATABASE_URL="postgresql://todo:unused@postgres.invalid:5432/todo", JWT_SECRET=secrets.token_hex(32))

@@ -17,6 +17,7 @@ import time
 
 import pytest
 
+from harness.core.names import random_suffix
 from harness.core.wait import wait_for
 from harness.deploy import disruption, k8s
 from harness.deploy.faults import FrozenContainer
@@ -42,7 +43,7 @@ IN_FLIGHT_S = 15
 @pytest.fixture(scope="module")
 def release(cluster, images, tmp_path_factory):
     """The module's release, as the tier's (``conftest.py``), with the drain label on its pods."""
-    mark = k8s.random_suffix(10)
+    mark = random_suffix(10)
     installed = install_release(cluster, images, tmp_path_factory.mktemp("release"), values={
         "backend": {"podLabels": {DRAIN_LABEL: mark}}, "frontend": {"podLabels": {DRAIN_LABEL: mark}}})
     installed.drain_selector = f"{DRAIN_LABEL}={mark}"

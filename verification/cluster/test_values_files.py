@@ -43,10 +43,10 @@ from kubernetes import client
 
 from harness.core.paths import CHART_DIR
 from harness.core.wait import wait_for
-from harness.deploy import k8s
+from harness.deploy import k8s, postgres
 from harness.deploy.release import RELEASE_NAME, Release, install_release, remove_release
 from harness.deploy.sweep import Sweep, sweep
-from harness.testkit import journey, postgres
+from harness.testkit import journey
 
 EXISTING_SECRET = "todo-chatbot-credentials"  # the name values-staging.yaml and values-prod.yaml give
 # What the cluster makes from the chart's objects, not in the manifest: the sweep must see them too.

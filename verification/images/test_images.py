@@ -553,7 +553,9 @@ def test_backend_becomes_ready_with_postgres(
 
     from harness.core.wait import wait_for
 
-    pg_image = images.postgres_image()
+    from harness.testkit import postgres
+
+    pg_image = postgres.pull_or_build_image()
     password = runtime_secrets["DB_PASSWORD"]
     db = docker_client.containers.create(
         pg_image, labels={"todo-chatbot.test": "image"}, name=f"todo-image-test-db-{uuid.uuid4().hex[:8]}",

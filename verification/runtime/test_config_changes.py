@@ -40,7 +40,7 @@ def _service(objects: RenderedObjects, component: str) -> tuple[str, dict]:
 def test_new_backend_url_in_the_configmap_takes_effect_after_a_frontend_restart(make_stack, record_property):
     stack = make_stack(set_values={"backend.replicaCount": 1})
     # A second backend (another release of the chart) with a database of its own.
-    stack.psql("CREATE DATABASE todo_alt OWNER todo")
+    stack.postgres.psql("CREATE DATABASE todo_alt OWNER todo")
     alt = stack.render(release="todo-alt", database_url=stack.database_url(database="todo_alt"))
     alt_service, manifest = _service(alt, "backend")
     ports = {int(p["port"]): p.get("targetPort", p["port"]) for p in manifest["spec"]["ports"]}
@@ -62,17 +62,17 @@ def test_new_backend_url_in_the_configmap_takes_effect_after_a_frontend_restart(
 
     user = journey.register_and_login(stack.ui_url, prefix="configchange")
     count = "SELECT count(*) FROM users WHERE email = '{}'".format(user.email)
-    assert stack.psql(count, database="todo_alt") == "1", "the user did not land in the new backend's database"
-    assert stack.psql(count, database="todo") == "0", "the frontend still talks to the old backend"
+    assert stack.postgres.psql(count, database="todo_alt") == "1", "the user did not land in the new backend's database"
+    assert stack.postgres.psql(count, database="todo") == "0", "the frontend still talks to the old backend"
 
 
 @pytest.mark.requirement("US3-2", "FR-021")
 def test_rotated_database_password_in_the_secret_takes_effect_after_a_backend_restart(make_stack, record_property):
     stack = make_stack(set_values={"backend.replicaCount": 1})
     user = journey.register_and_login(stack.backend_url, prefix="rotation", via_frontend=False)
-    old_password, new_password = stack.db_password, secrets.token_hex(16)
-    stack.psql(f"ALTER ROLE todo PASSWORD '{new_password}'")
-    stack.db_password = new_password
+    old_password, new_password = stack.postgres.password, secrets.token_hex(16)
+    stack.postgres.psql(f"ALTER ROLE todo PASSWORD '{new_password}'")
+    stack.postgres.password = new_password
     rotated = stack.render(database_url=stack.database_url(password=new_password))
     secret_name = next(n for n, data in rotated.secrets.items() if "DATABASE_URL" in data)  # not the PROXY_TOKEN one
     assert new_password in rotated.secrets[secret_name]["DATABASE_URL"]
@@ -87,7 +87,7 @@ def test_rotated_database_password_in_the_secret_takes_effect_after_a_backend_re
     # The new pod is Ready only when its database answers (readiness checks it), and it serves.
     assert journey.login(user).token
     # The old credentials are really gone (checked from outside the container, by password).
-    port = stack.postgres.get_exposed_port(5432)
+    port = stack.postgres.host_port
     with pytest.raises(psycopg.OperationalError):
         psycopg.connect(host="127.0.0.1", port=port, user="todo", password=old_password, dbname="todo",
                         connect_timeout=5).close()

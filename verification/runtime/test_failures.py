@@ -23,7 +23,7 @@ def _history(container, kind: str, ok: bool) -> int:
 @pytest.mark.requirement("EC-4", "FR-014", "FR-015")
 def test_database_down_at_start_up_live_but_not_ready_then_ready_without_a_restart(make_stack, record_property):
     stack = make_stack(apps=False, set_values={"backend.replicaCount": 1})
-    stack.db_container.stop(timeout=10)
+    stack.postgres.container.stop(timeout=10)
     [pod] = stack.runtime.run_deployment(stack.objects, stack.deployment("backend"), replicas=1)
     backend = pod.container()
     wait_for(lambda: _history(backend, "liveness", True) >= 1 and _history(backend, "readiness", False) >= 3,
@@ -34,8 +34,8 @@ def test_database_down_at_start_up_live_but_not_ready_then_ready_without_a_resta
     assert stack.runtime.endpoints(stack.deployment("backend"))[8000] == [], "a not-ready pod got traffic"
     assert "Readiness probe failed" in " ".join(e.message for e in pod.events)
 
-    stack.db_container.start()
-    stack.wait_database()
+    stack.postgres.container.start()
+    stack.postgres.wait_ready()
     back = time.monotonic()
     stack.runtime.wait_ready([pod], timeout=90)
     record_property("evidence", f"database back → backend Ready in {time.monotonic() - back:.1f} s, 0 restarts")

@@ -128,7 +128,7 @@ def test_no_error_line_in_any_container_log_after_start_up(stack):
         for c in pod.containers:
             if bad := error_lines(pod.logs(c.spec.name)):
                 problems[f"{pod.name}/{c.spec.name}"] = bad[:10]
-    db_log = stack.db_container.logs().decode(errors="replace")
+    db_log = stack.postgres.container.logs().decode(errors="replace")
     # "starting up" answers the waits of start-up itself; anything else counts.
     db_errors = [line for line in db_log.splitlines() if (" ERROR: " in line or " FATAL: " in line)
                  and "the database system is starting up" not in line]

@@ -1,0 +1,75 @@
+"""The throwaway PostgreSQL in a cluster namespace: the in-cluster half of
+``harness.testkit.postgres`` (which holds the connection facts, ``psql``, the image and the other two
+places a test database runs). It lives here, beside the cluster's clients and waits it needs, so
+that the test kit never imports the deploy layer.
+
+* :func:`deploy_in_cluster` — a Deployment + Service ``postgres`` in the namespace, gone with it;
+* :func:`scale_in_cluster` — stop (0) or start (1) it, for the database-down tests;
+* :func:`psql_in_cluster` — one SQL statement in its pod (``kubectl exec``).
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from harness.core.wait import wait_for
+from harness.deploy import k8s
+from harness.testkit.postgres import Database, psql_argv
+
+
+def deploy_in_cluster(apps: Any, core: Any, namespace: str, image: str, timeout: float = 180,
+                      target: Any = None) -> Database:
+    """A throwaway PostgreSQL (Deployment + Service ``postgres``) in ``namespace``; gone with it."""
+    password = secrets.token_hex(12)
+    labels = {"app.kubernetes.io/name": "postgres", "app.kubernetes.io/part-of": "todo-chatbot-verification"}
+    deployment = {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "postgres", "labels": labels},
+        "spec": {
+            "replicas": 1, "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": {"containers": [{
+                "name": "postgres", "image": image, "imagePullPolicy": "IfNotPresent",
+                "env": [{"name": "POSTGRES_USER", "value": "todo"}, {"name": "POSTGRES_PASSWORD", "value": password},
+                        {"name": "POSTGRES_DB", "value": "todo"}, {"name": "PGDATA", "value": "/var/lib/postgresql/data/pg"}],
+                "ports": [{"containerPort": 5432}],
+                "readinessProbe": {"exec": {"command": ["pg_isready", "-h", "127.0.0.1", "-U", "todo", "-d", "todo"]},
+                                   "periodSeconds": 2},
+                "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}},
+                "volumeMounts": [{"name": "data", "mountPath": "/var/lib/postgresql/data"}],
+            }], "volumes": [{"name": "data", "emptyDir": {}}]}},
+        },
+    }
+    service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "postgres", "labels": labels},
+               "spec": {"selector": labels, "ports": [{"port": 5432, "targetPort": 5432}]}}
+    apps.create_namespaced_deployment(namespace, deployment)
+    core.create_namespaced_service(namespace, service)
+    k8s.wait_pods_ready(core, namespace, "app.kubernetes.io/name=postgres", timeout=timeout, expected=1)
+    host = f"postgres.{namespace}.svc.cluster.local"
+    if target is not None:
+        # Ready is not yet reachable: the name must resolve and kube-proxy must route the Service.
+        # Until then a backend started now logs "connection refused" or a DNS failure (US1-4), so
+        # wait until a pod (PostgreSQL's own, through the Service, by name) reaches it.
+        pod = core.list_namespaced_pod(namespace, label_selector="app.kubernetes.io/name=postgres").items[0]
+        wait_for(lambda: k8s.exec_succeeds(target, namespace, pod.metadata.name,
+                                           "pg_isready", "-h", host, "-p", "5432", "-t", "2"), what=f"PostgreSQL to answer through its Service as {host}", timeout=timeout, interval=1)
+    return Database(host, 5432, "todo", password, "todo")
+
+
+def scale_in_cluster(apps: Any, core: Any, namespace: str, replicas: int, timeout: float = 120) -> None:
+    """Stop (0) or start (1) the throwaway PostgreSQL of :func:`deploy_in_cluster`, waiting until done."""
+    selector = "app.kubernetes.io/name=postgres"
+    apps.patch_namespaced_deployment_scale("postgres", namespace, {"spec": {"replicas": replicas}})
+    if replicas:
+        k8s.wait_pods_ready(core, namespace, selector, timeout=timeout, expected=replicas)
+    else:
+        wait_for(lambda: not core.list_namespaced_pod(namespace, label_selector=selector).items,
+                 what=f"PostgreSQL in {namespace} to stop", timeout=timeout, interval=1)
+
+
+def psql_in_cluster(target: Any, core: Any, namespace: str, db: Database, sql: str,
+                    database: str | None = None) -> str:
+    """Run one SQL statement in the throwaway PostgreSQL's pod (``kubectl exec``), as its superuser."""
+    pod = core.list_namespaced_pod(namespace, label_selector="app.kubernetes.io/name=postgres").items[0]
+    return target.kubectl("-n", namespace, "exec", pod.metadata.name, "--", "env", f"PGPASSWORD={db.password}",
+                          *psql_argv(db.user, database or db.name, sql)).strip()
