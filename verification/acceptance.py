@@ -29,7 +29,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 
 from harness.core.paths import REPO_ROOT
-from harness.providers import AUTO, choose_automatically
+from harness.providers import choose_cluster
 from verification import report, tiers
 from verification.fingerprint import tree_fingerprint
 from verification.report import LOAD_RUN_FILE, LOAD_SUMMARY, RAW, REPORTS, STAGES_FILE
@@ -59,9 +59,7 @@ def _pytest_stage(name: str, *args: str, proves: tuple[str, ...] = ()) -> Stage:
 def load_cluster_of(cluster: str | None) -> str:
     """Where the load tier and the acceptance load run go: where the cluster tier went (the chart on
     the cluster, pods sampled through the kubelet); the Docker stack when there is no cluster."""
-    if cluster == AUTO:
-        return choose_automatically()[0] or "none"
-    return cluster or "none"
+    return choose_cluster(cluster).option or "none"
 
 
 def stages(cluster: str | None) -> list[Stage]:
@@ -129,10 +127,10 @@ def run_stages(selected: list[Stage]) -> list[StageResult]:
 
 
 def cannot_run(cluster: str | None) -> dict[str, str]:
-    """Tier → why this machine cannot run it (empty: every tier can run, so NOT RUN is a failure)."""
-    chosen, why = choose_automatically() if cluster == AUTO else (None if cluster in (None, "none") else cluster,
-                                                                  "the cluster tier was switched off (CLUSTER=none)")
-    machine = tiers.Machine(chosen, why)
+    """Tier → why this machine cannot run it (empty: every tier can run, so NOT RUN is a failure);
+    ``auto`` is decided again here, after the set-up stage installed what it could."""
+    choice = choose_cluster(cluster, none_said_as="CLUSTER=none")  # acceptance runs from make
+    machine = tiers.Machine(choice.option, choice.why)
     missing = {tier.name: reason for tier in tiers.marker_tiers()
                if (reason := tiers.missing_prerequisite(tier.name, machine))}
     if reason := tiers.app_missing():

@@ -1,10 +1,10 @@
 """The cluster of a test session, shared by the cluster tier and, when a cluster is selected, the
 load tier (a plugin of the root ``conftest.py``).
 
-Environment set-up (once a session): parse ``--cluster`` → preflight (tools, Docker, reachability,
-node capacity) → the provider (a throwaway kind cluster, the local cluster built here, or the named
-context) → the images loaded the way that cluster needs (``harness.deploy.session``, the same code
-``make load CLUSTER=…`` uses). Teardown (after failures and Ctrl-C too): every namespace deleted,
+Environment set-up (once a session): the ``--cluster`` choice (decided and parsed once, by the
+plugin) → preflight (tools, Docker, reachability, node capacity) → the provider (a throwaway kind
+cluster, the local cluster built here, or the named context) → the images loaded the way that
+cluster needs (``harness.deploy.session``, the same code ``make load CLUSTER=…`` uses). Teardown (after failures and Ctrl-C too): every namespace deleted,
 the provider closed (a kind or local cluster this session started is stopped unless
 ``--keep-cluster``).
 
@@ -30,7 +30,8 @@ from collections.abc import Iterator
 import pytest
 
 from harness.deploy.release import Cluster, Images, diagnosis_text
-from harness.providers import ClusterOptionError, parse_cluster_option, preflight
+from harness.providers import ClusterOptionError, preflight
+from verification.tiers import cluster_choice
 
 # The cluster of this session, for the diagnosis hook and the early close (set by ``cluster``).
 _ACTIVE: dict[str, Cluster] = {}
@@ -98,7 +99,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if not any(needs_cluster(item) for item in session.items):
         return
     try:
-        spec = parse_cluster_option(option)
+        spec = cluster_choice(session.config).spec
     except ClusterOptionError:
         return  # the cluster fixture reports it
     with _uncaptured(session.config):
@@ -150,7 +151,7 @@ def cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
     try:
         # Shown as it happens, not captured: a cold local cluster builds Kubernetes first (minutes).
         with _uncaptured(request.config):
-            found = open_cluster(option, request.config.getoption("keep_cluster"),
+            found = open_cluster(cluster_choice(request.config), request.config.getoption("keep_cluster"),
                                  say=lambda text: print(f"\ncluster tier: {text}", flush=True))
     except ClusterSetupError as exc:
         failure = str(exc)

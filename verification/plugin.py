@@ -20,12 +20,13 @@ from pathlib import Path
 
 import pytest
 
-from harness.providers import AUTO, choose_automatically
+from harness.providers import choose_cluster
 from verification.requirements import registry, unknown_ids
 from verification.tiers import (
     CLUSTER_CHOICE,
     HARNESS,
     TIERS,
+    cluster_choice,
     machine_of,
     missing_prerequisite,
     required_tiers,
@@ -67,20 +68,16 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     required_tiers()  # fail fast on a misspelt REQUIRE_TIERS
     registry()  # fail fast on a malformed registry
-    option = config.getoption("cluster", default=None)
-    if option == AUTO:
-        chosen, why = choose_automatically()
-        config.option.cluster = chosen
-        config.stash[CLUSTER_CHOICE] = why
-    elif option == "none":
-        config.option.cluster = None
-        config.stash[CLUSTER_CHOICE] = "the cluster tier was switched off (--cluster=none, CLUSTER=none)"
+    # --cluster decided once (auto, none): the tiers, the fixtures and the header read this choice.
+    choice = choose_cluster(config.getoption("cluster", default=None))
+    config.option.cluster = choice.option
+    config.stash[CLUSTER_CHOICE] = choice
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     """Which tiers this machine can run and, for each one it cannot, why and what to do."""
     lines = tier_plan(machine_of(config), required_tiers())
-    if config.getoption("cluster") and (why := config.stash.get(CLUSTER_CHOICE, None)):
+    if config.getoption("cluster") and (why := cluster_choice(config).why):
         lines.append(f"cluster tier: {config.getoption('cluster') or 'not run'} ({why})")
     return lines
 

@@ -24,6 +24,8 @@ from functools import cache
 
 import pytest
 
+from harness.providers import ClusterChoice
+
 
 @dataclass(frozen=True)
 class Tier:
@@ -231,9 +233,15 @@ def tier_plan(machine: Machine, required: set[str]) -> list[str]:
     return lines
 
 
-# Why --cluster=auto (or none) chose what it chose: set by the plugin, shown in the header and skip reason.
-CLUSTER_CHOICE = pytest.StashKey[str]()
+# What --cluster came to (auto and none decided, the option parsed): set once by the plugin; its
+# ``why`` is shown in the header and skip reason.
+CLUSTER_CHOICE = pytest.StashKey[ClusterChoice]()
+
+
+def cluster_choice(config: pytest.Config) -> ClusterChoice:
+    """The session's :class:`ClusterChoice` (a run without the plugin's configure: as named)."""
+    return config.stash.get(CLUSTER_CHOICE, None) or ClusterChoice(config.getoption("cluster", default=None))
 
 
 def machine_of(config: pytest.Config) -> Machine:
-    return Machine(config.getoption("cluster", default=None), config.stash.get(CLUSTER_CHOICE, None))
+    return Machine(config.getoption("cluster", default=None), cluster_choice(config).why)

@@ -289,12 +289,15 @@ def tcp_open(host: str, port: int, timeout: float = 2.0) -> bool:
 
 
 def node_port_candidates(core, namespace: str, service: str, provider: str) -> list[str]:
-    """Base URLs at which a NodePort Service may answer from the host, most likely first."""
+    """Base URLs at which a NodePort Service may answer from the host, most likely first (the hosts
+    that ``provider``, the kind of cluster, publishes NodePorts on, then the nodes' addresses)."""
+    from harness.providers.registry import provider_named
+
     svc = core.read_namespaced_service(service, namespace)
     ports = [p.node_port for p in svc.spec.ports or [] if p.node_port]
     if not ports:
         return []
-    hosts = ["localhost"] if provider == "docker-desktop" else []
+    hosts = provider_named(provider).node_hosts()
     for node in core.list_node().items:
         for address in node.status.addresses or []:
             if address.type in ("InternalIP", "ExternalIP"):

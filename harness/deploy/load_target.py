@@ -40,13 +40,12 @@ from harness.contract import LOAD_USERS
 from harness.core.paths import CHART_DIR, REPO_ROOT
 from harness.deploy.release import COMPONENT_LABEL, Release, install_release, remove_release
 from harness.deploy.session import ClusterSetupError, close_cluster, load_images, open_cluster
-from harness.providers import AUTO, choose_automatically
+from harness.providers import NONE, ClusterChoice, choose_cluster
 
 LOAD_PREFIX = "todo-load"
 LOAD_DIR = REPO_ROOT / "load"
 SPAWN_RATE = 10  # users a second, as load/locust.conf
 BUDGET_DIR = "budget"  # the budget run's own files, under the results folder
-NONE = "none"  # --cluster=none: the Docker stack of `make up`
 
 Say = Callable[[str], None]
 
@@ -174,16 +173,6 @@ def report(merged: dict, out: Path, say: Say = print) -> None:
 
 
 # --- where the load goes -----------------------------------------------------------------------------------
-def resolve(option: str) -> str:
-    """``auto`` → the cluster ``--cluster=auto`` would pick; a one-line error when there is none."""
-    if option != AUTO:
-        return option
-    chosen, why = choose_automatically()
-    if not chosen:
-        raise ClusterSetupError(f"CLUSTER=auto: {why}")
-    return chosen
-
-
 def chart_default_limits() -> dict[str, Any]:
     """``backend.limits`` of the chart's own values.yaml (the per-account caps and rates)."""
     import yaml
@@ -192,10 +181,12 @@ def chart_default_limits() -> dict[str, Any]:
 
 
 @contextmanager
-def release_on_cluster(option: str, say: Say = print) -> Iterator[Release]:
-    """A fresh install of the chart on the cluster ``option`` names, removed after (and the cluster
-    closed, when the harness started it)."""
-    cluster = open_cluster(resolve(option), say=lambda text: say(f"load: {text}"))
+def release_on_cluster(choice: ClusterChoice, say: Say = print) -> Iterator[Release]:
+    """A fresh install of the chart on the cluster ``choice`` names, removed after (and the cluster
+    closed, when the harness started it); a one-line error when ``auto`` found none."""
+    if choice.option is None:
+        raise ClusterSetupError(f"CLUSTER=auto: {choice.why}")
+    cluster = open_cluster(choice, say=lambda text: say(f"load: {text}"))
     try:
         started = time.monotonic()
         images = load_images(cluster)
@@ -214,9 +205,9 @@ def release_on_cluster(option: str, say: Say = print) -> Iterator[Release]:
 
 
 @contextmanager
-def chart_on_cluster(option: str, say: Say = print) -> Iterator[tuple[str, dict[str, str], Release]]:
-    """(frontend URL, sampler environment, release) of a fresh install on the cluster ``option`` names."""
-    with release_on_cluster(option, say) as release:
+def chart_on_cluster(choice: ClusterChoice, say: Say = print) -> Iterator[tuple[str, dict[str, str], Release]]:
+    """(frontend URL, sampler environment, release) of a fresh install on the cluster ``choice`` names."""
+    with release_on_cluster(choice, say) as release:
         access = release.frontend_access()
         with access as url:
             say(f"load: frontend at {url} ({access.via})")
@@ -286,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.budget_run_time:
                 budget_run_on_docker(budget_dir, args.budget_run_time, say)
         else:
-            with release_on_cluster(args.cluster, say) as release:
+            with release_on_cluster(choose_cluster(args.cluster), say) as release:
                 access = release.frontend_access()
                 with access as url:
                     say(f"load: frontend at {url} ({access.via})")

@@ -6,7 +6,7 @@ tag (``<tag>-prev-<commit>``): BuildKit's layer cache makes it quick when the pr
 sources are close to the working tree's. The base images are the working tree's choice (official
 when pullable, else the local ones); a previous version whose Dockerfiles name other base ARGs
 would need its own. Everything is removed on exit, after failures too: the images from the cluster
-(``harness.providers.commands.remove_image``) and from Docker, then the worktree. No pytest here.
+(the provider's ``remove_image``) and from Docker, then the worktree. No pytest here.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from pathlib import Path
 from harness.core.paths import REPO_ROOT
 from harness.deploy.release import Cluster, Images
 from harness.deploy.upgrade import CHART_YAML, PreviousRef, ScratchWorktree, UpgradeProblem, migration_heads
-from harness.providers.commands import remove_image
 
 
 @dataclass(frozen=True)
@@ -66,5 +65,5 @@ def previous_version(cluster: Cluster, ref: PreviousRef, current: Images, scratc
             yield PreviousVersion(ref, root, images, build_seconds)
         finally:
             for image in built:
-                remove_image(image, cluster.env)  # from the cluster's runtime, where the provider can
+                cluster.provider.remove_image(image)  # from the cluster's runtime, where the provider can
                 images_lib.docker("image", "rm", image, check=False)

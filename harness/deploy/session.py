@@ -2,8 +2,8 @@
 cluster tier's fixtures (``verification/cluster_session.py``) and of ``make load CLUSTER=…``
 (``harness.deploy.load_target``).
 
-Open: parse ``--cluster`` → preflight (tools, Docker) → the provider (a throwaway kind cluster, the
-local cluster built here, or a named context) → reachability and node capacity. Close: every
+Open: the ``--cluster`` choice → preflight (tools, Docker) → the provider (a throwaway kind cluster,
+the local cluster built here, or a named context) → reachability and node capacity. Close: every
 namespace this session made is deleted, then the provider closes (a cluster it started stops).
 Failures are :class:`ClusterSetupError` with a one-line message; no pytest here.
 """
@@ -18,20 +18,20 @@ from collections.abc import Callable
 from harness.core.names import random_suffix
 from harness.deploy import k8s
 from harness.deploy.release import Cluster, Images
-from harness.providers import ClusterOptionError, make_provider, preflight
+from harness.providers import ClusterChoice, ClusterOptionError, preflight, provider_for
 
 
 class ClusterSetupError(RuntimeError):
     """The cluster could not be opened or given the images; the message says why and what to do."""
 
 
-def open_cluster(option: str, keep: bool = False, say: Callable[[str], None] = print) -> Cluster:
-    """The cluster ``option`` names (``kind``, ``local``, ``context:NAME``), set up and checked."""
+def open_cluster(choice: ClusterChoice, keep: bool = False, say: Callable[[str], None] = print) -> Cluster:
+    """The cluster ``choice`` names (``kind``, ``local``, ``context:NAME``), set up and checked."""
     from kubernetes import client
 
     try:
-        spec, provider = make_provider(option, keep)
-        preflight.run(spec)
+        provider = provider_for(choice.spec, keep)
+        preflight.run(provider)
     except (ClusterOptionError, preflight.PreflightError) as exc:
         raise ClusterSetupError(str(exc)) from None
     try:
@@ -51,8 +51,7 @@ def open_cluster(option: str, keep: bool = False, say: Callable[[str], None] = p
         if problems:
             raise preflight.PreflightError(problems)
         allocatable, used, labels = preflight.node_facts(core)
-        if hasattr(provider, "refine"):
-            provider.refine(labels)
+        provider.refine(labels)
         needed = chart_requests() + preflight.Resources(0.1, 256 * 1024**2)  # + the throwaway PostgreSQL
         problems = preflight.check_capacity(preflight.allocatable_free(allocatable, used), needed, provider.environment)
         if problems:

@@ -345,7 +345,7 @@ def sweep_escaped(cluster_option: str, since: float, log: Callable[[str], None] 
     from harness.providers import make_provider
 
     _, provider = make_provider(cluster_option)
-    kubeconfig, context = getattr(provider, "kubeconfig", None), getattr(provider, "context", None)
+    kubeconfig, context = provider.kubeconfig, provider.context
     if not kubeconfig or not context:
         return []
     kubectl = ["kubectl", f"--kubeconfig={kubeconfig}", f"--context={context}"]
@@ -407,11 +407,10 @@ def _remove_images(refs: list[str], cluster_option: str | None = None) -> None:
 
     if cluster_option:
         from harness.providers import make_provider
-        from harness.providers.commands import remove_image
 
-        environment = make_provider(cluster_option)[1].environment
+        provider = make_provider(cluster_option)[1]
         for ref in refs:
-            remove_image(ref, environment)
+            provider.remove_image(ref)
     subprocess.run([cli(), "image", "rm", "-f", *refs], capture_output=True, check=False, timeout=120)
 
 

@@ -1,6 +1,7 @@
-"""The commands that depend on the kind of cluster, in one place: how a locally built image reaches
-the nodes, and how a cluster gets more room. The providers run them, the diagnosis and the preflight
-print them, and ``scripts/deploy.sh`` asks for them::
+"""The commands that depend on the kind of cluster, asked of its :class:`~harness.providers.provider.Provider`
+by :class:`Environment`: how a locally built image reaches the nodes (and leaves them), how a cluster
+starts and gets more room. The providers run them, the diagnosis and the preflight print them, and
+``scripts/deploy.sh`` asks for them::
 
     python -m harness.providers load-command --context CTX IMAGE...   # print the commands
     python -m harness.providers load --context CTX IMAGE...           # run them
@@ -17,70 +18,34 @@ import sys
 from collections.abc import Sequence
 
 from harness.core.paths import REPO_ROOT
-from harness.providers.environment import Environment, flavour_of_context
+from harness.providers.environment import Environment
+from harness.providers.registry import flavour_of_context, provider_of
 
 # How the text form names the interpreter for the local cluster's loader (run from the repository root).
 PYTHON_IN_TEXT = ".venv/bin/python"
-REPLICAS_DOWN = "--set backend.replicaCount=1 --set frontend.replicaCount=1"
 
 
 def image_load_argv(image: str, env: Environment, python: str | None = None) -> list[str] | None:
-    """The command that makes a local ``image`` available to the cluster, or None when there is none.
-
-    kind: ``kind load docker-image``; Minikube: ``minikube image load``; the local cluster:
-    ``python -m harness.localk8s load`` (``docker save | ctr images import`` into its containerd);
-    None for Docker Desktop and the runtime tier (the cluster uses the Docker engine's images) and
-    for an unknown cluster (the image must come from a registry it can pull from).
-    """
-    if env.provider == "kind":
-        return ["kind", "load", "docker-image", image, "--name", env.cluster or "kind"]
-    if env.provider == "minikube":
-        return ["minikube", "-p", env.cluster or "minikube", "image", "load", image]
-    if env.provider == "local":
-        return [python or sys.executable, "-m", "harness.localk8s", "load", image]
-    return None
+    """The command that makes a local ``image`` available to the cluster, or None when there is none
+    (the cluster uses the Docker engine's images, or the image must come from a registry)."""
+    return provider_of(env).image_load_argv(image, env.cluster, python or sys.executable)
 
 
 def image_remove_argv(image: str, env: Environment, python: str | None = None) -> list[str] | None:
     """The command that removes ``image`` from the cluster's runtime after :func:`image_load_argv`
     loaded it (an image built for one run, such as a seeded defect's), or None where nothing was loaded."""
-    if env.provider == "kind":
-        return ["docker", "exec", f"{env.cluster or 'kind'}-control-plane", "crictl", "rmi", image]
-    if env.provider == "minikube":
-        return ["minikube", "-p", env.cluster or "minikube", "image", "rm", image]
-    if env.provider == "local":
-        return [python or sys.executable, "-m", "harness.localk8s", "unload", image]
-    return None
+    return provider_of(env).image_remove_argv(image, env.cluster, python or sys.executable)
 
 
 def image_load_command(image: str, env: Environment) -> str | None:
-    """:func:`image_load_argv` as a command to type (the default Minikube profile needs no ``-p``)."""
+    """:func:`image_load_argv` as a command to type."""
     argv = image_load_argv(image, env, python=PYTHON_IN_TEXT)
-    if argv is None:
-        return None
-    if argv[:3] == ["minikube", "-p", "minikube"]:
-        del argv[1:3]
-    return shlex.join(argv)
+    return None if argv is None else provider_of(env).typed(argv)
 
 
 def image_load_advice(image: str, env: Environment) -> str:
     """What to do so that the cluster has ``image``, in words: the command, or why none is needed."""
-    if (command := image_load_command(image, env)) is not None:
-        if env.provider == "local":
-            return (f"{command} (from the repository's root: it copies the image from this machine's "
-                    "Docker engine into the local cluster's containerd)")
-        return command
-    if env.provider in ("docker-desktop", "docker"):
-        return (
-            f"build it into the same Docker engine ('make images'; check with 'docker image inspect {image}'): "
-            "that engine's images are the cluster's images"
-        )
-    kind = image_load_command(image, Environment("kind"))
-    minikube = image_load_command(image, Environment("minikube", "minikube"))
-    return (
-        f"load {image} into the cluster's container runtime (kind: '{kind}', Minikube: '{minikube}') "
-        "or push it to a registry the cluster can pull from"
-    )
+    return provider_of(env).image_load_advice(image, image_load_command(image, env))
 
 
 def load_image(image: str, env: Environment) -> list[str] | None:
@@ -98,32 +63,20 @@ def remove_image(image: str, env: Environment) -> None:
 
 
 def more_resources_command(env: Environment, cpus: int = 4, memory_mib: int = 6144) -> str:
-    """How the cluster gets room for pods that no node can take (EC-1), per kind of cluster."""
-    if env.provider == "minikube":
-        profile = f" -p {env.cluster}" if env.cluster and env.cluster != "minikube" else ""
-        return (
-            f"minikube{profile} delete && minikube{profile} start --cpus={cpus} --memory={memory_mib} "
-            f"(Minikube cannot resize an existing cluster), or lower the requests: {REPLICAS_DOWN}"
-        )
-    if env.provider == "docker-desktop":
-        return (
-            f"Docker Desktop → Settings → Resources: give it at least {cpus} CPUs and {memory_mib // 1024} GB, "
-            "then Apply & restart; or lower the replica counts (--set backend.replicaCount=1)"
-        )
-    if env.provider == "kind":
-        return (
-            f"kind nodes share the Docker engine's CPUs and memory: give the engine at least {cpus} CPUs and "
-            f"{memory_mib // 1024} GB, or lower the replica counts (--set backend.replicaCount=1)"
-        )
-    if env.provider == "local":
-        return (
-            "the local cluster's node is this machine, so its room is this machine's CPUs and memory, and the "
-            "scheduler counts the requests of the pods already on it (not how busy the host is): delete pods "
-            f"it no longer needs (leftover test namespaces: 'kubectl get pods -A'), lower the requests: "
-            f"{REPLICAS_DOWN}, or run the cluster on a machine with at least {cpus} CPUs and "
-            f"{memory_mib // 1024} GB"
-        )
-    return "add a node or capacity, or lower the requests/replica counts (--set backend.replicaCount=1)"
+    """How the cluster gets room for pods that no node can take (EC-1)."""
+    return provider_of(env).more_resources_command(env.cluster, cpus, memory_mib)
+
+
+def start_command(env: Environment) -> str:
+    """How to start (or create) the cluster of a context that does not answer (FR-038)."""
+    return provider_of(env).start_command(env.cluster)
+
+
+def nothing_to_load(env: Environment, context: str) -> str:
+    """Why ``python -m harness.providers load`` loads nothing into the cluster of ``context``."""
+    if provider_of(env).shares_docker_images:
+        return f"the cluster of '{context}' shares the Docker engine's images: nothing to load"
+    return f"make it available to '{context}' yourself (no registry is assumed)"
 
 
 # --- `python -m harness.providers` ----------------------------------------------------------------
@@ -149,10 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(command)
             continue
         if command is None:
-            if env.provider == "docker-desktop":
-                print(f"{image}: the cluster of '{args.context}' shares the Docker engine's images: nothing to load")
-            else:
-                print(f"{image}: make it available to '{args.context}' yourself (no registry is assumed)")
+            print(f"{image}: {nothing_to_load(env, args.context)}")
             continue
         print(f"loading: {shlex.join(image_load_argv(image, env))}", flush=True)
         try:

@@ -1,10 +1,9 @@
 """An existing kubeconfig context (minikube, docker-desktop, kind-NAME, ...), named explicitly.
 
 Nothing is created or deleted here but the test namespaces; the cluster stays as it was.
-Images reach the nodes the way the cluster needs (:func:`harness.providers.load_image`):
-``minikube image load`` for Minikube, ``kind load docker-image`` for a kind context,
-``python -m harness.localk8s load`` for the local cluster's context, nothing for Docker Desktop
-(the cluster uses the Docker engine's images, so the image only has to exist there).
+Everything that depends on the kind of cluster behind the context (the tools it needs, how images
+reach its nodes) is that kind's :class:`~harness.providers.provider.Provider`, found from the
+context's name and, once the cluster answers, its node's labels (:meth:`ContextProvider.refine`).
 """
 
 from __future__ import annotations
@@ -12,10 +11,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from harness.providers import flavour_of_context, load_image
+from harness.providers.provider import BASE_TOOLS, LoadsImagesByCommand
+from harness.providers.registry import flavour_of_context, provider_of
 
 
-class ContextProvider:
+class ContextProvider(LoadsImagesByCommand):
     def __init__(self, context: str, kubeconfig: str | None = None) -> None:
         self.context = context
         self.kubeconfig = self._file_with_context(context, kubeconfig or os.environ.get("KUBECONFIG", ""))
@@ -38,6 +38,13 @@ class ContextProvider:
                 return path
         return files[0]
 
+    def required_tools(self) -> list[str]:
+        return [*BASE_TOOLS, *provider_of(self.environment).tools]
+
+    def preflight_problems(self) -> list[tuple[str, str]]:
+        """An existing cluster: nothing to build, so nothing beyond the tools."""
+        return []
+
     def create(self) -> None:
         """Check the context exists (never fall back to the current one)."""
         from kubernetes import config
@@ -56,9 +63,6 @@ class ContextProvider:
         found = flavour_of_context(self.context, node_labels)
         if found.provider != "unknown":
             self.environment = found
-
-    def load_image(self, image: str) -> None:
-        load_image(image, self.environment)
 
     def close(self) -> None:
         """An existing cluster is never deleted."""

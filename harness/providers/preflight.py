@@ -19,18 +19,14 @@ from dataclasses import dataclass
 
 from harness.kube.manifests import pod_spec
 from harness.kube.quantities import parse_cpu, parse_memory
-from harness.providers import (
-    ClusterSpec,
-    Environment,
-    flavour_of_context,
-    more_resources_command,
-    parse_cluster_option,
-)
+from harness.providers.commands import more_resources_command, start_command
+from harness.providers.environment import Environment
+from harness.providers.option import ClusterSpec, parse_cluster_option, provider_for
+from harness.providers.provider import ClusterProvider
+from harness.providers.registry import flavour_of_context, install_hint
 
 INSTALL_HINTS = {
     "docker": "install Docker Desktop, or on Debian/Ubuntu 'sudo apt-get install docker.io' (scripts/ensure-docker.sh)",
-    "kind": "install kind: 'go install sigs.k8s.io/kind@v0.33.0' (or https://kind.sigs.k8s.io/docs/user/quick-start/)",
-    "minikube": "install Minikube: https://minikube.sigs.k8s.io/docs/start/",
     "kubectl": "install kubectl: https://kubernetes.io/docs/tasks/tools/ (Debian: apt-get install kubectl)",
     "helm": "run 'make setup' (builds Helm 3 with Go via scripts/install-helm.sh) or install Helm 3",
 }
@@ -70,17 +66,7 @@ class Resources:
 
 def required_tools(spec: ClusterSpec) -> list[str]:
     """Every provider needs Docker: the cluster tier builds (or reuses) the images there first."""
-    if spec.kind == "kind":
-        return ["docker", "kind", "kubectl", "helm"]
-    if spec.kind == "local":
-        return ["docker", "kubectl", "helm"]
-    env = flavour_of_context(spec.name)
-    tools = ["docker", "kubectl", "helm"]
-    if env.provider == "minikube":
-        tools.append("minikube")
-    if env.provider == "kind":
-        tools.append("kind")
-    return tools
+    return provider_for(spec).required_tools()
 
 
 def check_tools(tools: Iterable[str], which: Callable[[str], str | None] = shutil.which) -> list[Problem]:
@@ -96,7 +82,7 @@ def check_tools(tools: Iterable[str], which: Callable[[str], str | None] = shuti
                 pass
         elif which(tool):
             continue
-        problems.append(Problem(f"{tool} not found on PATH", INSTALL_HINTS[tool]))
+        problems.append(Problem(f"{tool} not found on PATH", INSTALL_HINTS.get(tool) or install_hint(tool)))
     return problems
 
 
@@ -113,19 +99,6 @@ def check_docker(run: Callable[..., subprocess.CompletedProcess] = subprocess.ru
         f"the Docker engine is not running ({' '.join(detail) or 'no answer'})",
         "start Docker Desktop, or 'scripts/ensure-docker.sh' (Linux: 'sudo systemctl start docker')",
     )]
-
-
-def start_command(env: Environment) -> str:
-    """How to start (or create) the cluster of a kind of context that does not answer (FR-038)."""
-    if env.provider == "minikube":
-        return f"minikube{' -p ' + env.cluster if env.cluster and env.cluster != 'minikube' else ''} start"
-    if env.provider == "docker-desktop":
-        return "Docker Desktop → Settings → Kubernetes → Enable Kubernetes"
-    if env.provider == "kind":
-        return f"kind create cluster --name {env.cluster or 'kind'}"
-    if env.provider == "local":
-        return "make cluster-up"
-    return "start the cluster; 'kubectl config get-contexts' lists the contexts"
 
 
 def check_reachable(version: Callable[[], object], context: str, env: Environment) -> list[Problem]:
@@ -196,16 +169,14 @@ def node_facts(core: object) -> tuple[list[dict[str, str]], list[Resources], dic
     return allocatable, used, labels
 
 
-def run(spec: ClusterSpec, which: Callable[[str], str | None] = shutil.which) -> None:
-    """The checks that need no cluster: tools, then the Docker engine where the provider needs it."""
-    tools = required_tools(spec)
+def run(provider: ClusterProvider, which: Callable[[str], str | None] = shutil.which) -> None:
+    """The checks that need no cluster: tools, then the Docker engine where the provider needs it,
+    then the provider's own (what the local cluster needs to be built and run)."""
+    tools = provider.required_tools()
     problems = check_tools(tools, which)
     if "docker" in tools and not any(p.what.startswith("docker ") for p in problems):
         problems += check_docker()
-    if spec.kind == "local":
-        from harness.localk8s.prerequisites import missing_prerequisites
-
-        problems += [Problem(what, fix) for what, fix in missing_prerequisites()]
+    problems += [Problem(what, fix) for what, fix in provider.preflight_problems()]
     if problems:
         raise PreflightError(problems)
 
@@ -223,7 +194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(start_command(flavour_of_context(args.start_command)))
         return 0
     try:
-        run(parse_cluster_option(args.cluster))
+        run(provider_for(parse_cluster_option(args.cluster)))
     except (PreflightError, ValueError) as exc:
         print(exc, file=sys.stderr)
         return 1

@@ -18,7 +18,8 @@ from harness.localk8s import hoststate
 from harness.localk8s.cluster import down, status, up
 from harness.localk8s.config import APISERVER_PORT, Layout
 from harness.localk8s.network import node_ip
-from harness.providers import ClusterOptionError, parse_cluster_option
+from harness.providers import ClusterOptionError
+from verification.tiers import cluster_choice
 
 pytestmark = pytest.mark.harness
 
@@ -30,7 +31,7 @@ CLUSTER_PROCESSES = {"etcd", "containerd", "containerd-shim", "containerd-shim-r
 
 def _local_requested(config: pytest.Config) -> bool:
     try:
-        return parse_cluster_option(config.getoption("cluster") or "").kind == "local"
+        return cluster_choice(config).spec.kind == "local"
     except ClusterOptionError:
         return False
 
