@@ -30,7 +30,9 @@ def deploy_in_cluster(apps: Any, core: Any, namespace: str, image: str, timeout:
             "replicas": 1, "selector": {"matchLabels": labels},
             "template": {"metadata": {"labels": labels}, "spec": {"containers": [{
                 "name": "postgres", "image": image, "imagePullPolicy": "IfNotPresent",
-                "env": [{"name": "POSTGRES_USER", "value": "todo"}, {"name": "POSTGRES_PASSWORD", "value": password},
+                "env": [{"name": "POSTGRES_USER", "value": "todo"},
+                        {"name": "POSTGRES_PASSWORD",
+                         "valueFrom": {"secretKeyRef": {"name": "postgres-credentials", "key": "POSTGRES_PASSWORD"}}},
                         {"name": "POSTGRES_DB", "value": "todo"}, {"name": "PGDATA", "value": "/var/lib/postgresql/data/pg"}],
                 "ports": [{"containerPort": 5432}],
                 "readinessProbe": {"exec": {"command": ["pg_isready", "-h", "127.0.0.1", "-U", "todo", "-d", "todo"]},
@@ -42,6 +44,10 @@ def deploy_in_cluster(apps: Any, core: Any, namespace: str, image: str, timeout:
     }
     service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "postgres", "labels": labels},
                "spec": {"selector": labels, "ports": [{"port": 5432, "targetPort": 5432}]}}
+    # The password in a Secret, not in the Deployment's spec (readable by whoever may list Deployments).
+    core.create_namespaced_secret(namespace, {
+        "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "postgres-credentials", "labels": labels},
+        "type": "Opaque", "stringData": {"POSTGRES_PASSWORD": password}})
     apps.create_namespaced_deployment(namespace, deployment)
     core.create_namespaced_service(namespace, service)
     k8s.wait_pods_ready(core, namespace, "app.kubernetes.io/name=postgres", timeout=timeout, expected=1)
@@ -69,7 +75,11 @@ def scale_in_cluster(apps: Any, core: Any, namespace: str, replicas: int, timeou
 
 def psql_in_cluster(target: Any, core: Any, namespace: str, db: Database, sql: str,
                     database: str | None = None) -> str:
-    """Run one SQL statement in the throwaway PostgreSQL's pod (``kubectl exec``), as its superuser."""
+    """Run one SQL statement in the throwaway PostgreSQL's pod (``kubectl exec``), as its superuser.
+
+    The password is the pod's own (its POSTGRES_PASSWORD), read inside the pod: on kubectl's command
+    line it would be visible to every user of this machine in the process list."""
     pod = core.list_namespaced_pod(namespace, label_selector="app.kubernetes.io/name=postgres").items[0]
-    return target.kubectl("-n", namespace, "exec", pod.metadata.name, "--", "env", f"PGPASSWORD={db.password}",
+    return target.kubectl("-n", namespace, "exec", pod.metadata.name, "--",
+                          "sh", "-c", 'PGPASSWORD="$POSTGRES_PASSWORD" exec "$@"', "psql",
                           *psql_argv(db.user, database or db.name, sql)).strip()
