@@ -111,6 +111,9 @@ def _claim_run_dir(layout: Layout) -> None:
                          f"(no {RUN_MARKER} file); 'down' removes the whole directory, so it will not use it: "
                          "choose an empty or new directory")
     run_dir.mkdir(parents=True, exist_ok=True)
+    # It holds the cluster's keys, the admin kubeconfig and etcd's data: its owner's only (the
+    # cluster needs root anyway), whatever the umask made of a new directory.
+    run_dir.chmod(0o700)
     layout.marker.write_text("made by `python -m harness.localk8s up`; `down` removes this directory\n")
 
 

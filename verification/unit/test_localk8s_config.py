@@ -113,6 +113,7 @@ def test_up_and_down_refuse_a_run_directory_that_is_not_theirs(tmp_path: Path, m
     fresh = lc.Layout(run=tmp_path / "new")
     cluster._claim_run_dir(fresh)
     assert fresh.marker.exists()
+    assert fresh.run.stat().st_mode & 0o777 == 0o700, "the run directory (keys, kubeconfig, etcd) is readable by others"
 
 
 def test_host_settings_recorded_at_up_are_written_back_at_down(tmp_path: Path, monkeypatch):
