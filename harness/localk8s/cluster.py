@@ -90,16 +90,38 @@ class UnsafeHost(RuntimeError):
     """The cluster will not start or stop here; the message says why and what to do."""
 
 
-def etcd_healthy(layout: Layout) -> bool:
-    """etcd's /health over TLS, as the API server reaches it (etcd's CA, the API server's client cert)."""
+def _etcd_tls(layout: Layout):
+    """TLS to etcd as the API server reaches it (etcd's CA, the API server's client certificate)."""
     import ssl
-    import urllib.request
 
     pki = layout.pki
     ctx = ssl.create_default_context(cafile=str(pki / "etcd-ca.crt"))
     ctx.load_cert_chain(str(pki / "apiserver-etcd-client.crt"), str(pki / "apiserver-etcd-client.key"))
-    with urllib.request.urlopen(f"https://127.0.0.1:{ETCD_CLIENT_PORT}/health", timeout=2, context=ctx) as r:  # noqa: S310
+    return ctx
+
+
+def etcd_healthy(layout: Layout) -> bool:
+    """etcd's /health over TLS."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"https://127.0.0.1:{ETCD_CLIENT_PORT}/health", timeout=2,  # noqa: S310
+                                context=_etcd_tls(layout)) as r:
         return r.status == 200
+
+
+def etcd_value(layout: Layout, key: str) -> bytes | None:
+    """The bytes etcd stores under ``key`` (its v3 JSON gateway), as they sit on disk; None when absent.
+    For the self-test that Secrets are encrypted at rest."""
+    import base64
+    import json
+    import urllib.request
+
+    body = json.dumps({"key": base64.b64encode(key.encode()).decode()}).encode()
+    request = urllib.request.Request(f"https://127.0.0.1:{ETCD_CLIENT_PORT}/v3/kv/range", data=body,  # noqa: S310
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=5, context=_etcd_tls(layout)) as r:  # noqa: S310
+        kvs = json.loads(r.read(1_000_000)).get("kvs") or []
+    return base64.b64decode(kvs[0]["value"]) if kvs else None
 
 
 def _claim_run_dir(layout: Layout) -> None:
