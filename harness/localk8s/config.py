@@ -200,7 +200,7 @@ def kubelet_config(layout: Layout, node_ip: str) -> dict:
 def kube_proxy_config(layout: Layout, node_ip: str) -> dict:
     return {
         "apiVersion": "kubeproxy.config.k8s.io/v1alpha1", "kind": "KubeProxyConfiguration",
-        "clientConnection": {"kubeconfig": str(layout.run / "admin.kubeconfig")},
+        "clientConnection": {"kubeconfig": str(layout.run / "kube-proxy.kubeconfig")},
         "mode": "iptables", "clusterCIDR": POD_CIDR, "hostnameOverride": NODE_NAME,
         # NodePorts on the node's address only; none on 127.0.0.1, which would make kube-proxy set
         # net.ipv4.conf.all.route_localnet=1 (the weakness of CVE-2020-8558).
@@ -224,7 +224,6 @@ def kubeconfig(server: str, ca: Path, cert: Path, key: Path, user: str, context:
 def component_argv(name: str, layout: Layout, node_ip: str) -> list[str]:
     """The command line of one component (binaries from the build caches)."""
     pki, run = layout.pki, layout.run
-    admin = str(run / "admin.kubeconfig")
     if name == "etcd":
         # TLS with client certificates of etcd's own CA on both ports: on loopback, any local process
         # could otherwise read the Secrets or write a privileged pod straight into the store.
@@ -249,7 +248,9 @@ def component_argv(name: str, layout: Layout, node_ip: str) -> list[str]:
                 "--authorization-mode=Node,RBAC", "--anonymous-auth=false",
                 f"--client-ca-file={pki / 'ca.crt'}",
                 f"--tls-cert-file={pki / 'apiserver.crt'}", f"--tls-private-key-file={pki / 'apiserver.key'}",
-                f"--kubelet-client-certificate={pki / 'admin.crt'}", f"--kubelet-client-key={pki / 'admin.key'}",
+                f"--kubelet-client-certificate={pki / 'apiserver-kubelet-client.crt'}",
+                f"--kubelet-client-key={pki / 'apiserver-kubelet-client.key'}",
+                "--enable-admission-plugins=NodeRestriction",  # the kubelet may change its own Node and pods only
                 f"--service-account-key-file={pki / 'sa.pub'}",
                 f"--service-account-signing-key-file={pki / 'sa.key'}",
                 f"--service-account-issuer=https://kubernetes.default.svc.{CLUSTER_DOMAIN}",
@@ -257,16 +258,18 @@ def component_argv(name: str, layout: Layout, node_ip: str) -> list[str]:
                 f"--encryption-provider-config={layout.encryption_config}",
                 "--v=1"]
     if name == "kube-controller-manager":
-        return [str(layout.k8s_bin / name), f"--kubeconfig={admin}", f"--authentication-kubeconfig={admin}",
-                f"--authorization-kubeconfig={admin}", "--bind-address=127.0.0.1", "--leader-elect=false",
+        own = str(run / "controller-manager.kubeconfig")  # its own identity (pki.COMPONENT_IDENTITIES)
+        return [str(layout.k8s_bin / name), f"--kubeconfig={own}", f"--authentication-kubeconfig={own}",
+                f"--authorization-kubeconfig={own}", "--bind-address=127.0.0.1", "--leader-elect=false",
                 "--allocate-node-cidrs=true", f"--cluster-cidr={POD_CIDR}", "--node-cidr-mask-size=24",
                 f"--service-cluster-ip-range={SERVICE_CIDR}",
                 f"--cluster-signing-cert-file={pki / 'ca.crt'}", f"--cluster-signing-key-file={pki / 'ca.key'}",
                 f"--root-ca-file={pki / 'ca.crt'}", f"--service-account-private-key-file={pki / 'sa.key'}",
                 "--use-service-account-credentials=true", "--controllers=*,-cloud-node-lifecycle", "--v=1"]
     if name == "kube-scheduler":
-        return [str(layout.k8s_bin / name), f"--kubeconfig={admin}", f"--authentication-kubeconfig={admin}",
-                f"--authorization-kubeconfig={admin}", "--bind-address=127.0.0.1", "--leader-elect=false", "--v=1"]
+        own = str(run / "scheduler.kubeconfig")
+        return [str(layout.k8s_bin / name), f"--kubeconfig={own}", f"--authentication-kubeconfig={own}",
+                f"--authorization-kubeconfig={own}", "--bind-address=127.0.0.1", "--leader-elect=false", "--v=1"]
     if name == "kubelet":
         return [str(layout.k8s_bin / name), f"--config={run / 'kubelet-config.yaml'}",
                 f"--kubeconfig={run / 'kubelet.kubeconfig'}", f"--root-dir={run / 'kubelet'}",
@@ -413,7 +416,10 @@ def write_configs(layout: Layout, cni_bin: str, node_ip: str) -> None:
 
     run_dir, pki = layout.run, layout.pki
     server = f"https://{node_ip}:{APISERVER_PORT}"  # where the API server listens (component_argv)
-    for name, cert_name, user in (("admin", "admin", "todo-local-admin"), ("kubelet", "kubelet", f"system:node:{NODE_NAME}")):
+    for name, cert_name, user in (("admin", "admin", "todo-local-admin"), ("kubelet", "kubelet", f"system:node:{NODE_NAME}"),
+                                  ("controller-manager", "controller-manager", "system:kube-controller-manager"),
+                                  ("scheduler", "scheduler", "system:kube-scheduler"),
+                                  ("kube-proxy", "kube-proxy", "system:kube-proxy")):
         (run_dir / f"{name}.kubeconfig").write_text(yaml.safe_dump(
             kubeconfig(server, pki / "ca.crt", pki / f"{cert_name}.crt", pki / f"{cert_name}.key", user)))
     shutil.copy(run_dir / "admin.kubeconfig", layout.kubeconfig)

@@ -11,6 +11,16 @@ from harness.core.processes import run
 from harness.localk8s.config import CLUSTER_DOMAIN, KUBERNETES_SERVICE_IP, NODE_NAME, Layout
 
 
+# The components' client certificates (name → subject). The API server's client to the kubelets
+# is kubeadm's (system:masters, for exec, logs and port-forward), apart from the people's admin.
+COMPONENT_IDENTITIES = {
+    "controller-manager": "/CN=system:kube-controller-manager",
+    "scheduler": "/CN=system:kube-scheduler",
+    "kube-proxy": "/CN=system:kube-proxy",
+    "apiserver-kubelet-client": "/O=system:masters/CN=kube-apiserver-kubelet-client",
+}
+
+
 def write_pki(layout: Layout, ip: str) -> None:
     pki = layout.pki
     pki.mkdir(parents=True, exist_ok=True)
@@ -36,6 +46,10 @@ def write_pki(layout: Layout, ip: str) -> None:
     client = "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n"
     cert("admin", "/O=system:masters/CN=todo-local-admin", client)
     cert("kubelet", f"/O=system:nodes/CN=system:node:{NODE_NAME}", client)
+    # One identity per component, each with only what Kubernetes' default RBAC grants that name
+    # (as kubeadm does): a leaked controller or proxy key is not the cluster's admin key.
+    for name, subject in COMPONENT_IDENTITIES.items():
+        cert(name, subject, client)
     cert("etcd", "/CN=todo-local-etcd", "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n"
          "extendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n", ca="etcd-ca")
     cert("apiserver-etcd-client", "/CN=kube-apiserver-etcd-client", client, ca="etcd-ca")

@@ -144,3 +144,18 @@ def test_one_binary_image_is_a_docker_archive():
         assert config["config"]["Entrypoint"] == ["/pause"]
         layer = tarfile.open(fileobj=tar.extractfile("layer.tar"))
         assert layer.getmember("pause").mode == 0o755
+
+
+def test_no_component_runs_with_the_admin_identity(tmp_path: Path):
+    """Each component has its own certificate (pki.COMPONENT_IDENTITIES): the admin key is people's."""
+    import json as _json
+
+    from harness.localk8s import pki
+
+    layout = lc.Layout(run=tmp_path / "run")
+    used = " ".join(" ".join(lc.component_argv(n, layout, "10.0.0.5")) for n in lc.COMPONENTS)
+    used += _json.dumps(lc.kube_proxy_config(layout, "10.0.0.5"))
+    assert "admin" not in used, used
+    for name in ("controller-manager", "scheduler", "kube-proxy", "apiserver-kubelet-client"):
+        assert name in pki.COMPONENT_IDENTITIES
+    assert "--enable-admission-plugins=NodeRestriction" in used
