@@ -102,7 +102,7 @@ def _retried(exc: BaseException, rules: Iterable[RetryRule]) -> bool:
 def wait_for(
     condition: Callable[[], T],
     *,
-    what: str,
+    what: str | None = None,
     timeout: float,
     interval: float = 0.25,
     describe: Callable[[], str] | None = None,
@@ -121,7 +121,16 @@ def wait_for(
     ``give_up``, when given, is called first in each round: when it returns a message (say, "the
     process being waited on has exited"), the wait raises :class:`WaitAbandoned` with that
     message at once instead of waiting out the timeout.
+
+    ``condition`` may be a named condition (``harness.deploy.conditions``): an object with a
+    ``what`` and a ``describe()``, used when ``what`` and ``describe`` are not given here.
     """
+    if what is None:
+        what = getattr(condition, "what", None)
+        if what is None:
+            raise TypeError("wait_for needs what= (or a condition with a `what`): a wait must say what it waits for")
+    if describe is None:
+        describe = getattr(condition, "describe", None)
     rules = tuple(retry_on)
     deadline = time.monotonic() + timeout
     last: object = "never checked"
@@ -138,6 +147,6 @@ def wait_for(
                 raise
             last = f"{type(exc).__name__}: {exc}"
         if time.monotonic() >= deadline:
-            extra = f"\n{describe()}" if describe else ""
+            extra = f"\n{text}" if describe and (text := describe()) else ""
             raise WaitTimeout(f"timed out after {timeout:.0f}s waiting for {what}; last: {last}{extra}")
         time.sleep(interval)

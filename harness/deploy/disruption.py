@@ -9,7 +9,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 
-from harness.deploy import k8s
+from harness.deploy.target import Target
 
 BUDGET_REFUSAL = "disruption budget"  # in the API server's 429 answer and in kubectl drain's retries
 
@@ -71,7 +71,7 @@ class DrainResult:
         return [line.split()[0].removeprefix("pod/") for line in self.output.splitlines() if line.strip().endswith(" evicted")]
 
 
-def drain(target: k8s.Target, node: str, pod_selector: str, timeout_s: int) -> DrainResult:
+def drain(target: Target, node: str, pod_selector: str, timeout_s: int) -> DrainResult:
     """``kubectl drain NODE --pod-selector=…`` (cordons the node, evicts the selected pods through the
     Eviction API, retrying refused ones every 5 s) with kubectl's own ``--timeout``; its exit status
     and output are returned, not raised: on a single node, a drain that respects the budgets cannot

@@ -14,7 +14,8 @@ import secrets
 from typing import Any
 
 from harness.core.wait import wait_for
-from harness.deploy import k8s
+from harness.deploy import conditions
+from harness.deploy.conditions import ExecSucceeds, PodsGone
 from harness.testkit.postgres import Database, psql_argv
 
 
@@ -50,15 +51,15 @@ def deploy_in_cluster(apps: Any, core: Any, namespace: str, image: str, timeout:
         "type": "Opaque", "stringData": {"POSTGRES_PASSWORD": password}})
     apps.create_namespaced_deployment(namespace, deployment)
     core.create_namespaced_service(namespace, service)
-    k8s.wait_pods_ready(core, namespace, "app.kubernetes.io/name=postgres", timeout=timeout, expected=1)
+    conditions.wait_pods_ready(core, namespace, "app.kubernetes.io/name=postgres", timeout=timeout, expected=1)
     host = f"postgres.{namespace}.svc.cluster.local"
     if target is not None:
         # Ready is not yet reachable: the name must resolve and kube-proxy must route the Service.
         # Until then a backend started now logs "connection refused" or a DNS failure (US1-4), so
         # wait until a pod (PostgreSQL's own, through the Service, by name) reaches it.
         pod = core.list_namespaced_pod(namespace, label_selector="app.kubernetes.io/name=postgres").items[0]
-        wait_for(lambda: k8s.exec_succeeds(target, namespace, pod.metadata.name,
-                                           "pg_isready", "-h", host, "-p", "5432", "-t", "2"), what=f"PostgreSQL to answer through its Service as {host}", timeout=timeout, interval=1)
+        wait_for(ExecSucceeds(target, namespace, pod.metadata.name, "pg_isready", "-h", host, "-p", "5432", "-t", "2",
+                              what=f"PostgreSQL to answer through its Service as {host}"), timeout=timeout, interval=1)
     return Database(host, 5432, "todo", password, "todo")
 
 
@@ -67,10 +68,9 @@ def scale_in_cluster(apps: Any, core: Any, namespace: str, replicas: int, timeou
     selector = "app.kubernetes.io/name=postgres"
     apps.patch_namespaced_deployment_scale("postgres", namespace, {"spec": {"replicas": replicas}})
     if replicas:
-        k8s.wait_pods_ready(core, namespace, selector, timeout=timeout, expected=replicas)
+        conditions.wait_pods_ready(core, namespace, selector, timeout=timeout, expected=replicas)
     else:
-        wait_for(lambda: not core.list_namespaced_pod(namespace, label_selector=selector).items,
-                 what=f"PostgreSQL in {namespace} to stop", timeout=timeout, interval=1)
+        wait_for(PodsGone(core, namespace, selector, what=f"PostgreSQL in {namespace} to stop"), timeout=timeout, interval=1)
 
 
 def psql_in_cluster(target: Any, core: Any, namespace: str, db: Database, sql: str,

@@ -20,7 +20,10 @@ from harness import contract
 from harness import diagnose as dx
 from harness.core.paths import CHART_DIR
 from harness.core.wait import network_error, wait_for
-from harness.deploy import k8s, postgres
+from harness.deploy import access, conditions, postgres, workloads
+from harness.deploy.namespaces import create_namespace, delete_namespace, namespace_name
+from harness.deploy.conditions import ExecSucceeds, PodsGone, Routable
+from harness.deploy.target import Target
 from harness.testkit import app_flow
 from harness.testkit.postgres import Database
 
@@ -35,7 +38,7 @@ class Cluster:
     """The cluster under test: provider, explicit target, API clients, and its environment for fixes."""
 
     provider: Any
-    target: k8s.Target
+    target: Target
     core: Any
     apps: Any
     env: dx.Environment
@@ -47,15 +50,15 @@ class Cluster:
     leaving: list[str] = field(default_factory=list)
 
     def new_namespace(self, prefix: str = "todo-verify") -> str:
-        name = k8s.namespace_name(prefix)
-        k8s.create_namespace(self.core, name, self.run_id)
+        name = namespace_name(prefix)
+        create_namespace(self.core, name, self.run_id)
         self.namespaces.append(name)
         return name
 
     def drop_namespace(self, name: str, wait: float = 0, background: bool = False) -> None:
         """Delete ``name``; wait up to ``wait`` seconds until it is gone, or with ``background``, not
         at all: it is then in :attr:`leaving`, which the session's close waits for."""
-        k8s.delete_namespace(self.core, name, wait_timeout=0 if background else wait)
+        delete_namespace(self.core, name, wait_timeout=0 if background else wait)
         if name in self.namespaces:
             self.namespaces.remove(name)
         if background:
@@ -128,7 +131,7 @@ class Release:
                 if p.metadata.deletion_timestamp is None and p.status.phase != "Succeeded"]
 
     def wait_ready(self, timeout: float = contract.READY_BUDGET_S) -> float:
-        return k8s.wait_pods_ready(self.cluster.core, self.namespace, self.selector + f",{COMPONENT_LABEL} in (backend,frontend)",
+        return conditions.wait_pods_ready(self.cluster.core, self.namespace, self.selector + f",{COMPONENT_LABEL} in (backend,frontend)",
                                    timeout=timeout)
 
     def wait_routable(self, timeout: float = ROUTABLE_BUDGET_S) -> float:
@@ -162,7 +165,7 @@ class Release:
         # was replaced): try again with a new one rather than fail.
         wait_for(backend_answers, what="the backend to answer through the frontend and both Services",
                  timeout=max(1.0, deadline - time.monotonic()), interval=0.5, describe=lambda: last,
-                 retry_on=(network_error, k8s.PortForwardExited))
+                 retry_on=(network_error, access.PortForwardExited))
         self.routable_seconds = time.monotonic() - start
         return self.routable_seconds
 
@@ -172,15 +175,12 @@ class Release:
         pod = self.pods("frontend")[0].metadata.name
         check = (f"fetch({url!r}, {{signal: AbortSignal.timeout(2000)}})"
                  ".then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))")
-        wait_for(lambda: k8s.exec_succeeds(self.cluster.target, self.namespace, pod, "node", "-e", check,
-                                           container="frontend"),
-                 what=f"the backend Service to route ({url} from pod {pod})", timeout=timeout, interval=0.5)
+        wait_for(ExecSucceeds(self.cluster.target, self.namespace, pod, "node", "-e", check, container="frontend",
+                              what=f"the backend Service to route ({url} from pod {pod})"), timeout=timeout, interval=0.5)
 
     def _wait_endpoints(self, component: str, timeout: float) -> None:
         name = self.service(component).metadata.name
-        wait_for(lambda: k8s.service_routes_to_ready_pods(self.cluster.core, self.namespace, name),
-                 what=f"Service {self.namespace}/{name} to list exactly its Ready pods as ready endpoints",
-                 timeout=timeout, interval=0.5)
+        wait_for(Routable(self.cluster.core, self.namespace, name), timeout=timeout, interval=0.5)
 
     def wait_settled(self, component: str, timeout: float = 120) -> float:
         """After a rollout: the old pods are gone and the Service lists exactly the new Ready pods.
@@ -191,21 +191,16 @@ class Release:
         and credentials. Returns seconds.
         """
         start = time.monotonic()
-        selector = self.component_selector(component)
-
-        def terminating() -> list[str]:
-            return [p.metadata.name for p in self.cluster.core.list_namespaced_pod(
-                self.namespace, label_selector=selector).items if p.metadata.deletion_timestamp]
-
-        wait_for(lambda: not terminating(), what=f"the old {component} pods in {self.namespace} to be gone",
-                 timeout=timeout, interval=0.5, describe=lambda: f"terminating: {terminating()}")
+        old_pods = PodsGone(self.cluster.core, self.namespace, self.component_selector(component),
+                            what=f"the old {component} pods in {self.namespace} to be gone", terminating_only=True)
+        wait_for(old_pods, timeout=timeout, interval=0.5)
         self._wait_endpoints(component, timeout=max(1.0, timeout - (time.monotonic() - start)))
         return time.monotonic() - start
 
     def wait_rolled_out(self, timeout: float = 300) -> None:
         """After a ``helm upgrade``: both Deployments finished their rollout and no old pod is left."""
         for component in ("backend", "frontend"):
-            k8s.wait_rolled_out(self.cluster.apps, self.namespace, self.deployment_name(component), timeout=timeout)
+            conditions.wait_rolled_out(self.cluster.apps, self.namespace, self.deployment_name(component), timeout=timeout)
         for component in ("backend", "frontend"):
             self.wait_settled(component)
 
@@ -214,8 +209,8 @@ class Release:
         gone (``wait_settled``); returns the seconds until rolled out."""
         start = time.monotonic()
         name = self.deployment_name(component)
-        k8s.rollout_restart(self.cluster.apps, self.namespace, name)
-        k8s.wait_rolled_out(self.cluster.apps, self.namespace, name, timeout=timeout)
+        workloads.rollout_restart(self.cluster.apps, self.namespace, name)
+        conditions.wait_rolled_out(self.cluster.apps, self.namespace, name, timeout=timeout)
         rolled_out = time.monotonic() - start
         self.wait_settled(component)
         return rolled_out
@@ -245,7 +240,7 @@ class FrontendAccess:
 
     def __init__(self, release: Release) -> None:
         self.release = release
-        self._forward: k8s.PortForward | None = None
+        self._forward: access.PortForward | None = None
         self.via = ""
 
     def __enter__(self) -> str:
@@ -257,17 +252,17 @@ class FrontendAccess:
             ingress = (svc.status.load_balancer and svc.status.load_balancer.ingress) or []
             for address in ingress:
                 host = address.ip or address.hostname
-                if host and k8s.tcp_open(host, port):
+                if host and access.tcp_open(host, port):
                     self.via = f"LoadBalancer {host}:{port}"
                     return f"http://{host}:{port}"
             return self._port_forward(svc, port, "LoadBalancer Service without an external address on this "
                                                  "cluster (no tunnel or load-balancer controller): the harness's "
                                                  "stand-in for the load balancer")
         if kind == "NodePort":
-            candidates = k8s.node_port_candidates(r.cluster.core, r.namespace, svc.metadata.name, r.cluster.env.provider)
+            candidates = access.node_port_candidates(r.cluster.core, r.namespace, svc.metadata.name, r.cluster.env.provider)
             for url in candidates:
                 host, node_port = url.removeprefix("http://").rsplit(":", 1)
-                if k8s.tcp_open(host, int(node_port)):
+                if access.tcp_open(host, int(node_port)):
                     self.via = f"NodePort {url}"
                     return url
             # Named, never silent: the evidence says the NodePort path was not the one exercised.
@@ -276,7 +271,7 @@ class FrontendAccess:
         return self._port_forward(svc, port, f"a {kind} Service: reachable from inside the cluster only")
 
     def _port_forward(self, svc, port: int, why: str) -> str:
-        self._forward = k8s.PortForward(self.release.cluster.target, self.release.namespace,
+        self._forward = access.PortForward(self.release.cluster.target, self.release.namespace,
                                         f"svc/{svc.metadata.name}", port).__enter__()
         self.via = f"kubectl port-forward svc/{svc.metadata.name} ({why})"
         return self._forward.url

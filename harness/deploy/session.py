@@ -16,7 +16,8 @@ import time
 from collections.abc import Callable
 
 from harness.core.names import random_suffix
-from harness.deploy import k8s
+from harness.deploy.namespaces import delete_namespace
+from harness.deploy.target import Target
 from harness.deploy.release import Cluster, Images
 from harness.providers import ClusterChoice, ClusterOptionError, preflight, provider_for
 
@@ -41,7 +42,7 @@ def open_cluster(choice: ClusterChoice, keep: bool = False, say: Callable[[str],
         provider.close()
         raise ClusterSetupError(f"cannot set up {provider.describe()}: {exc}") from None
     try:
-        target = k8s.Target(provider.kubeconfig, provider.context)
+        target = Target(provider.kubeconfig, provider.context)
         api = target.api_client()
         core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
         version: dict[str, str] = {}
@@ -78,7 +79,7 @@ def close_cluster(cluster: Cluster, say: Callable[[str], None] = print) -> None:
         deadline = time.monotonic() + 180
         for name in list(cluster.leaving):
             try:
-                k8s.delete_namespace(cluster.core, name, wait_timeout=max(1.0, deadline - time.monotonic()))
+                delete_namespace(cluster.core, name, wait_timeout=max(1.0, deadline - time.monotonic()))
                 cluster.leaving.remove(name)
             except Exception as exc:  # noqa: BLE001 - keep tearing down the rest
                 say(f"teardown: namespace {name}, deleted earlier, is not gone: {exc}")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.deploy import k8s
+from harness.deploy import discovery
 
 INSTANCE_LABEL = "app.kubernetes.io/instance"
 RELEASE_NAME_ANNOTATION = "meta.helm.sh/release-name"
@@ -55,8 +55,8 @@ def sweep(api_client, namespace: str, release: str) -> Sweep:
     found: dict[str, str] = {}
     counts = {}
     for namespaced in (True, False):
-        resources, broken = k8s.listable_resources(api_client, namespaced=namespaced)
-        objects, unlisted = k8s.namespaced_objects(api_client, namespace if namespaced else None, resources)
+        resources, broken = discovery.listable_resources(api_client, namespaced=namespaced)
+        objects, unlisted = discovery.namespaced_objects(api_client, namespace if namespaced else None, resources)
         if broken or unlisted:
             raise SweepBlind(f"the sweep cannot look everywhere: discovery failed for {broken}, listing for {unlisted}")
         counts[namespaced] = len(resources)

@@ -38,6 +38,7 @@ from harness import diagnose as dx
 from harness.core import docker as docker_engine
 from harness.core.lifecycle import Managed
 from harness.core.wait import wait_for
+from harness.deploy.conditions import AllReady
 from harness.podrt import diagnosis
 from harness.podrt.gc import remove_run
 from harness.podrt.labels import LABEL_RUN
@@ -133,8 +134,8 @@ class Runtime(Managed):
         pods = list(pods)
         started = time.monotonic()
         names = ", ".join(p.name for p in pods)
-        wait_for(lambda: all(p.ready for p in pods), what=f"pods {names} to be Ready (readiness probe passing)",
-                 timeout=timeout, interval=0.2, describe=lambda: self.diagnose(pods))
+        wait_for(AllReady(pods, what=f"pods {names} to be Ready (readiness probe passing)",
+                          describe=lambda: self.diagnose(pods)), timeout=timeout, interval=0.2)
         return time.monotonic() - started
 
     # -- diagnosis (harness.podrt.diagnosis) -----------------------------------------------------

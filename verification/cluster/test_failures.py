@@ -16,7 +16,7 @@ import pytest
 from harness import contract
 from harness.core.names import random_suffix
 from harness.core.wait import wait_for
-from harness.deploy import k8s, postgres
+from harness.deploy import conditions, postgres, workloads
 from harness.deploy.release import diagnosis_text
 from harness.providers import image_load_command
 from verification.cluster.failing import NOWHERE, finding_lines, make_diagnose, node_allocatable
@@ -38,7 +38,7 @@ def test_requests_larger_than_any_node_stay_pending_and_diagnose_names_the_reque
             for c in p.status.conditions or []) for p in pods)
 
     wait_for(unschedulable, what="the backend pods to be Pending with 'Insufficient cpu'", timeout=90, interval=2,
-             describe=lambda: k8s.pod_states(release.cluster.core, release.namespace, selector))
+             describe=lambda: workloads.pod_states(release.cluster.core, release.namespace, selector))
     report = make_diagnose(release)
     record_property("evidence", "make diagnose: " + finding_lines(report, "insufficient-resources"))
     assert f"requests {too_much} cpu" in report, report
@@ -63,24 +63,24 @@ def test_database_down_at_install_pods_live_but_not_ready_then_ready_without_a_r
         return pods[0] if status.started and not status.ready else None
 
     pod = wait_for(started_but_unready, what="the backend to start while the database is down", timeout=120,
-                   interval=1, describe=lambda: k8s.pod_states(core, ns, selector))
+                   interval=1, describe=lambda: workloads.pod_states(core, ns, selector))
     # Several liveness periods with the database down: the kubelet must leave the container alone.
     probe = pod.spec.containers[0].liveness_probe
     time.sleep((probe.period_seconds or 10) * ((probe.failure_threshold or 3) + 1))
     pod = core.read_namespaced_pod(pod.metadata.name, ns)
     status = pod.status.container_statuses[0]
-    assert not status.ready and status.restart_count == 0, k8s.pod_states(core, ns, selector)
-    assert pod.status.pod_ip not in k8s.ready_endpoint_ips(core, ns, service), "a not-Ready pod got traffic"
+    assert not status.ready and status.restart_count == 0, workloads.pod_states(core, ns, selector)
+    assert pod.status.pod_ip not in workloads.ready_endpoint_ips(core, ns, service), "a not-Ready pod got traffic"
     report = make_diagnose(release)
     assert "[readiness-probe-failing]" in report and "PostgreSQL" in report, report
 
     postgres.scale_in_cluster(cluster.apps, core, ns, 1)
     back = time.monotonic()
-    k8s.wait_pods_ready(core, ns, selector, timeout=120, expected=1)
+    conditions.wait_pods_ready(core, ns, selector, timeout=120, expected=1)
     record_figure("database back → backend Ready", time.monotonic() - back, "s")
     pod = core.read_namespaced_pod(pod.metadata.name, ns)
     assert pod.status.container_statuses[0].restart_count == 0, "the backend was restarted instead of recovering"
-    wait_for(lambda: pod.status.pod_ip in k8s.ready_endpoint_ips(core, ns, service),
+    wait_for(lambda: pod.status.pod_ip in workloads.ready_endpoint_ips(core, ns, service),
              what="the Ready backend to be the Service's endpoint", timeout=30, interval=0.5)
     record_property("evidence", f"database down: {pod.metadata.name} Running, not Ready, 0 restarts over "
                                 f"{(probe.period_seconds or 10) * ((probe.failure_threshold or 3) + 1)} s, no "
@@ -102,7 +102,7 @@ def test_the_charts_deployment_with_an_image_the_cluster_lacks_is_diagnosed_with
                                       for s in p.status.container_statuses or []) for p in pods)
 
     wait_for(cannot_pull, what=f"the backend pods to wait on their image (tag {tag})", timeout=120, interval=2,
-             describe=lambda: k8s.pod_states(release.cluster.core, release.namespace, selector))
+             describe=lambda: workloads.pod_states(release.cluster.core, release.namespace, selector))
     report = make_diagnose(release)
     image = f"{contract.BACKEND_IMAGE}:{tag}"
     record_property("evidence", f"{cluster.provider.describe()}: " + finding_lines(report, "image-not-loaded"))
@@ -135,7 +135,7 @@ def test_a_crash_looping_backend_is_diagnosed_with_the_applications_own_error_li
                                       for s in p.status.container_statuses or []) for p in pods)
 
     wait_for(crash_looping, what="the backend to crash-loop on its short JWT_SECRET", timeout=120, interval=2,
-             describe=lambda: k8s.pod_states(release.cluster.core, release.namespace, selector))
+             describe=lambda: workloads.pod_states(release.cluster.core, release.namespace, selector))
     report = make_diagnose(release)
     attached = diagnosis_text(cluster, [release.namespace])
     own_line = "configuration error: JWT_SECRET"

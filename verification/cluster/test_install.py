@@ -25,7 +25,7 @@ import pytest
 from harness import contract
 from harness.core.names import random_suffix
 from harness.core.paths import CHART_DIR
-from harness.deploy import k8s
+from harness.deploy import workloads
 from harness.deploy.release import install_release, remove_release
 from harness.kube.quantities import quantity
 from harness.testkit import app_flow, journey
@@ -292,7 +292,7 @@ def test_two_releases_in_two_namespaces_do_not_interfere(release, cluster, image
 
     assert _pod_lives(release) == a_lives, "release A's pods were replaced or restarted while B came and went"
     for component in ("backend", "frontend"):
-        assert k8s.service_routes_to_ready_pods(release.cluster.core, release.namespace,
+        assert workloads.service_routes_to_ready_pods(release.cluster.core, release.namespace,
                                                 release.service(component).metadata.name), component
     with release.frontend_access() as a_url:
         alice.base_url = a_url

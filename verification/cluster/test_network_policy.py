@@ -25,7 +25,7 @@ import pytest
 
 from harness.core.paths import CHART_DIR
 from harness.core.wait import wait_for
-from harness.deploy import k8s
+from harness.deploy import conditions
 from harness.deploy.release import Release, install_release, remove_release
 from harness.testkit import journey
 
@@ -61,7 +61,7 @@ def _probe_pod(cluster, image: str, namespace: str, name: str, role: str = "stra
     pod = client.V1Pod(metadata=client.V1ObjectMeta(name=name, labels={"role": role}),
                        spec=client.V1PodSpec(containers=[container], termination_grace_period_seconds=1))
     c.core.create_namespaced_pod(namespace, pod)
-    k8s.wait_pods_ready(c.core, namespace, f"role={role}", timeout=120)
+    conditions.wait_pods_ready(c.core, namespace, f"role={role}", timeout=120)
     return name
 
 

@@ -23,7 +23,8 @@ from harness.core.names import random_suffix
 from harness.core.net import free_port
 from harness.core.paths import REPO_ROOT
 from harness.core.wait import wait_for
-from harness.deploy import k8s
+from harness.deploy import workloads
+from harness.deploy.namespaces import namespace_name
 from verification.cluster.failing import NOWHERE, finding_lines, make_diagnose, node_allocatable
 
 # What starts each kind of cluster, as DEPLOYMENT.md tells a user (written here, not taken from the
@@ -62,7 +63,7 @@ def test_make_deploy_to_a_cluster_that_does_not_answer_names_the_context_and_how
     context = cluster.target.context
     kubeconfig = tmp_path / "kubeconfig-stopped"
     server = _stopped_copy_of(cluster.target.kubeconfig, context, kubeconfig)
-    namespace, release = k8s.namespace_name("todo-deploy-stopped"), f"todo-{random_suffix(5)}"
+    namespace, release = namespace_name("todo-deploy-stopped"), f"todo-{random_suffix(5)}"
     env = {key: value for key, value in os.environ.items() if key not in ("VALUES", "KUBECONFIG")}
     env.update(KUBECONFIG=str(kubeconfig), KUBE_CONTEXT=context, NAMESPACE=namespace, RELEASE=release,
                DATABASE_URL="postgresql://todo:unused@postgres.invalid:5432/todo", JWT_SECRET=secrets.token_hex(32))
@@ -107,7 +108,7 @@ def test_a_pod_the_node_has_no_room_for_is_diagnosed_as_insufficient_cpu_with_ho
                     for c in p.status.conditions or [])]
 
     wait_for(pending_for_cpu, what="a pod of the release to be Pending with 'Insufficient cpu'", timeout=120,
-             interval=2, describe=lambda: k8s.pod_states(core, ns, release.selector))
+             interval=2, describe=lambda: workloads.pod_states(core, ns, release.selector))
     report = make_diagnose(release)
     record_property("evidence", f"backend requests {whole_node} cpu (node {node} has {allocatable:g}): "
                                 + finding_lines(report, "insufficient-resources"))

@@ -19,7 +19,7 @@ import pytest
 
 from harness.core.names import random_suffix
 from harness.core.wait import wait_for
-from harness.deploy import disruption, k8s
+from harness.deploy import conditions, disruption, workloads
 from harness.deploy.faults import FrozenContainer
 from harness.deploy.release import install_release, remove_release
 from harness.testkit.traffic import InClusterTraffic
@@ -71,7 +71,7 @@ def test_deleted_pod_is_replaced_while_signed_in_traffic_continues(release, reco
     replicas = len(release.pods("backend"))
     with InClusterTraffic(release, release.frontend_cluster_url()) as traffic:
         release.cluster.core.delete_namespaced_pod(victim.metadata.name, release.namespace)
-        k8s.wait_pods_ready(release.cluster.core, release.namespace, release.component_selector("backend"),
+        conditions.wait_pods_ready(release.cluster.core, release.namespace, release.component_selector("backend"),
                             timeout=120, expected=replicas)
         tally = traffic.finish(after=time.time())
     names = {p.metadata.name for p in release.pods("backend")}
@@ -111,7 +111,7 @@ def test_a_frozen_container_fails_its_liveness_probe_and_is_restarted_while_the_
 
     def restarted() -> bool:
         nonlocal left_endpoints_at
-        if left_endpoints_at is None and victim.status.pod_ip not in k8s.ready_endpoint_ips(core, ns, service):
+        if left_endpoints_at is None and victim.status.pod_ip not in workloads.ready_endpoint_ips(core, ns, service):
             left_endpoints_at = time.time()
         pod = core.read_namespaced_pod(victim.metadata.name, ns)
         return next(s.restart_count for s in pod.status.container_statuses if s.name == container) > restarts_before
@@ -120,9 +120,9 @@ def test_a_frozen_container_fails_its_liveness_probe_and_is_restarted_while_the_
         with FrozenContainer(core, ns, victim, container, release.images.backend) as frozen:
             wait_for(restarted, what=f"the kubelet to restart the frozen {frozen.target}",
                      timeout=_liveness_deadline(victim, container), interval=1,
-                     describe=lambda: k8s.pod_states(core, ns, release.component_selector(component)))
+                     describe=lambda: workloads.pod_states(core, ns, release.component_selector(component)))
             restart_s = time.time() - frozen.frozen_at
-        k8s.wait_pods_ready(core, ns, release.component_selector(component), timeout=120, expected=len(pods))
+        conditions.wait_pods_ready(core, ns, release.component_selector(component), timeout=120, expected=len(pods))
         back_at = time.time()
         tally = traffic.finish(after=back_at)
         timeline = traffic.timeline()
@@ -184,9 +184,9 @@ def test_the_disruption_budgets_refuse_to_evict_the_last_available_pod_until_its
             return len(accepted) == len(pods)
 
         wait_for(every_last_pod_evicted, what="the last pod of each component to be evicted once its budget allows",
-                 timeout=180, interval=1, describe=lambda: k8s.pod_states(core, ns, release.selector))
+                 timeout=180, interval=1, describe=lambda: workloads.pod_states(core, ns, release.selector))
         for component in pods:
-            k8s.wait_pods_ready(core, ns, release.component_selector(component), timeout=120, expected=2)
+            conditions.wait_pods_ready(core, ns, release.component_selector(component), timeout=120, expected=2)
             release.wait_settled(component)
         tally = traffic.finish(after=time.time())
 
@@ -233,7 +233,7 @@ def test_a_drain_of_the_node_keeps_the_app_answering_as_far_as_one_node_allows(r
             disruption.uncordon(core, node)
         uncordoned = time.monotonic()
         for component in ("backend", "frontend"):
-            k8s.wait_pods_ready(core, ns, release.component_selector(component), timeout=120, expected=2)
+            conditions.wait_pods_ready(core, ns, release.component_selector(component), timeout=120, expected=2)
             release.wait_settled(component)
         back = time.monotonic() - uncordoned
         tally = traffic.finish(after=time.time())

@@ -43,7 +43,7 @@ from kubernetes import client
 
 from harness.core.paths import CHART_DIR
 from harness.core.wait import wait_for
-from harness.deploy import k8s, postgres
+from harness.deploy import access, discovery, postgres
 from harness.deploy.release import RELEASE_NAME, Release, install_release, remove_release
 from harness.deploy.sweep import Sweep, sweep
 from harness.testkit import journey
@@ -131,7 +131,7 @@ def _through_the_ingress(release: Release, exposure: Exposure) -> tuple[str, str
               if class_name not in classes else
               f"IngressClass {class_name} exists, but the file's host {ingress['spec']['rules'][0]['host']} is a "
               "placeholder without DNS or certificate here")
-    with k8s.PortForward(cluster.target, namespace, f"svc/{service}", port) as forward:
+    with access.PortForward(cluster.target, namespace, f"svc/{service}", port) as forward:
         done = _journey(forward.url, exposure.chat)
     return done, (f"the Ingress's backend Service {service}:{port} through kubectl port-forward ({reason}; the "
                   "Ingress itself passed a server-side dry-run)")
@@ -152,7 +152,7 @@ def _sweep_sees_the_release(release: Release) -> str:
         kubectl_kinds = set(cluster.target.kubectl("api-resources", "--verbs=list", f"--namespaced={scope}",
                                                    "-o", "name", timeout=120).split())
         swept_kinds = {r.name if "/" not in r.group_version else f"{r.name}.{r.group_version.split('/')[0]}"
-                       for r in k8s.listable_resources(cluster.core.api_client, namespaced=scope == "true")[0]}
+                       for r in discovery.listable_resources(cluster.core.api_client, namespaced=scope == "true")[0]}
         assert swept_kinds == kubectl_kinds, (scope, sorted(swept_kinds - kubectl_kinds), sorted(kubectl_kinds - swept_kinds))
     rendered = {f"{d['kind']}/{d['metadata']['name']}" for d in release.manifests()}
     before = _sweep(release).found

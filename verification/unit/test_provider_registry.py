@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from harness.deploy import k8s
+from harness.deploy import access
 from harness.providers import (
     ClusterProvider,
     Environment,
@@ -104,8 +104,8 @@ def test_a_registered_providers_nodeports_are_tried_on_its_hosts_first(fake):
     service = SimpleNamespace(spec=SimpleNamespace(ports=[SimpleNamespace(node_port=30080)]))
     core = SimpleNamespace(read_namespaced_service=lambda name, namespace: service,
                            list_node=lambda: SimpleNamespace(items=[node]))
-    assert k8s.node_port_candidates(core, "ns", "svc", "fake") == ["http://fake.host:30080", "http://10.0.0.2:30080"]
-    assert k8s.node_port_candidates(core, "ns", "svc", "kind") == ["http://10.0.0.2:30080"]
+    assert access.node_port_candidates(core, "ns", "svc", "fake") == ["http://fake.host:30080", "http://10.0.0.2:30080"]
+    assert access.node_port_candidates(core, "ns", "svc", "kind") == ["http://10.0.0.2:30080"]
 
 
 @pytest.mark.parametrize("form", sorted(SESSION_PROVIDERS))

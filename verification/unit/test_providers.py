@@ -8,7 +8,8 @@ import sys
 import pytest
 
 from harness.core.paths import REPO_ROOT
-from harness.deploy import k8s
+from harness.deploy.namespaces import namespace_name
+from harness.deploy.target import Target
 from harness.providers import (
     ClusterOptionError,
     ClusterSpec,
@@ -56,16 +57,16 @@ def test_image_load_command_per_provider():
 
 
 def test_namespace_names_are_unique_dns_labels():
-    names = {k8s.namespace_name("todo-verify") for _ in range(200)}
+    names = {namespace_name("todo-verify") for _ in range(200)}
     assert len(names) == 200
     for name in names:
         assert len(name) <= 63 and name.startswith("todo-verify-")
         assert all(c.islower() or c.isdigit() or c == "-" for c in name)
-    assert k8s.namespace_name("Todo_Verify!", suffix="abc") == "todo-verify-abc"
+    assert namespace_name("Todo_Verify!", suffix="abc") == "todo-verify-abc"
 
 
 def test_target_always_names_kubeconfig_and_context(tmp_path):
-    target = k8s.Target(tmp_path / "kubeconfig", "minikube")
+    target = Target(tmp_path / "kubeconfig", "minikube")
     argv = target.kubectl_argv("get", "pods")
     assert argv[:3] == ["kubectl", f"--kubeconfig={tmp_path / 'kubeconfig'}", "--context=minikube"]
     helm = target.helm_argv("list")
@@ -94,7 +95,7 @@ def test_context_provider_uses_only_the_named_context(tmp_path):
     provider = ContextProvider("minikube", str(path))
     provider.create()
     assert provider.environment == Environment("minikube", "minikube")
-    client = k8s.Target(provider.kubeconfig, provider.context).api_client()
+    client = Target(provider.kubeconfig, provider.context).api_client()
     assert client.configuration.host == "https://127.0.0.1:2"  # not the current context 'prod'
     with pytest.raises(LookupError, match="context 'docker-desktop' not found.*known: prod, minikube"):
         ContextProvider("docker-desktop", str(path)).create()
