@@ -27,7 +27,10 @@ def test_install_without_credentials_fails_naming_each_value_and_how_to_set_it()
     [
         ({"secrets.jwtSecret": "too-short"}, "secrets.jwtSecret is 9 characters; it must be at least 32"),
         ({"config.chatProvider": "openai"}, "config.chatProvider=openai needs secrets.openaiApiKey"),
-        ({"backend.preStopSleepSeconds": 30}, "backend.preStopSleepSeconds (30) must be less than"),
+        # The pod's grace period, named: the liveness probe's shorter one is checked apart (its message
+        # alone must not pass for this one).
+        ({"backend.preStopSleepSeconds": 30},
+         "backend.preStopSleepSeconds (30) must be less than backend.terminationGracePeriodSeconds"),
         (
             {"frontend.service.type": "ClusterIP", "frontend.service.nodePorts.http": 30080},
             "frontend.service.nodePorts.http is set but frontend.service.type is ClusterIP",
