@@ -8,8 +8,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -257,30 +255,18 @@ def test_in_cluster_client_signs_in_uses_the_api_like_the_ui_and_runs_until_stop
     assert tr.parse_tally(result.stdout) == final and len(tr.parse_timeline(result.stdout)) >= 2
 
 
-@pytest.fixture(scope="module")
-def wrong_answer_runs() -> Iterator[dict[str, subprocess.CompletedProcess]]:
-    """Each fault's client run (2 s against its own double, then SIGTERM), all at the same time: the
-    runs are mostly waiting, and one after the other they took 20 s."""
-    doubles = {fault: FrontendDouble(fault) for fault in FAULTS}
-    with ThreadPoolExecutor(max_workers=len(doubles)) as pool:
-        try:
-            runs = {fault: pool.submit(run_until_stopped, double.url, 2) for fault, double in doubles.items()}
-            yield {fault: run.result()[0] for fault, run in runs.items()}
-        finally:  # together too: each server's shutdown waits up to half a second for its loop
-            list(pool.map(FrontendDouble.close, doubles.values()))
-
-
-@pytest.mark.parametrize("fault", list(FAULTS))
-def test_in_cluster_client_counts_a_wrong_answer_as_failed(fault, wrong_answer_runs):
+@pytest.mark.parametrize("frontend", list(FAULTS), indirect=True, ids=list(FAULTS))
+def test_in_cluster_client_counts_a_wrong_answer_as_failed(frontend):
     """A right status is not enough: a wrong body, a task missing from the list read back, a hang or
     an answer trickling in past the request timeout, each is a failure of the kind it hit."""
-    final = tr.final_verdict(wrong_answer_runs[fault].stdout)
-    kind = FAULTS[fault]
+    result, _ = run_until_stopped(frontend.url, 2)
+    final = tr.final_verdict(result.stdout)
+    kind = FAULTS[frontend.fault]
     ok, failed = final.by_kind[kind]
-    assert failed >= 1, f"{fault}: not counted as failed: {final.summary()}"
+    assert failed >= 1, f"{frontend.fault}: not counted as failed: {final.summary()}"
     assert any(f.startswith(kind) for f in final.failures), final.failures
     others = {k for k, v in final.by_kind.items() if k != kind and v[1]}
-    assert others <= FOLLOW_ON.get(fault, set()), f"{fault} was counted under {others} too"
+    assert others <= FOLLOW_ON.get(frontend.fault, set()), f"{frontend.fault} was counted under {others} too"
 
 
 def test_a_request_hanging_when_the_client_is_stopped_is_counted_as_failed(frontend):
