@@ -26,7 +26,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from harness.core.paths import REPO_ROOT
 from harness.providers import choose_cluster
@@ -49,11 +49,13 @@ class Stage:
     argv: list[str]
     pytest: bool = False
     proves: tuple[str, ...] = ()  # the requirement tiers its tests prove
+    env: dict[str, str] = field(default_factory=dict)  # set on top of this process's environment
 
 
 def _pytest_stage(name: str, *args: str, proves: tuple[str, ...] = ()) -> Stage:
     return Stage(name, [*PYTEST, *args, f"--results-json={RAW / f'results-{name}.json'}",
-                        f"--junitxml={RAW / f'junit-{name}.xml'}"], pytest=True, proves=proves)
+                        f"--junitxml={RAW / f'junit-{name}.xml'}"], pytest=True, proves=proves,
+                 env=tiers.LEAN_ENV if name in tiers.LEAN_STAGES else {})
 
 
 def load_cluster_of(cluster: str | None) -> str:
@@ -101,7 +103,8 @@ def run_stage(stage: Stage) -> StageResult:
     fingerprint = tree_fingerprint()
     with log.open("w") as out:
         try:
-            code = subprocess.call(stage.argv, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+            code = subprocess.call(stage.argv, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                                   env={**os.environ, **stage.env})
         except OSError as exc:  # make or python missing: the stage failed, say why in its log
             out.write(f"acceptance: could not start {stage.argv[0]}: {exc}\n")
             code = 127

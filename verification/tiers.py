@@ -64,6 +64,12 @@ HARNESS = "harness"
 # Evidence that is not a test tier: the registry tier → the command that produces it.
 REPORT_EVIDENCE = {"bench": "make bench-images"}
 EXTRA_REQUIRABLE = {"app"}
+# The static stage's tests need no third-party pytest plugin but pytest-timeout (the ini's `timeout`).
+# Not loading the others (hypothesis, schemathesis, pytest-kind, locust, anyio) saves over a second of
+# every pytest start: the stage's own and each pytest its tests start (pytester runs, collection
+# checks), which inherit the environment. The mutation runner does the same for its cheap tiers.
+LEAN_ENV = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTEST_PLUGINS": "pytest_timeout"}
+LEAN_STAGES = frozenset({"static"})
 
 
 def marker_tiers() -> list[Tier]:

@@ -12,6 +12,9 @@ import re
 import shlex
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from pathlib import Path
 
 import pytest
@@ -19,6 +22,8 @@ import yaml
 
 from harness import contract
 from harness.core.paths import REPO_ROOT
+from harness.kube.helm import HelmNotFound, find_helm
+from verification import tiers
 
 ROOT = REPO_ROOT
 CHART = ROOT / "chart" / "todo-chatbot"
@@ -198,47 +203,87 @@ def test_every_repository_path_named_anywhere_in_the_docs_exists(doc):
 # (the options, markers and paths are accepted), `--help` of the harness's modules, Locust with the
 # locustfile loaded, and Helm's subcommands. Commands that need a cluster, a registry or a secret
 # (kubectl, minikube, docker, openssl) are checked by the path and value tests above.
-def _run(argv: list[str], timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False,
-                          env={**os.environ, "REQUIRE_TIERS": ""})
+# Each command is its own process, mostly waiting on imports: they all start together, once, in a
+# module-scoped fixture (the static stage's slowest part when run one by one), and each test then
+# judges its own command's result. The documented commands run as a person runs them: the static
+# stage's lean plugin loading (verification/tiers.py LEAN_ENV) is not passed on to them.
+def _env() -> dict[str, str]:
+    return {**{k: v for k, v in os.environ.items() if k not in tiers.LEAN_ENV}, "REQUIRE_TIERS": ""}
+
+
+def _make_argv(command: str) -> list[str]:
+    return ["make", "-n", *_words(command)[1:]]
+
+
+def _pytest_argv(command: str) -> list[str]:
+    return [sys.executable, "-m", "pytest", *_words(command)[1:], "--co", "-q", "-p", "no:cacheprovider"]
+
+
+def _help_argv(command: str) -> list[str]:
+    words = _words(command)
+    if words[0].endswith("locust"):
+        return [str(Path(sys.executable).with_name("locust")), *words[1:], "--help"]  # loads the locustfile
+    return [sys.executable, "-m", words[2], "--help"]  # the module alone: its arguments could act
+
+
+def _helm_argv(command: str) -> list[str]:
+    return [find_helm(), _words(command)[1], "--help"]  # HelmNotFound without one: the test skips
+
+
+# test name -> the argv of its command (for the fixture, which sees which tests were selected).
+ARGVS = {"test_every_make_command_in_the_docs_dry_runs": _make_argv,
+         "test_every_pytest_command_in_the_docs_collects": _pytest_argv,
+         "test_every_python_and_locust_command_in_the_docs_answers_help": _help_argv,
+         "test_every_helm_subcommand_in_the_docs_exists": _helm_argv}
+
+
+@pytest.fixture(scope="module")
+def ran(request: pytest.FixtureRequest) -> Iterator[Callable[[list[str]], subprocess.CompletedProcess]]:
+    """``ran(argv)``: the finished run of ``argv``; the selected tests' commands all started at once."""
+
+    def run(argv: list[str]) -> subprocess.CompletedProcess:
+        return subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False, env=_env())
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        started = {}
+        for item in request.session.items:
+            if item.module is request.module and item.originalname in ARGVS:
+                with suppress(HelmNotFound):
+                    argv = ARGVS[item.originalname](item.callspec.params["command"])
+                    started[tuple(argv)] = pool.submit(run, argv)
+        yield lambda argv: (started.get(tuple(argv)) or pool.submit(run, argv)).result()
 
 
 @pytest.mark.requirement("FR-040")
 @pytest.mark.parametrize("doc,command", [c for c in ALL_COMMANDS if c[1].startswith("make ")])
-def test_every_make_command_in_the_docs_dry_runs(doc, command):
-    done = _run(["make", "-n", *_words(command)[1:]])
+def test_every_make_command_in_the_docs_dry_runs(doc, command, ran):
+    done = ran(_make_argv(command))
     assert done.returncode == 0, f"{doc}: `make -n {command[5:]}` fails: {done.stderr.strip()[-600:]}"
 
 
 @pytest.mark.requirement("FR-040")
 @pytest.mark.parametrize("doc,command", [c for c in ALL_COMMANDS if c[1].startswith((".venv/bin/pytest", "pytest "))])
-def test_every_pytest_command_in_the_docs_collects(doc, command):
-    done = _run([sys.executable, "-m", "pytest", *_words(command)[1:], "--co", "-q", "-p", "no:cacheprovider"])
+def test_every_pytest_command_in_the_docs_collects(doc, command, ran):
+    done = ran(_pytest_argv(command))
     assert done.returncode in (0, 5), f"{doc}: `{command}` does not collect: {(done.stdout + done.stderr)[-800:]}"
 
 
 @pytest.mark.requirement("FR-040")
 @pytest.mark.parametrize("doc,command", [c for c in ALL_COMMANDS
                                          if c[1].startswith((".venv/bin/python -m ", ".venv/bin/locust", "locust "))])
-def test_every_python_and_locust_command_in_the_docs_answers_help(doc, command):
-    words = _words(command)
-    if words[0].endswith("locust"):
-        argv = [str(Path(sys.executable).with_name("locust")), *words[1:], "--help"]  # loads the locustfile
-    else:
-        argv = [sys.executable, "-m", words[2], "--help"]  # the module alone: its arguments could act
-    done = _run(argv)
+def test_every_python_and_locust_command_in_the_docs_answers_help(doc, command, ran):
+    argv = _help_argv(command)
+    done = ran(argv)
     assert done.returncode == 0, f"{doc}: `{' '.join(argv)}` fails: {(done.stdout + done.stderr)[-600:]}"
 
 
 @pytest.mark.requirement("FR-040")
 @pytest.mark.parametrize("doc,command", [c for c in ALL_COMMANDS if c[1].startswith("helm ")])
-def test_every_helm_subcommand_in_the_docs_exists(doc, command):
-    from harness.kube.helm import HelmNotFound, find_helm
-
+def test_every_helm_subcommand_in_the_docs_exists(doc, command, ran):
+    sub = _words(command)[1]
     try:
-        helm = find_helm()
+        argv = _helm_argv(command)
     except HelmNotFound as exc:
         pytest.skip(str(exc))
-    sub = _words(command)[1]
-    done = _run([helm, sub, "--help"], timeout=30)
+    done = ran(argv)
     assert done.returncode == 0, f"{doc}: `helm {sub}` is not a Helm command: {done.stderr.strip()[-300:]}"

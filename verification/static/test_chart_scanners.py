@@ -11,46 +11,28 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
 
 from harness.kube import render as r
 from harness.kube import scanners
 from verification import tiers
-from verification.static.cases import RENDER_CASES
+from verification.static.scans import RENDERS, ScannerRuns
 
 ALLOWLIST = Path(__file__).with_name("scanner-allowlist.yaml")
-RENDERS = ["defaults", *[p.stem for p in r.ENVIRONMENT_VALUES]]
-BAD_DEPLOYMENT = Path(__file__).parent / "fixtures" / "bad-deployment.yaml"
 
 
-def manifests_yaml(case: str) -> str:
-    files, set_values = RENDER_CASES[case]
-    return yaml.safe_dump_all(r.render(files, set_values), sort_keys=False)
-
-
+# The runs themselves, once per session and in the background: verification/static/scans.py.
 @pytest.fixture(scope="module")
-def rendered_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Every values file's render (``helm test`` pod included), one YAML file each."""
-    directory = tmp_path_factory.mktemp("renders")
-    files = {}
-    for case in RENDERS:
-        files[case] = directory / f"{case}.yaml"
-        files[case].write_text(manifests_yaml(case))
-    return files
-
-
-@pytest.fixture(scope="module")
-def kube_score_findings(rendered_files: dict[str, Path]) -> dict[str, list[scanners.Finding]]:
+def kube_score_findings(scanner_runs: ScannerRuns) -> dict[str, list[scanners.Finding]]:
     if reason := tiers.scanner_missing("kube-score"):
         tiers.skip_or_fail("static", reason)
-    return {case: scanners.kube_score(path.read_text()) for case, path in rendered_files.items()}
+    return scanner_runs.findings("kube-score")
 
 
 @pytest.fixture(scope="module")
-def checkov_findings(rendered_files: dict[str, Path]) -> dict[str, list[scanners.Finding]]:
+def checkov_findings(scanner_runs: ScannerRuns) -> dict[str, list[scanners.Finding]]:
     if reason := tiers.scanner_missing("checkov"):
         tiers.skip_or_fail("static", reason)
-    return scanners.checkov(rendered_files)
+    return scanner_runs.findings("checkov")
 
 
 @pytest.fixture(scope="module")
@@ -114,19 +96,19 @@ SCANNER_GUARDS = ("US4-3",)
 
 @pytest.mark.harness  # the scanner sees real problems: an empty answer must not pass as "clean"
 @pytest.mark.guards(*SCANNER_GUARDS)
-def test_kube_score_reports_the_bad_fixture() -> None:
+def test_kube_score_reports_the_bad_fixture(scanner_runs: ScannerRuns) -> None:
     if reason := tiers.scanner_missing("kube-score"):
         tiers.skip_or_fail("static", reason)
-    checks = {f.check for f in scanners.kube_score(BAD_DEPLOYMENT.read_text())}
+    checks = {f.check for f in scanner_runs.bad("kube-score")}
     assert {"container-resources", "container-security-context-user-group-id"} <= checks, checks
 
 
 @pytest.mark.harness  # the scanner sees real problems: an empty answer must not pass as "clean"
 @pytest.mark.guards(*SCANNER_GUARDS)
-def test_checkov_reports_the_bad_fixture() -> None:
+def test_checkov_reports_the_bad_fixture(scanner_runs: ScannerRuns) -> None:
     if reason := tiers.scanner_missing("checkov"):
         tiers.skip_or_fail("static", reason)
-    found = scanners.checkov({"bad": BAD_DEPLOYMENT})["bad"]
+    found = scanner_runs.bad("checkov")
     assert {"CKV_K8S_8", "CKV_K8S_20", "CKV_K8S_28"} <= {f.check for f in found}, found
 
 
