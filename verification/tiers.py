@@ -24,7 +24,7 @@ from functools import cache
 
 import pytest
 
-from harness.providers import ClusterChoice
+from harness.providers import ClusterChoice, ClusterOptionError
 
 
 @dataclass(frozen=True)
@@ -247,6 +247,14 @@ CLUSTER_CHOICE = pytest.StashKey[ClusterChoice]()
 def cluster_choice(config: pytest.Config) -> ClusterChoice:
     """The session's :class:`ClusterChoice` (a run without the plugin's configure: as named)."""
     return config.stash.get(CLUSTER_CHOICE, None) or ClusterChoice(config.getoption("cluster", default=None))
+
+
+def local_cluster_requested(config: pytest.Config) -> bool:
+    """The session asked for the local cluster (--cluster=local): the self-tests of harness.localk8s."""
+    try:
+        return cluster_choice(config).spec.kind == "local"
+    except ClusterOptionError:
+        return False
 
 
 def machine_of(config: pytest.Config) -> Machine:

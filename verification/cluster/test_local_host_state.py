@@ -18,8 +18,7 @@ from harness.localk8s import hoststate
 from harness.localk8s.cluster import down, status, up
 from harness.localk8s.config import APISERVER_PORT, Layout
 from harness.localk8s.network import node_ip
-from harness.providers import ClusterOptionError
-from verification.tiers import cluster_choice
+from verification.tiers import local_cluster_requested
 
 pytestmark = pytest.mark.harness
 
@@ -27,13 +26,6 @@ KUBELET_PORT = 10250
 # The processes the cluster runs on the host (pods' own sockets live in their network namespaces).
 CLUSTER_PROCESSES = {"etcd", "containerd", "containerd-shim", "containerd-shim-runc-v2", "kube-apiserver",
                      "kube-controller", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy"}
-
-
-def _local_requested(config: pytest.Config) -> bool:
-    try:
-        return cluster_choice(config).spec.kind == "local"
-    except ClusterOptionError:
-        return False
 
 
 def _differences(before: dict, after: dict) -> list[str]:
@@ -55,7 +47,7 @@ def _differences(before: dict, after: dict) -> list[str]:
 
 
 def test_the_local_cluster_leaves_the_host_as_it_found_it(request, record_property):
-    if not _local_requested(request.config):
+    if not local_cluster_requested(request.config):
         pytest.skip("only with --cluster=local: the other providers' clusters do not run on this host")
     layout = Layout()
     if status(layout)["running"]:

@@ -13,21 +13,13 @@ import pytest
 
 from harness.localk8s.cluster import etcd_value
 from harness.localk8s.config import SECRETS_AT_REST_PREFIX, Layout
-from harness.providers import ClusterOptionError
-from verification.tiers import cluster_choice
+from verification.tiers import local_cluster_requested
 
 pytestmark = pytest.mark.harness
 
 
-def _local_requested(config: pytest.Config) -> bool:
-    try:
-        return cluster_choice(config).spec.kind == "local"
-    except ClusterOptionError:
-        return False
-
-
 def test_the_local_cluster_keeps_secrets_encrypted_in_etcd(request, cluster, record_property):
-    if not _local_requested(request.config):
+    if not local_cluster_requested(request.config):
         pytest.skip("only with --cluster=local: the other providers' etcd is not on this host")
     namespace = cluster.new_namespace("todo-at-rest")
     plain = secrets.token_hex(24)
