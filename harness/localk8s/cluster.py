@@ -25,7 +25,8 @@ and the kubelet's cgroups, and puts back the kernel settings the components chan
 Safety on a developer's machine: the run directory carries a marker file (``down`` removes
 nothing without it); ``up`` refuses to start beside another cluster's bridge or kube-proxy;
 etcd speaks TLS with client certificates of its own CA; the API server, the kubelet and the
-NodePorts listen on the node's address, everything else on loopback.
+NodePorts listen on the node's address, which is the gateway of the cluster's own bridge (reachable
+from this host and its pods, not from the machine's network), everything else on loopback.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ from harness.localk8s.network import (
     bridge_present,
     cleanup_iptables,
     cni_bin_dir,
+    create_bridge,
     install_forward_rules,
     iptables_leftovers,
     node_ip,
@@ -180,6 +182,7 @@ def _up(layout: Layout, build: bool) -> Path:
     _claim_run_dir(layout)
     hoststate.snapshot(layout)  # before any component can change a setting or add a chain
     snapshot_netns(layout)
+    create_bridge()  # the node's address, where the API server is about to listen
     write_pki(layout, ip)
     write_configs(layout, cni_bin_dir(), ip)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import ipaddress
 import json
 import os
 import shlex
@@ -27,6 +28,12 @@ CONTEXT = "todo-local"
 NODE_NAME = "todo-local"
 POD_CIDR = "10.244.0.0/16"
 NODE_POD_CIDR = "10.244.0.0/24"  # the first (only) node's allocation by the controller-manager
+# The node's address: the pods' gateway on the cluster's bridge (host-local gives the bridge the
+# first address of the range). Everything that listens beyond loopback listens here, so nothing of
+# the cluster is reachable from the machine's network (network.node_ip).
+_NODE_NET = ipaddress.ip_network(NODE_POD_CIDR)
+NODE_IP = str(_NODE_NET[1])
+NODE_ADDRESS = f"{NODE_IP}/{_NODE_NET.prefixlen}"
 SERVICE_CIDR = "10.96.0.0/16"
 KUBERNETES_SERVICE_IP = "10.96.0.1"
 DNS_SERVICE_IP = "10.96.0.10"

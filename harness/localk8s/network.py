@@ -1,11 +1,10 @@
-"""The local cluster's networking on the host: the node's address, the CNI plugins, the FORWARD rules
-that let pod traffic through, and the removal of what the cluster's networking leaves behind (its
-iptables rules and chains — only those that were not there before ``up`` —, pod network namespaces,
-its ``todo0`` bridge)."""
+"""The local cluster's networking on the host: the node's address (on the cluster's own bridge), the
+CNI plugins, the FORWARD rules that let pod traffic through, and the removal of what the cluster's
+networking leaves behind (its iptables rules and chains — only those that were not there before
+``up`` —, pod network namespaces, its ``todo0`` bridge)."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -17,6 +16,8 @@ from harness.localk8s.config import (
     BRIDGE,
     CNI_BIN_DIRS,
     FORWARD_CHAIN,
+    NODE_ADDRESS,
+    NODE_IP,
     RULE_COMMENT,
     Layout,
     forward_rules,
@@ -27,14 +28,25 @@ NETNS_DIR = Path("/var/run/netns")
 
 
 def node_ip() -> str:
-    """The host's primary IPv4 (the address of the default route's interface)."""
-    routes = json.loads(run(["ip", "-j", "-4", "route", "show", "default"]).stdout or "[]")
-    devs = [r["dev"] for r in routes if r.get("dev")]
-    for link in json.loads(run(["ip", "-j", "-4", "addr", "show"]).stdout or "[]"):
-        if link.get("ifname") in devs or (not devs and link.get("ifname") not in ("lo", "docker0", BRIDGE)):
-            for addr in link.get("addr_info", []):
-                return addr["local"]
-    raise RuntimeError("no IPv4 address with a default route: the node needs one for pods to reach the API")
+    """The node's address: the gateway of the pods' bridge (``NODE_IP``), never the host's LAN address.
+
+    The API server, the kubelet and the NodePorts listen on it. Being on the cluster's own bridge,
+    it is reachable from this host and from the pods, but not from the machine's network (issue 27:
+    on the host's primary address they were open to the LAN). Pods reach the API server through the
+    ``kubernetes`` Service, which kube-proxy translates to this address.
+    """
+    return NODE_IP
+
+
+def create_bridge() -> None:
+    """The ``todo0`` bridge with the node's address, before any component starts (the API server
+    binds to it). The CNI bridge plugin later finds it with exactly the address it would give its
+    gateway (the first of NODE_POD_CIDR) and keeps it; ``down`` deletes the bridge (remove_bridge)."""
+    if not bridge_present():
+        run(["ip", "link", "add", BRIDGE, "type", "bridge"])
+    if NODE_IP not in run(["ip", "-4", "-o", "addr", "show", "dev", BRIDGE]).stdout.split():
+        run(["ip", "addr", "add", NODE_ADDRESS, "dev", BRIDGE])
+    run(["ip", "link", "set", BRIDGE, "up"])
 
 
 def cni_bin_dir() -> str:
