@@ -28,6 +28,7 @@ import time
 
 from harness.core.names import random_suffix
 from harness.core.wait import wait_for
+from harness.deploy.conditions import DefaultServiceAccount
 from harness.kube.pod_security import PRIVILEGED
 
 # The helper's namespace: its Pod Security level, and why (an annotation on it, for whoever reads the cluster).
@@ -119,6 +120,7 @@ class FrozenContainer:
         try:
             self.namespace = self.cluster.new_namespace(HELPER_NAMESPACE_PREFIX, pod_security=HELPER_POD_SECURITY,
                                                         reason=HELPER_NAMESPACE_REASON)
+            wait_for(DefaultServiceAccount(self.core, self.namespace), timeout=60, interval=0.5)
             answer = self._signal("SIGSTOP")
         except BaseException:
             # A start that timed out (or an interrupt) leaves the helper pod behind otherwise: a

@@ -29,6 +29,9 @@ class RecordingCore:
     def create_namespace(self, body) -> None:
         self.namespaces.append(body)
 
+    def read_namespaced_service_account(self, name, namespace) -> object:
+        return SimpleNamespace(metadata=SimpleNamespace(name=name))
+
     def create_namespaced_pod(self, namespace, body) -> None:
         if self.fail_pods:
             raise RuntimeError("admission refused (simulated)")
