@@ -93,6 +93,27 @@ class NamespaceDeleted(Condition):
         return False
 
 
+class DefaultServiceAccount(Condition):
+    """The namespace's ``default`` ServiceAccount exists: until the controller manager has made it, the
+    API server refuses a bare pod there ("error looking up service account"). Workloads retry by
+    themselves; a pod created right after its namespace needs this wait."""
+
+    def __init__(self, core: Any, namespace: str):
+        self.core, self.namespace = core, namespace
+        self.what = f"the default ServiceAccount of {namespace}"
+
+    def __call__(self) -> bool:
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            self.core.read_namespaced_service_account("default", self.namespace)
+        except ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+
 class PodsGone(Condition):
     """No pod matching ``selector`` is left; with ``terminating_only``, none of those being deleted
     (old pods keep serving through their preStop pause after a rollout counts as done)."""

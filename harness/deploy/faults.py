@@ -15,6 +15,11 @@ dropped but KILL: it can signal, and it can read no other user's environ (no DAC
 SYS_PTRACE). Seen on Docker: the app's UID read the environment; root with only KILL got
 "Permission denied" and stopped the process. A non-root user cannot hold KILL (Kubernetes gives
 added capabilities to root only), so root with one capability is the narrowest user that works.
+
+Where it runs (issue 27): no Pod Security level but "privileged" admits hostPID, and the release's
+namespace is "restricted". So the helper gets a namespace of its own, labelled privileged with the
+reason, made through the run's namespace list (a crashed test's is still deleted at the session's
+close) and deleted on exit. It needs only the node (``nodeName``), not the release's namespace.
 """
 
 from __future__ import annotations
@@ -23,6 +28,14 @@ import time
 
 from harness.core.names import random_suffix
 from harness.core.wait import wait_for
+from harness.deploy.conditions import DefaultServiceAccount
+from harness.kube.pod_security import PRIVILEGED
+
+# The helper's namespace: its Pod Security level, and why (an annotation on it, for whoever reads the cluster).
+HELPER_POD_SECURITY = PRIVILEGED
+HELPER_NAMESPACE_REASON = ("joins the node's PID namespace (hostPID) to SIGSTOP a container, "
+                           "see harness/deploy/faults.py")
+HELPER_NAMESPACE_PREFIX = "todo-fault"
 
 # argv: CONTAINER_ID SIGNAL. Prints "SIGNALLED <pids>" or "NOT FOUND", then sleeps (the pod is
 # deleted by the test); bounded so that a forgotten pod ends by itself.
@@ -52,12 +65,16 @@ time.sleep(600)
 class FrozenContainer:
     """Context manager: every process of ``container`` in ``pod`` stopped (SIGSTOP) on entry.
 
-    ``pids`` are the stopped processes, as the node sees them. On exit the helper pod is deleted
-    (processes the kubelet has not killed by then are continued with SIGCONT first).
+    ``pids`` are the stopped processes, as the node sees them. On exit the helper pod and its
+    namespace are deleted (processes the kubelet has not killed by then are continued with SIGCONT
+    first). ``cluster`` makes and drops the helper's namespace (``new_namespace``/``drop_namespace``
+    of :class:`harness.deploy.release.Cluster`) and gives the API client (``core``).
     """
 
-    def __init__(self, core, namespace: str, pod, container: str, image: str) -> None:
-        self.core, self.namespace, self.image = core, namespace, image
+    def __init__(self, cluster, pod, container: str, image: str) -> None:
+        self.cluster, self.image = cluster, image
+        self.core = getattr(cluster, "core", None)
+        self.namespace: str | None = None  # made on entry
         status = next(s for s in pod.status.container_statuses or [] if s.name == container)
         self.container_id = status.container_id.split("://", 1)[-1]
         self.node = pod.spec.node_name
@@ -101,6 +118,9 @@ class FrozenContainer:
 
     def __enter__(self) -> FrozenContainer:
         try:
+            self.namespace = self.cluster.new_namespace(HELPER_NAMESPACE_PREFIX, pod_security=HELPER_POD_SECURITY,
+                                                        reason=HELPER_NAMESPACE_REASON)
+            wait_for(DefaultServiceAccount(self.core, self.namespace), timeout=60, interval=0.5)
             answer = self._signal("SIGSTOP")
         except BaseException:
             # A start that timed out (or an interrupt) leaves the helper pod behind otherwise: a
@@ -121,8 +141,16 @@ class FrozenContainer:
                 self._signal("SIGCONT")  # harmless when the kubelet has already replaced the container
         except Exception:  # noqa: BLE001 - clean-up goes on
             pass
-        for name in self._pods:
+        if self.namespace is None:
+            return  # the namespace was never made
+        for name in self._pods:  # at once (grace 0): the namespace's deletion would wait for their graceful ends
             try:
                 self.core.delete_namespaced_pod(name, self.namespace, grace_period_seconds=0)
-            except Exception:  # noqa: BLE001 - the namespace goes at teardown anyway
+            except Exception:  # noqa: BLE001 - the namespace's deletion takes them anyway
                 pass
+        # Issued, not waited for: the session's close waits until it is gone (Cluster.leaving), and a
+        # namespace whose deletion failed here is still on the run's list, deleted at the close.
+        try:
+            self.cluster.drop_namespace(self.namespace, background=True)
+        except Exception:  # noqa: BLE001 - see above
+            pass

@@ -19,30 +19,53 @@ from harness.deploy.conditions import ExecSucceeds, PodsGone
 from harness.testkit.postgres import Database, psql_argv
 
 
-def deploy_in_cluster(apps: Any, core: Any, namespace: str, image: str, timeout: float = 180,
-                      target: Any = None) -> Database:
-    """A throwaway PostgreSQL (Deployment + Service ``postgres``) in ``namespace``; gone with it."""
-    password = secrets.token_hex(12)
-    labels = {"app.kubernetes.io/name": "postgres", "app.kubernetes.io/part-of": "todo-chatbot-verification"}
-    deployment = {
+LABELS = {"app.kubernetes.io/name": "postgres", "app.kubernetes.io/part-of": "todo-chatbot-verification"}
+# The official image's postgres user (and the local stand-in's, images/base/postgres).
+POSTGRES_UID = 999
+
+
+def deployment_manifest(image: str, labels: dict[str, str] = LABELS) -> dict[str, Any]:
+    """The throwaway PostgreSQL's Deployment, admitted by Pod Security "restricted" (issue 27).
+
+    The image's entrypoint starts as root to chown the data directory, then drops to the postgres
+    user; restricted admits no root start. So the pod starts as that user (999) directly: the data
+    emptyDir is made group-writable for it (fsGroup), and PGDATA is a folder inside it, which the
+    entrypoint creates as 999 with the 0700 initdb demands (the mount point itself it could not chmod).
+    """
+    return {
         "apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": {"name": "postgres", "labels": labels},
         "spec": {
             "replicas": 1, "selector": {"matchLabels": labels},
-            "template": {"metadata": {"labels": labels}, "spec": {"containers": [{
-                "name": "postgres", "image": image, "imagePullPolicy": "IfNotPresent",
-                "env": [{"name": "POSTGRES_USER", "value": "todo"},
-                        {"name": "POSTGRES_PASSWORD",
-                         "valueFrom": {"secretKeyRef": {"name": "postgres-credentials", "key": "POSTGRES_PASSWORD"}}},
-                        {"name": "POSTGRES_DB", "value": "todo"}, {"name": "PGDATA", "value": "/var/lib/postgresql/data/pg"}],
-                "ports": [{"containerPort": 5432}],
-                "readinessProbe": {"exec": {"command": ["pg_isready", "-h", "127.0.0.1", "-U", "todo", "-d", "todo"]},
-                                   "periodSeconds": 2},
-                "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}},
-                "volumeMounts": [{"name": "data", "mountPath": "/var/lib/postgresql/data"}],
-            }], "volumes": [{"name": "data", "emptyDir": {}}]}},
+            "template": {"metadata": {"labels": labels}, "spec": {
+                "automountServiceAccountToken": False,
+                "securityContext": {"runAsNonRoot": True, "runAsUser": POSTGRES_UID, "runAsGroup": POSTGRES_UID,
+                                    "fsGroup": POSTGRES_UID, "seccompProfile": {"type": "RuntimeDefault"}},
+                "containers": [{
+                    "name": "postgres", "image": image, "imagePullPolicy": "IfNotPresent",
+                    "env": [{"name": "POSTGRES_USER", "value": "todo"},
+                            {"name": "POSTGRES_PASSWORD",
+                             "valueFrom": {"secretKeyRef": {"name": "postgres-credentials", "key": "POSTGRES_PASSWORD"}}},
+                            {"name": "POSTGRES_DB", "value": "todo"},
+                            {"name": "PGDATA", "value": "/var/lib/postgresql/data/pg"}],
+                    "ports": [{"containerPort": 5432}],
+                    "readinessProbe": {"exec": {"command": ["pg_isready", "-h", "127.0.0.1", "-U", "todo", "-d", "todo"]},
+                                       "periodSeconds": 2},
+                    "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}},
+                    "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+                    "volumeMounts": [{"name": "data", "mountPath": "/var/lib/postgresql/data"}],
+                }],
+                "volumes": [{"name": "data", "emptyDir": {}}]}},
         },
     }
+
+
+def deploy_in_cluster(apps: Any, core: Any, namespace: str, image: str, timeout: float = 180,
+                      target: Any = None) -> Database:
+    """A throwaway PostgreSQL (Deployment + Service ``postgres``) in ``namespace``; gone with it."""
+    password = secrets.token_hex(12)
+    labels = LABELS
+    deployment = deployment_manifest(image, labels)
     service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "postgres", "labels": labels},
                "spec": {"selector": labels, "ports": [{"port": 5432, "targetPort": 5432}]}}
     # The password in a Secret, not in the Deployment's spec (readable by whoever may list Deployments).

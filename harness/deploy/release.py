@@ -22,6 +22,7 @@ from harness.core.paths import CHART_DIR
 from harness.core.wait import network_error, wait_for
 from harness.deploy import access, conditions, postgres, workloads
 from harness.deploy.namespaces import create_namespace, delete_namespace, namespace_name
+from harness.kube.pod_security import RESTRICTED
 from harness.deploy.conditions import ExecSucceeds, PodsGone, Routable
 from harness.deploy.target import Target
 from harness.testkit import app_flow
@@ -49,9 +50,11 @@ class Cluster:
     # close_cluster waits until they are gone.
     leaving: list[str] = field(default_factory=list)
 
-    def new_namespace(self, prefix: str = "todo-verify") -> str:
+    def new_namespace(self, prefix: str = "todo-verify", pod_security: str = RESTRICTED, reason: str = "") -> str:
+        """A namespace of this run, held to Pod Security ``pod_security`` (below restricted: say why,
+        ``reason``); deleted by :meth:`drop_namespace`, else at the session's close."""
         name = namespace_name(prefix)
-        create_namespace(self.core, name, self.run_id)
+        create_namespace(self.core, name, self.run_id, pod_security=pod_security, reason=reason)
         self.namespaces.append(name)
         return name
 

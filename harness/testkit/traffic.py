@@ -407,24 +407,33 @@ class InClusterTraffic:
         self.name = f"{name}-{random_suffix(5)}"
         self.final: TrafficTally | None = None
 
-    def __enter__(self) -> InClusterTraffic:
+    def manifest(self) -> dict:
+        """The client pod: the backend's image (python3, urllib), its non-root user, admitted by Pod
+        Security "restricted" like every pod the harness makes in a test namespace (issue 27)."""
         r = self.release
-        pod = {
+        return {
             "apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": self.name, "labels": {"app.kubernetes.io/part-of": "todo-chatbot-verification"}},
             "spec": {
                 "restartPolicy": "Never",
                 "terminationGracePeriodSeconds": self.REQUEST_TIMEOUT_S + 20,
-                "securityContext": {"runAsNonRoot": True, "runAsUser": 10001},
+                "automountServiceAccountToken": False,
+                "securityContext": {"runAsNonRoot": True, "runAsUser": 10001,
+                                    "seccompProfile": {"type": "RuntimeDefault"}},
                 "containers": [{
                     "name": "traffic", "image": r.images.backend, "imagePullPolicy": "IfNotPresent",
                     "command": ["python3", "-c", IN_CLUSTER_TRAFFIC, self.base_url],
                     "env": [{"name": "MAX_SECONDS", "value": str(int(self.hard_bound_s))},
                             {"name": "REQUEST_TIMEOUT", "value": str(self.REQUEST_TIMEOUT_S)}],
                     "resources": {"requests": {"cpu": "50m", "memory": "32Mi"}, "limits": {"memory": "128Mi"}},
+                    "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
                 }],
             },
         }
+
+    def __enter__(self) -> InClusterTraffic:
+        r = self.release
+        pod = self.manifest()
         r.cluster.core.create_namespaced_pod(r.namespace, pod)
         wait_for(lambda: (self.tally() or TrafficTally()).ok > 0,
                  what=f"traffic pod {self.name} to sign in and see its first successful request", timeout=90,

@@ -208,6 +208,33 @@ def test_helm_test_passes(release):
     assert re.search(r"^Phase:\s+Succeeded$", out, re.M), out
 
 
+@pytest.mark.harness
+def test_the_releases_namespace_enforces_pod_security_restricted_and_refuses_a_privileged_pod(release,
+                                                                                             record_property):
+    """Issue 27, black box: the namespace the harness made for the release is labelled restricted, and
+    the API server's Pod Security admission refuses a pod there that joins the node's PID namespace as
+    root (403, PodSecurity named). A self-test of the harness's namespaces: it proves no spec ID.
+    Dry run: had the label not been enforced, nothing would have been created either."""
+    from kubernetes.client.exceptions import ApiException
+
+    core, ns = release.cluster.core, release.namespace
+    labels = core.read_namespace(ns).metadata.labels or {}
+    for mode in ("enforce", "warn", "audit"):
+        assert labels.get(f"pod-security.kubernetes.io/{mode}") == "restricted", f"{ns} labels: {labels}"
+    name = f"privileged-{random_suffix(5)}"
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+           "spec": {"hostPID": True, "restartPolicy": "Never", "automountServiceAccountToken": False,
+                    "securityContext": {"runAsUser": 0},
+                    "containers": [{"name": "c", "image": release.images.backend, "command": ["true"]}]}}
+    with pytest.raises(ApiException) as refused:
+        core.create_namespaced_pod(ns, pod, dry_run="All")
+    body = refused.value.body or ""
+    assert refused.value.status == 403 and "PodSecurity" in body and "restricted" in body, (
+        f"expected a 403 from Pod Security admission, got {refused.value.status}: {body[:600]}")
+    record_property("evidence", f"namespace {ns} enforce/warn/audit=restricted; a hostPID root pod refused: "
+                                f"{refused.value.status} {body[:300]}")
+
+
 @pytest.mark.requirement("FR-034")
 def test_rendered_manifests_pass_server_side_dry_run(release):
     rendered = release.cluster.target.helm(

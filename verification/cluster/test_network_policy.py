@@ -44,13 +44,12 @@ except OSError as exc:
 """.format(timeout=CONNECT_TIMEOUT_S)
 
 
-def _probe_pod(cluster, image: str, namespace: str, name: str, role: str = "stranger",
-               command: tuple[str, ...] = ("python3", "-c", "import time; time.sleep(3600)")) -> str:
-    """A pod of the backend's image without the chart's labels (nothing in the chart selects it),
-    asleep until it is told to connect somewhere (or running ``command``)."""
+def probe_pod_manifest(image: str, name: str, role: str = "stranger",
+                       command: tuple[str, ...] = ("python3", "-c", "import time; time.sleep(3600)")):
+    """The probe pod (a V1Pod): the backend's image as its own non-root user, admitted by Pod Security
+    "restricted" like every pod the harness makes in a test namespace (issue 27)."""
     from kubernetes import client
 
-    c = cluster
     container = client.V1Container(
         name="probe", image=image, image_pull_policy="IfNotPresent", command=list(command),
         resources=client.V1ResourceRequirements(requests={"cpu": "10m", "memory": "32Mi"},
@@ -58,9 +57,20 @@ def _probe_pod(cluster, image: str, namespace: str, name: str, role: str = "stra
         security_context=client.V1SecurityContext(
             allow_privilege_escalation=False, run_as_non_root=True,
             capabilities=client.V1Capabilities(drop=["ALL"])))
-    pod = client.V1Pod(metadata=client.V1ObjectMeta(name=name, labels={"role": role}),
-                       spec=client.V1PodSpec(containers=[container], termination_grace_period_seconds=1))
-    c.core.create_namespaced_pod(namespace, pod)
+    return client.V1Pod(metadata=client.V1ObjectMeta(name=name, labels={"role": role}),
+                        spec=client.V1PodSpec(
+                            containers=[container], termination_grace_period_seconds=1,
+                            automount_service_account_token=False,
+                            security_context=client.V1PodSecurityContext(
+                                seccomp_profile=client.V1SeccompProfile(type="RuntimeDefault"))))
+
+
+def _probe_pod(cluster, image: str, namespace: str, name: str, role: str = "stranger",
+               command: tuple[str, ...] = ("python3", "-c", "import time; time.sleep(3600)")) -> str:
+    """A pod of the backend's image without the chart's labels (nothing in the chart selects it),
+    asleep until it is told to connect somewhere (or running ``command``)."""
+    c = cluster
+    c.core.create_namespaced_pod(namespace, probe_pod_manifest(image, name, role, command))
     conditions.wait_pods_ready(c.core, namespace, f"role={role}", timeout=120)
     return name
 

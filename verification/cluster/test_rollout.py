@@ -117,7 +117,7 @@ def test_a_frozen_container_fails_its_liveness_probe_and_is_restarted_while_the_
         return next(s.restart_count for s in pod.status.container_statuses if s.name == container) > restarts_before
 
     with InClusterTraffic(release, release.frontend_cluster_url()) as traffic:
-        with FrozenContainer(core, ns, victim, container, release.images.backend) as frozen:
+        with FrozenContainer(release.cluster, victim, container, release.images.backend) as frozen:
             wait_for(restarted, what=f"the kubelet to restart the frozen {frozen.target}",
                      timeout=_liveness_deadline(victim, container), interval=1,
                      describe=lambda: workloads.pod_states(core, ns, release.component_selector(component)))

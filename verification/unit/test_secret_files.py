@@ -33,7 +33,7 @@ def test_the_fault_helper_pod_is_not_the_apps_user_and_holds_only_kill() -> None
     pod = SimpleNamespace(status=SimpleNamespace(container_statuses=[status]),
                           spec=SimpleNamespace(node_name="n1", security_context=SimpleNamespace(run_as_user=10001)),
                           metadata=SimpleNamespace(name="p"))
-    spec = FrozenContainer(None, "ns", pod, "backend", "img").manifest("signal-x", "SIGSTOP")["spec"]
+    spec = FrozenContainer(None, pod, "backend", "img").manifest("signal-x", "SIGSTOP")["spec"]
     assert spec["securityContext"]["runAsUser"] != 10001
     [container] = spec["containers"]
     assert container["securityContext"]["capabilities"] == {"drop": ["ALL"], "add": ["KILL"]}
