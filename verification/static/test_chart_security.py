@@ -236,8 +236,9 @@ def with_database_url(url: str, **more: object) -> list[dict]:
         ("postgresql://u:p@203.0.113.7:6543/todo", "203.0.113.7", "203.0.113.8", 6543),
         ("postgresql://u:p@203.0.113.7/todo?sslmode=require", "203.0.113.7", "203.0.113.8", 5432),
         ("postgresql://u:p@[2001:db8::5]:5433/todo", "2001:db8::5", "2001:db8::6", 5433),
+        ("postgresql://u:p@ss/w#rd@203.0.113.7:6543/todo", "203.0.113.7", "203.0.113.8", 6543),
     ],
-    ids=["ipv4-with-port", "ipv4-default-port", "ipv6"],
+    ids=["ipv4-with-port", "ipv4-default-port", "ipv6", "unescaped-password"],
 )
 @pytest.mark.requirement("FR-023", "FR-028")
 def test_database_egress_is_the_ip_in_the_database_url_and_its_port(url: str, inside: str, outside: str,
@@ -273,6 +274,14 @@ def test_policies_without_a_database_address_fail_with_one_readable_message(file
     assert "--set networkPolicy.database.cidr=10.0.0.5/32" in error, error
     # Without policies nothing needs the address.
     assert r.render_error(files, set_values) is None
+
+
+@pytest.mark.requirement("FR-019", "FR-038")
+def test_a_database_url_the_chart_cannot_parse_fails_without_showing_its_password() -> None:
+    url = "postgresql://todo:pw-s3cret@db host:x/todo?password=q-s3cret"
+    error = r.render_error(SECRETS, {"secrets.databaseUrl": url, "networkPolicy.enabled": True})
+    assert error, "rendered a policy from a URL without a valid host"
+    assert "s3cret" not in error, error
 
 
 @pytest.mark.parametrize("cidr", ["10.0.0.5/32", "0.0.0.0/0"])

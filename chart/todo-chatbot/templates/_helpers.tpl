@@ -203,7 +203,11 @@ not the one in use, so it is not read. Usage: include "todo-chatbot.databaseUrlA
 {{- $host := "" -}}
 {{- $port := "" -}}
 {{- if and .Values.secrets.databaseUrl (not .Values.secrets.existingSecret) -}}
-{{- $url := urlParse .Values.secrets.databaseUrl -}}
+{{- /* Only the authority (host:port) goes to urlParse: a URL it cannot parse fails the render with
+the URL in the message, and the rest holds the password (user:password@, or ?password=). The
+greedy ".*@" drops userinfo even when the password holds an unescaped "@" or "/". */ -}}
+{{- $afterUser := regexReplaceAll "^[^:]*://(.*@)?" .Values.secrets.databaseUrl "" -}}
+{{- $url := urlParse (printf "postgresql://%s" (regexFind "^[^/?#]*" $afterUser)) -}}
 {{- /* urlParse gives the host without brackets ("hostname") and "host:port" ("host"), no port of its own. */ -}}
 {{- $host = $url.hostname -}}
 {{- $port = trimPrefix ":" (regexFind ":[0-9]+$" $url.host) -}}
@@ -219,13 +223,15 @@ refuses the values, naming networkPolicy.database.cidr. A hostname is not resolv
 may change, and a policy holds addresses only.
 */}}
 {{- define "todo-chatbot.networkPolicy.databaseCidr" -}}
-{{- $host := (include "todo-chatbot.databaseUrlAddress" . | fromJson).host -}}
 {{- if .Values.networkPolicy.database.cidr -}}
 {{- .Values.networkPolicy.database.cidr -}}
-{{- else if regexMatch "^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])[.]){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$" $host -}}
+{{- else -}}
+{{- $host := (include "todo-chatbot.databaseUrlAddress" . | fromJson).host -}}
+{{- if regexMatch "^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])[.]){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$" $host -}}
 {{- printf "%s/32" $host -}}
 {{- else if and (contains ":" $host) (regexMatch "^[0-9A-Fa-f:.]+$" $host) -}}
 {{- printf "%s/128" $host -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 
