@@ -336,9 +336,12 @@ runs beside replicaCount pods, and each may open poolSize + maxOverflow connecti
 {{- /* Egress to the database names its address (issue 27); it is in DATABASE_URL, so when the chart
 cannot read an IP address there, the user must name it. */ -}}
 {{- if and .Values.networkPolicy.enabled (not (include "todo-chatbot.networkPolicy.databaseCidr" .)) -}}
-{{- $why := "secrets.existingSecret holds DATABASE_URL, which the chart cannot read" -}}
-{{- with (include "todo-chatbot.databaseUrlAddress" . | fromJson).host -}}
-{{- $why = printf "the host of secrets.databaseUrl (%s) is not an IP address" . -}}
+{{- $why := "secrets.databaseUrl names no host to read it from" -}}
+{{- $host := (include "todo-chatbot.databaseUrlAddress" . | fromJson).host -}}
+{{- if .Values.secrets.existingSecret -}}
+{{- $why = "secrets.existingSecret holds DATABASE_URL, which the chart cannot read" -}}
+{{- else if $host -}}
+{{- $why = printf "the host of secrets.databaseUrl (%s) is not an IP address" $host -}}
 {{- end -}}
 {{- $problems = append $problems (printf "networkPolicy.enabled needs the database's addresses and %s: set networkPolicy.database.cidr to the PostgreSQL server's IP range, e.g. --set networkPolicy.database.cidr=10.0.0.5/32" $why) -}}
 {{- end -}}
