@@ -39,6 +39,11 @@ CIDR = {
     "pattern": r"^[0-9a-fA-F:.]+/[0-9]{1,3}$",
     "description": "an IPv4 or IPv6 CIDR such as 10.0.0.0/8 or 0.0.0.0/0",
 }
+CIDR_OR_EMPTY = {
+    "type": "string",
+    "pattern": r"^(|[0-9a-fA-F:.]+/[0-9]{1,3})$",
+    "description": "an IPv4 or IPv6 CIDR such as 10.0.0.5/32, or empty",
+}
 FREE = {"type": "object", "description": "free-form map"}
 STRMAP = {"type": "object", "additionalProperties": {"type": "string"}, "description": "map of strings"}
 
@@ -354,8 +359,9 @@ schema = {
                     "enabled": {"type": "boolean"},
                     "frontend": obj({"ingressNamespaceSelector": STRMAP}),
                     "dns": obj({"namespace": {"type": "string", "minLength": 1}, "podLabels": STRMAP, "port": PORT}),
-                    "database": obj({"cidr": CIDR, "port": PORT}),
-                    "llm": obj({"cidr": CIDR, "port": PORT}),
+                    # "": the IP in secrets.databaseUrl (the chart's validateValues refuses a hostname).
+                    "database": obj({"cidr": CIDR_OR_EMPTY, "port": PORT}),
+                    "llm": obj({"cidr": CIDR, "port": PORT, "except": {"type": "array", "items": CIDR}}),
                 }
             ),
             "tests": obj(

@@ -4,6 +4,7 @@ places a test database runs). It lives here, beside the cluster's clients and wa
 that the test kit never imports the deploy layer.
 
 * :func:`deploy_in_cluster` — a Deployment + Service ``postgres`` in the namespace, gone with it;
+* :func:`pod_cidr` — its pod's address, for the chart's ``networkPolicy.database.cidr``;
 * :func:`scale_in_cluster` — stop (0) or start (1) it, for the database-down tests;
 * :func:`psql_in_cluster` — one SQL statement in its pod (``kubectl exec``).
 """
@@ -84,6 +85,17 @@ def deploy_in_cluster(apps: Any, core: Any, namespace: str, image: str, timeout:
         wait_for(ExecSucceeds(target, namespace, pod.metadata.name, "pg_isready", "-h", host, "-p", "5432", "-t", "2",
                               what=f"PostgreSQL to answer through its Service as {host}"), timeout=timeout, interval=1)
     return Database(host, 5432, "todo", password, "todo")
+
+
+def pod_cidr(core: Any, namespace: str) -> str:
+    """The throwaway PostgreSQL's pod address as a CIDR (/32, IPv6 /128), for the chart's
+    ``networkPolicy.database.cidr``: its URL names a Service (a hostname), which the chart refuses to
+    guess an address for (issue 27). The pod's address, not the Service's: a CNI applies egress
+    policy after the Service's address has been translated to a pod's. Valid while the pod runs
+    (a restarted PostgreSQL gets a new address)."""
+    pods = core.list_namespaced_pod(namespace, label_selector="app.kubernetes.io/name=postgres").items
+    ip = next(p.status.pod_ip for p in pods if p.status.pod_ip and not p.metadata.deletion_timestamp)
+    return f"{ip}/128" if ":" in ip else f"{ip}/32"
 
 
 def scale_in_cluster(apps: Any, core: Any, namespace: str, replicas: int, timeout: float = 120) -> None:

@@ -35,18 +35,26 @@ from harness.kube.manifests import configmap_values, pod_spec, resolve_env, secr
 
 
 
+# The test database's address: never routed (RFC 5737), an IP so that the chart derives its
+# NetworkPolicy egress from the URL (issue 27).
+TEST_DATABASE_IP = "203.0.113.10"
+TEST_DATABASE_CIDR = f"{TEST_DATABASE_IP}/32"
+
+
 def _test_secrets_file() -> Path:
     """A values file with credentials for rendering the chart in tests, made once per process.
 
-    The database URL is obviously fake; the JWT secret is random per run: the chart and the backend
-    refuse any secret committed to this repository (issue 27), so there is no fixed test secret. The
-    file is readable only by its owner and removed when the process exits."""
+    The database URL is obviously fake (its host a documentation address, RFC 5737, which the
+    chart's NetworkPolicy takes as the database's: :data:`TEST_DATABASE_CIDR`); the JWT secret is
+    random per run: the chart and the backend refuse any secret committed to this repository (issue
+    27), so there is no fixed test secret. The file is readable only by its owner and removed when
+    the process exits."""
     folder = Path(tempfile.mkdtemp(prefix="todo-test-secrets-"))  # 0700
     path = folder / "values-test-secrets.yaml"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as out:
         out.write("secrets:\n"
-                  "  databaseUrl: 'postgresql://fake_user:fake-password-for-tests@db.invalid:5432/todo_fake'\n"
+                  f"  databaseUrl: 'postgresql://fake_user:fake-password-for-tests@{TEST_DATABASE_IP}:5432/todo_fake'\n"
                   f"  jwtSecret: '{secrets.token_hex(32)}'\n")
     atexit.register(shutil.rmtree, folder, True)
     return path
@@ -56,6 +64,10 @@ def _test_secrets_file() -> Path:
 TEST_SECRETS_VALUES = _test_secrets_file()
 # The environment files shipped with the chart (values-dev.yaml, values-staging.yaml, ...).
 ENVIRONMENT_VALUES = tuple(sorted(CHART_DIR.glob("values-*.yaml")))
+# What a user of an environment file adds on the command line besides it: the database's addresses.
+# values-staging.yaml and values-prod.yaml turn NetworkPolicies on and read DATABASE_URL from
+# secrets.existingSecret, which the chart cannot read, so it refuses to guess (issue 27).
+ENVIRONMENT_TEST_SET: dict[str, Any] = {"networkPolicy.database.cidr": TEST_DATABASE_CIDR}
 # `helm template` has no cluster to ask; this is the Kubernetes version it renders for
 # unless told otherwise (a from-source Helm build would otherwise assume v1.20).
 DEFAULT_KUBE_VERSION = "1.33.0"

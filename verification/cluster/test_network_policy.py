@@ -25,7 +25,7 @@ import pytest
 
 from harness.core.paths import CHART_DIR
 from harness.core.wait import wait_for
-from harness.deploy import conditions
+from harness.deploy import conditions, postgres
 from harness.deploy.release import Release, install_release, remove_release
 from harness.testkit import journey
 
@@ -154,7 +154,10 @@ def test_with_policies_on_only_the_frontend_and_the_helm_test_pod_reach_the_back
     assert all(v == "connected" for v in before.values()), (
         f"without policies a stranger pod must reach {host}:{port}, or the probe proves nothing: {before}")
 
-    release.helm("upgrade", release.name, str(CHART_DIR), "-f", str(release.values_file), "--set", "networkPolicy.enabled=true", "--wait", "--timeout", "3m")
+    # The database's address is the user's to name (issue 27; its URL has a Service name): its pod's.
+    database_cidr = postgres.pod_cidr(release.cluster.core, release.namespace)
+    release.helm("upgrade", release.name, str(CHART_DIR), "-f", str(release.values_file), "--set", "networkPolicy.enabled=true",
+                 "--set", f"networkPolicy.database.cidr={database_cidr}", "--wait", "--timeout", "3m")
     applied = time.monotonic()
     last: dict[str, str] = {}
 

@@ -29,6 +29,8 @@ def test_the_chart_with_each_shipped_values_file_passes_a_server_side_dry_run(cl
     assert len(CASES) >= 2, f"no values-*.yaml found beside the chart in {CHART_DIR}"
     namespace = namespace_factory("todo-dry-run")
     values = [arg for path in CASES[case] for arg in ("-f", str(path))]
+    # What a user adds beside values-staging.yaml / values-prod.yaml: the database's addresses (issue 27).
+    values += render.helm_args((), render.ENVIRONMENT_TEST_SET)
     rendered = cluster.target.helm("template", "todo", str(CHART_DIR), "-n", namespace, *values,
                                    "--kube-version", cluster.server_version.lstrip("v").split("+")[0])
     documents = [d for d in yaml.safe_load_all(rendered) if d]

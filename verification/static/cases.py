@@ -15,7 +15,7 @@ SECRETS = r.TEST_SECRETS_VALUES
 # name -> (values files, --set values). Every case must render and pass every policy.
 RENDER_CASES: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {
     "defaults": ((SECRETS,), {}),
-    **{path.stem: ((SECRETS, path), {}) for path in r.ENVIRONMENT_VALUES},
+    **{path.stem: ((SECRETS, path), r.ENVIRONMENT_TEST_SET) for path in r.ENVIRONMENT_VALUES},
     "single-replica": ((SECRETS,), {"backend.replicaCount": 1, "frontend.replicaCount": 1}),
     "frontend-loadbalancer": ((SECRETS,), {"frontend.service.type": "LoadBalancer", "frontend.service.allowPlainHttp": True}),
     "frontend-clusterip": ((SECRETS,), {"frontend.service.type": "ClusterIP"}),

@@ -3,6 +3,8 @@ ephemeral-storage limits and a database pool the server can hold."""
 
 from __future__ import annotations
 
+import ipaddress
+
 import pytest
 
 from harness.kube import netpol
@@ -116,7 +118,7 @@ STRANGER = netpol.Endpoint(labels={"app": "something-else"}, namespace=NAMESPACE
 OTHER_NS = netpol.Endpoint(labels={"app": "x"}, namespace="elsewhere")
 INGRESS_NGINX = netpol.Endpoint(labels={"app.kubernetes.io/name": "ingress-nginx"}, namespace="ingress-nginx")
 KUBE_DNS = netpol.Endpoint(labels={"k8s-app": "kube-dns"}, namespace="kube-system")
-DATABASE = netpol.external("203.0.113.10")  # external PostgreSQL (Neon or any host)
+DATABASE = netpol.external(r.TEST_DATABASE_IP)  # external PostgreSQL (Neon or any host): the test values' one
 LLM = netpol.external("198.51.100.20")
 
 
@@ -202,8 +204,10 @@ def test_backend_egress_is_the_database_and_with_openai_the_llm_api(case: str) -
 
 @pytest.mark.requirement("FR-026")
 def test_database_and_llm_destinations_are_configurable() -> None:
-    m = r.render(SECRETS, {
-        "networkPolicy.enabled": True, "config.chatProvider": "openai", "secrets.openaiApiKey": "sk-fake",
+    # With secrets.existingSecret the chart has no URL to read: the values name the address and port.
+    m = r.render((), {
+        "secrets.existingSecret": "todo-credentials",
+        "networkPolicy.enabled": True, "config.chatProvider": "openai",
         "networkPolicy.database.cidr": "10.20.0.0/16", "networkPolicy.database.port": 6543,
         "networkPolicy.llm.cidr": "198.51.100.0/24", "networkPolicy.llm.port": 8443,
     })  # fmt: skip
@@ -213,6 +217,115 @@ def test_database_and_llm_destinations_are_configurable() -> None:
     assert not netpol.egress_allows(m, backend, netpol.external("10.20.1.2"), 5432)
     assert netpol.egress_allows(m, backend, LLM, 8443)
     assert not netpol.egress_allows(m, backend, netpol.external("192.0.2.1"), 8443)
+
+
+# --- Security issue 27: egress names its destinations (no 0.0.0.0/0 unless the user writes it) ----
+def backend_egress_blocks(manifests: list[dict]) -> list[dict]:
+    """The ipBlocks of the backend policy's egress rules (DNS has none)."""
+    policy = next(p for p in r.by_kind(manifests, "NetworkPolicy") if p["metadata"]["name"].endswith("-backend"))
+    return [peer["ipBlock"] for rule in policy["spec"]["egress"] for peer in rule["to"] if "ipBlock" in peer]
+
+
+def with_database_url(url: str, **more: object) -> list[dict]:
+    return r.render(SECRETS, {"secrets.databaseUrl": url, "networkPolicy.enabled": True, **more})
+
+
+@pytest.mark.parametrize(
+    ("url", "inside", "outside", "port"),
+    [
+        ("postgresql://u:p@203.0.113.7:6543/todo", "203.0.113.7", "203.0.113.8", 6543),
+        ("postgresql://u:p@203.0.113.7/todo?sslmode=require", "203.0.113.7", "203.0.113.8", 5432),
+        ("postgresql://u:p@[2001:db8::5]:5433/todo", "2001:db8::5", "2001:db8::6", 5433),
+        ("postgresql://u:p@ss/w#rd@203.0.113.7:6543/todo", "203.0.113.7", "203.0.113.8", 6543),
+    ],
+    ids=["ipv4-with-port", "ipv4-default-port", "ipv6", "unescaped-password"],
+)
+@pytest.mark.requirement("FR-023", "FR-028")
+def test_database_egress_is_the_ip_in_the_database_url_and_its_port(url: str, inside: str, outside: str,
+                                                                    port: int) -> None:
+    m = with_database_url(url)
+    backend = pod(m, "backend")
+    assert netpol.egress_allows(m, backend, netpol.external(inside), port)
+    assert not netpol.egress_allows(m, backend, netpol.external(outside), port), "wider than the database's IP"
+    assert not netpol.egress_allows(m, backend, netpol.external(inside), port + 1)
+    bits = 128 if ":" in inside else 32
+    assert {"cidr": f"{inside}/{bits}"} in backend_egress_blocks(m)
+
+
+@pytest.mark.parametrize(
+    ("files", "set_values", "why"),
+    [
+        (SECRETS, {"secrets.databaseUrl": "postgresql://u:p@db.example.com:5432/todo"},
+         "the host of secrets.databaseUrl (db.example.com) is not an IP address"),
+        ((), {"secrets.existingSecret": "todo-credentials"},
+         "secrets.existingSecret holds DATABASE_URL, which the chart cannot read"),
+        # A URL in the values is not the one in use beside an existing Secret: it is not read.
+        (SECRETS, {"secrets.existingSecret": "todo-credentials"},
+         "secrets.existingSecret holds DATABASE_URL, which the chart cannot read"),
+    ],
+    ids=["hostname-url", "existing-secret", "existing-secret-beside-an-ip-url"],
+)
+@pytest.mark.requirement("FR-038", "US4-3", "FR-023")
+def test_policies_without_a_database_address_fail_with_one_readable_message(files: tuple, set_values: dict,
+                                                                           why: str) -> None:
+    error = r.render_error(files, {**set_values, "networkPolicy.enabled": True})
+    assert error, "rendered a database egress rule without knowing the database's address"
+    assert why in error, error
+    assert "--set networkPolicy.database.cidr=10.0.0.5/32" in error, error
+    # Without policies nothing needs the address.
+    assert r.render_error(files, set_values) is None
+
+
+@pytest.mark.requirement("FR-019", "FR-038")
+def test_a_database_url_the_chart_cannot_parse_fails_without_showing_its_password() -> None:
+    url = "postgresql://todo:pw-s3cret@db host:x/todo?password=q-s3cret"
+    error = r.render_error(SECRETS, {"secrets.databaseUrl": url, "networkPolicy.enabled": True})
+    assert error, "rendered a policy from a URL without a valid host"
+    assert "s3cret" not in error, error
+
+
+@pytest.mark.parametrize("cidr", ["10.0.0.5/32", "0.0.0.0/0"])
+@pytest.mark.requirement("FR-026", "FR-023")
+def test_an_explicit_database_cidr_wins_over_the_url(cidr: str) -> None:
+    m = with_database_url("postgresql://u:p@db.example.com:5432/todo", **{"networkPolicy.database.cidr": cidr})
+    assert backend_egress_blocks(m) == [{"cidr": cidr}]  # 0.0.0.0/0 only when written, never by default
+    ip_url = with_database_url("postgresql://u:p@203.0.113.7:5432/todo", **{"networkPolicy.database.cidr": cidr})
+    assert backend_egress_blocks(ip_url) == [{"cidr": cidr}]
+
+
+PRIVATE_AND_METADATA = ("10.96.0.1", "10.244.1.7", "172.17.0.2", "192.168.49.2", "169.254.169.254",
+                        "100.64.0.10", "127.0.0.1")
+
+
+@pytest.mark.parametrize("case", ["values-prod", "network-policy-openai-no-tests"])
+@pytest.mark.requirement("FR-023", "FR-028")
+def test_llm_egress_is_the_public_internet_without_private_and_link_local_ranges(case: str) -> None:
+    m = rendered(case)
+    backend = pod(m, "backend")
+    assert netpol.egress_allows(m, backend, LLM, 443)
+    for address in PRIVATE_AND_METADATA:
+        assert not netpol.egress_allows(m, backend, netpol.external(address), 443), address
+    # A Kubernetes ipBlock's except must lie inside its cidr, or the API server refuses the policy.
+    for block in backend_egress_blocks(m):
+        for excluded in block.get("except", []):
+            assert ipaddress.ip_network(excluded).subnet_of(ipaddress.ip_network(block["cidr"])), block
+
+
+@pytest.mark.requirement("FR-026", "FR-023")
+def test_a_narrower_llm_cidr_is_taken_as_it_is() -> None:
+    m = with_database_url("postgresql://u:p@203.0.113.7/todo", **{
+        "config.chatProvider": "openai", "secrets.openaiApiKey": "sk-fake", "networkPolicy.llm.cidr": "10.8.0.0/16"})
+    assert {"cidr": "10.8.0.0/16"} in backend_egress_blocks(m)  # no except outside the cidr
+    assert netpol.egress_allows(m, pod(m, "backend"), netpol.external("10.8.3.4"), 443)
+
+
+@pytest.mark.parametrize("case", ["values-staging", "network-policy"])
+@pytest.mark.requirement("FR-023", "FR-028")
+def test_without_openai_the_backend_has_no_llm_rule(case: str) -> None:
+    m = rendered(case)
+    assert r.container_env(m, "backend")["CHAT_PROVIDER"] != "openai"
+    assert [b["cidr"] for b in backend_egress_blocks(m)] == [r.TEST_DATABASE_CIDR]
+    assert not netpol.egress_allows(m, pod(m, "backend"), LLM, 443)
 
 
 @pytest.mark.requirement("FR-028", "US4-3")

@@ -150,7 +150,8 @@ def test_backend_readiness_probe_waits_longer_than_the_backends_database_check(c
 @pytest.mark.requirement("US3-3", "FR-023", "FR-019")
 @pytest.mark.parametrize("environment", ["values-staging.yaml", "values-prod.yaml"])
 def test_shared_environments_install_without_credentials_on_the_command_line(environment: str) -> None:
-    manifests = r.render([r.CHART_DIR / environment])  # no secrets values: they live in a pre-created Secret
+    # No secrets values (they live in a pre-created Secret); the database's addresses, as a user adds them.
+    manifests = r.render([r.CHART_DIR / environment], r.ENVIRONMENT_TEST_SET)
     assert r.secret(manifests) is None, f"{environment} makes the chart render a Secret of its own"
     refs = {ref["secretKeyRef"]["name"] for ref in (e.get("valueFrom") or {} for e in
             r.container(r.deployment(manifests, "backend")).get("env", [])) if "secretKeyRef" in ref}

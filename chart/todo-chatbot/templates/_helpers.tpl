@@ -193,6 +193,54 @@ lifecycle:
 {{- end -}}
 
 {{/*
+The database's address as a URL names it, for the NetworkPolicy (security issue 27): the host and
+the port of secrets.databaseUrl, as a dict {"host": ..., "port": ...} in JSON ("" each when there is
+no such URL in the values). With secrets.existingSecret the backend reads DATABASE_URL from that
+Secret, which the chart cannot see when it renders: any secrets.databaseUrl in the values then is
+not the one in use, so it is not read. Usage: include "todo-chatbot.databaseUrlAddress" . | fromJson
+*/}}
+{{- define "todo-chatbot.databaseUrlAddress" -}}
+{{- $host := "" -}}
+{{- $port := "" -}}
+{{- if and .Values.secrets.databaseUrl (not .Values.secrets.existingSecret) -}}
+{{- /* Only the authority (host:port) goes to urlParse: a URL it cannot parse fails the render with
+the URL in the message, and the rest holds the password (user:password@, or ?password=). The
+greedy ".*@" drops userinfo even when the password holds an unescaped "@" or "/". */ -}}
+{{- $afterUser := regexReplaceAll "^[^:]*://(.*@)?" .Values.secrets.databaseUrl "" -}}
+{{- $url := urlParse (printf "postgresql://%s" (regexFind "^[^/?#]*" $afterUser)) -}}
+{{- /* urlParse gives the host without brackets ("hostname") and "host:port" ("host"), no port of its own. */ -}}
+{{- $host = $url.hostname -}}
+{{- $port = trimPrefix ":" (regexFind ":[0-9]+$" $url.host) -}}
+{{- end -}}
+{{- dict "host" $host "port" $port | toJson -}}
+{{- end -}}
+
+{{/*
+The CIDR the backend may reach PostgreSQL at (security issue 27: never "anywhere" by default):
+networkPolicy.database.cidr when set (0.0.0.0/0 too: an explicit choice); else the host of
+secrets.databaseUrl when it is an IP address (IPv4 /32, IPv6 /128); else "" and validateValues
+refuses the values, naming networkPolicy.database.cidr. A hostname is not resolved: its address
+may change, and a policy holds addresses only.
+*/}}
+{{- define "todo-chatbot.networkPolicy.databaseCidr" -}}
+{{- if .Values.networkPolicy.database.cidr -}}
+{{- .Values.networkPolicy.database.cidr -}}
+{{- else -}}
+{{- $host := (include "todo-chatbot.databaseUrlAddress" . | fromJson).host -}}
+{{- if regexMatch "^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])[.]){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$" $host -}}
+{{- printf "%s/32" $host -}}
+{{- else if and (contains ":" $host) (regexMatch "^[0-9A-Fa-f:.]+$" $host) -}}
+{{- printf "%s/128" $host -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The database port of the NetworkPolicy: the port in secrets.databaseUrl, else networkPolicy.database.port. */}}
+{{- define "todo-chatbot.networkPolicy.databasePort" -}}
+{{- default .Values.networkPolicy.database.port (include "todo-chatbot.databaseUrlAddress" . | fromJson).port -}}
+{{- end -}}
+
+{{/*
 A component's affinity: its own .affinity when set, else the pod anti-affinity preset (Bitnami's
 podAntiAffinityPreset): "soft" prefers a node without another replica of the component (a single
 node still runs them all), "hard" requires one (a replica with no such node stays Pending), ""
@@ -284,6 +332,18 @@ runs beside replicaCount pods, and each may open poolSize + maxOverflow connecti
 {{- end -}}
 {{- if and .Values.frontend.service.nodePorts.http (eq .Values.frontend.service.type "ClusterIP") -}}
 {{- $problems = append $problems "frontend.service.nodePorts.http is set but frontend.service.type is ClusterIP: use type NodePort or LoadBalancer, or unset the node port" -}}
+{{- end -}}
+{{- /* Egress to the database names its address (issue 27); it is in DATABASE_URL, so when the chart
+cannot read an IP address there, the user must name it. */ -}}
+{{- if and .Values.networkPolicy.enabled (not (include "todo-chatbot.networkPolicy.databaseCidr" .)) -}}
+{{- $why := "secrets.databaseUrl names no host to read it from" -}}
+{{- $host := (include "todo-chatbot.databaseUrlAddress" . | fromJson).host -}}
+{{- if .Values.secrets.existingSecret -}}
+{{- $why = "secrets.existingSecret holds DATABASE_URL, which the chart cannot read" -}}
+{{- else if $host -}}
+{{- $why = printf "the host of secrets.databaseUrl (%s) is not an IP address" $host -}}
+{{- end -}}
+{{- $problems = append $problems (printf "networkPolicy.enabled needs the database's addresses and %s: set networkPolicy.database.cidr to the PostgreSQL server's IP range, e.g. --set networkPolicy.database.cidr=10.0.0.5/32" $why) -}}
 {{- end -}}
 {{- if $problems -}}
 {{- fail (printf "\n\nVALUES ERROR (todo-chatbot):\n  - %s\n" (join "\n  - " $problems)) -}}
