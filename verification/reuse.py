@@ -114,14 +114,13 @@ def save_ledger(ledger: dict[str, dict]) -> None:
 
 def produced(stage: str) -> list[str]:
     """The raw files a stage wrote, relative to reports/ (kept when it is reused)."""
-    from verification.report import LOAD_RUN_FILE, LOAD_SUMMARY
+    from verification.report import LOAD_RUN_FILE, LOAD_SUMMARY, MUTATION_REPORT
 
     names = [f"{stage}.log", f"results-{stage}.json", f"junit-{stage}.xml"]
     found = [str((_raw() / name).relative_to(_reports())) for name in names if (_raw() / name).exists()]
-    if stage == "load-run":
-        found += [rel for rel in (str((_raw() / LOAD_RUN_FILE).relative_to(_reports())), LOAD_SUMMARY)
-                  if (_reports() / rel).exists()]
-    return found
+    extra = {"load-run": [str((_raw() / LOAD_RUN_FILE).relative_to(_reports())), LOAD_SUMMARY],
+             "mutate-static": [MUTATION_REPORT]}.get(stage, [])
+    return found + [rel for rel in extra if (_reports() / rel).exists()]
 
 
 def _skipped(files: list[str]) -> bool:
