@@ -166,9 +166,9 @@ else
 endif
 
 # --- sign-off -------------------------------------------------------------------
-acceptance: setup ## Every stage (images, bench-images, apps, static and docs, the static seeded defects, image, runtime, cluster on CLUSTER=auto, load), then reports/acceptance.html and .md; non-zero on a failed stage, any FAIL, STALE or UNCOVERED, and NOT RUN where every tier could run
+acceptance: setup ## Every stage (images, bench-images, apps, static and docs, the static seeded defects, image, runtime, cluster on CLUSTER=auto, load), then reports/acceptance.html and .md; non-zero on a failed stage, any FAIL, STALE or UNCOVERED, and NOT RUN where every tier could run; a stage whose inputs did not change since it passed is reused (FORCE=1 reruns all)
 	@scripts/ensure-docker.sh || echo "acceptance: no Docker engine: the image, runtime and load stages will be NOT RUN"
-	$(PY) -m verification.acceptance --cluster=$(CLUSTER)
+	$(PY) -m verification.acceptance --cluster=$(CLUSTER) $(if $(filter-out 0,$(FORCE)),--force)
 
 report: ## Rebuild reports/acceptance.html and .md from the last acceptance run against the tree as it is now (results of another tree are STALE)
 	$(PY) -m verification.acceptance --only-report

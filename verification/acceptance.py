@@ -14,7 +14,11 @@ The report is written to ``reports/acceptance.md``, ``reports/acceptance.html`` 
 ``--only-report`` rebuilds it from the last run's results against the tree as it is now: results of
 another tree are STALE.
 
-    python -m verification.acceptance [--only-report] [--cluster auto|kind|local|context:NAME|none]
+A stage whose inputs (verification/reuse.py's table: the parts of the tree it reads, its command, the
+cluster) are those of a passing run is not rerun: that run's files are kept and the report says
+"reused" with its date. ``--force`` (``FORCE=1``) reruns everything.
+
+    python -m verification.acceptance [--only-report] [--force] [--cluster auto|kind|local|context:NAME|none]
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from dataclasses import asdict, dataclass, field
 
 from harness.core.paths import REPO_ROOT
 from harness.providers import choose_cluster
-from verification import report, tiers
+from verification import report, reuse, tiers
 from verification.fingerprint import tree_fingerprint
 from verification.report import LOAD_RUN_FILE, LOAD_SUMMARY, RAW, REPORTS, STAGES_FILE
 from verification.requirements import SpecMissing, spec_sentences
@@ -93,14 +97,16 @@ def stages(cluster: str | None) -> list[Stage]:
     ]
 
 
-def run_stage(stage: Stage) -> StageResult:
+def run_stage(stage: Stage, cluster: str | None = None) -> StageResult:
     started = time.monotonic()
+    began = time.time()
     log = RAW / f"{stage.name}.log"
     where = log.relative_to(ROOT) if log.is_relative_to(ROOT) else log
     # Said before the stage starts: some take minutes (a cold Kubernetes build, the load run).
     print(f"[acceptance] {stage.name:<16} started {time.strftime('%H:%M:%S')} (progress: tail -f {where})",
           flush=True)
     fingerprint = tree_fingerprint()
+    stage_key = reuse.key(stage, fingerprint, cluster)  # what it ran on, for a later run's reuse
     with log.open("w") as out:
         try:
             code = subprocess.call(stage.argv, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
@@ -115,18 +121,50 @@ def run_stage(stage: Stage) -> StageResult:
         (RAW / LOAD_RUN_FILE).write_text(json.dumps({
             "exit_code": code, "fingerprint": fingerprint,
             "summary": json.loads(summary.read_text()) if summary.exists() else None}, indent=1))
+    took = time.monotonic() - started
+    reuse.remember(stage.name, stage_key, code == 0, began, took)
     verdict = "ok" if code == 0 else f"FAILED: exit {code} (log: {where})"
-    print(f"[acceptance] {stage.name:<16} {time.monotonic() - started:7.1f}s  {verdict}", flush=True)
-    return StageResult(stage.name, code, str(where), stage.proves)
+    print(f"[acceptance] {stage.name:<16} {took:7.1f}s  {verdict}", flush=True)
+    return StageResult(stage.name, code, str(where), stage.proves, round(took, 1))
 
 
-def run_stages(selected: list[Stage]) -> list[StageResult]:
+def reuse_stage(stage: Stage, entry: dict) -> StageResult:
+    """A stage whose inputs are those of a passing run: that run's files stay, its result says so."""
+    log = RAW / f"{stage.name}.log"
+    where = log.relative_to(ROOT) if log.is_relative_to(ROOT) else log
+    reuse.keep(stage.name, entry)
+    took = entry.get("duration_s")
+    print(f"[acceptance] {stage.name:<16} reused from run of {entry['date']}, inputs unchanged"
+          + (f" (it took {took:.1f}s)" if took is not None else ""), flush=True)
+    return StageResult(stage.name, 0, str(where), stage.proves, took, entry["date"])
+
+
+def run_stages(selected: list[Stage], kept: dict[str, dict] | None = None,
+               cluster: str | None = None) -> list[StageResult]:
+    """Run the stages in order; a stage in ``kept`` (verification/reuse.py) is reused when its inputs
+    are still those of the run it keeps (checked again at its turn: an earlier stage may edit the tree)."""
     RAW.mkdir(parents=True, exist_ok=True)
+    kept = kept or {}
     results: list[StageResult] = []
     for stage in selected:
-        results.append(run_stage(stage))
+        entry = kept.get(stage.name)
+        if entry is not None and entry["key"] == reuse.key(stage, tree_fingerprint(), cluster):
+            results.append(reuse_stage(stage, entry))
+        else:
+            if entry is not None:
+                reuse.discard(entry)
+            results.append(run_stage(stage, cluster))
         (RAW / STAGES_FILE).write_text(json.dumps([asdict(r) for r in results], indent=1))
     return results
+
+
+def run(selected: list[Stage], cluster: str | None, force: bool = False) -> list[StageResult]:
+    """The stages whose inputs are those of a passing run keep its files (unless ``force``); every
+    other raw result is deleted first: a stage that fails must not leave last run's figures standing."""
+    RAW.mkdir(parents=True, exist_ok=True)
+    kept = {} if force else reuse.reusable(selected, cluster, tree_fingerprint())
+    reuse.clean(kept)
+    return run_stages(selected, kept, cluster)
 
 
 def cannot_run(cluster: str | None) -> dict[str, str]:
@@ -176,23 +214,28 @@ def sign_off() -> int:
     return 1
 
 
-def main(argv: list[str] | None = None) -> int:
+def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cluster", default=os.environ.get("CLUSTER") or "auto",
                         help="cluster tier target: auto (default: kind, else the local cluster, when this machine "
                              "can run one), kind, local, context:NAME, or none; $CLUSTER sets the default")
     parser.add_argument("--only-report", action="store_true",
                         help="rebuild the report from the last run's results (results of another tree are STALE)")
-    args = parser.parse_args(argv)
+    parser.add_argument("--force", action="store_true", default=os.environ.get("FORCE", "") not in ("", "0"),
+                        help="rerun every stage, reusing none (FORCE=1 from make)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = arguments(argv)
     try:
         spec_sentences()  # the sign-off quotes the spec: without it nothing can be signed off
     except SpecMissing as exc:
         print(f"acceptance: {exc}", file=sys.stderr)
         return 2
     if not args.only_report:
-        for stale in [*RAW.glob("*"), *(REPORTS / "load").glob("summary.json")]:
-            stale.unlink()  # a stage that fails must not leave last run's figures standing
-        run_stages(stages(args.cluster))
+        # The cluster stages' target with auto resolved: an input of theirs (kind is not local).
+        run(stages(args.cluster), load_cluster_of(args.cluster), force=args.force)
         # After the set-up stage installed what it could: what this machine still cannot run.
         (RAW / MACHINE_FILE).write_text(json.dumps(cannot_run(args.cluster), indent=1))
     return sign_off()

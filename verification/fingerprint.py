@@ -70,7 +70,8 @@ def tree_fingerprint(root: Path = REPO_ROOT, files: Iterable[str] | None = None)
 
 
 def changed_parts(then: dict[str, str] | None, now: dict[str, str]) -> list[str]:
-    """The parts whose fingerprint differs (every part when the result carries none)."""
+    """The parts whose fingerprint differs, among those the result carries (the parts its stage reads,
+    verification/reuse.py); every part when it carries none."""
     if not then:
         return list(now)
-    return [part for part in now if then.get(part) != now[part]]
+    return [part for part in now if part in then and then[part] != now[part]]

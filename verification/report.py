@@ -26,6 +26,7 @@ from pathlib import Path
 from harness.core.paths import REPO_ROOT
 from verification.environment import environment_line
 from verification.fingerprint import changed_parts, tree_fingerprint
+from verification.reuse import narrow
 from verification.requirements import REGISTRY_TIERS, Requirement, registry
 from verification.tiers import proves
 from verification.verdicts import (
@@ -91,6 +92,9 @@ def load_records() -> list[dict]:
     for path in sorted(RAW.glob("results-*.json")):
         data = json.loads(path.read_text())
         fingerprint, records = ({}, data) if isinstance(data, list) else (data["fingerprint"], data["records"])
+        # Compared with the tree only on what its stage reads (a reused result is not STALE after an
+        # edit of nothing it reads; it is when one of its inputs changed).
+        fingerprint = narrow(path.stem.removeprefix("results-"), fingerprint)
         for record in records:
             record = {**record, "fingerprint": fingerprint}
             known = merged.get(record["nodeid"])
@@ -103,7 +107,8 @@ def load_stages() -> list[StageResult]:
     path = RAW / STAGES_FILE
     if not path.exists():
         return []
-    return [StageResult(s["name"], s["exit_code"], s["log"], tuple(s.get("proves", ()))) for s in json.loads(path.read_text())]
+    return [StageResult(s["name"], s["exit_code"], s["log"], tuple(s.get("proves", ())), s.get("duration_s"),
+                        s.get("reused")) for s in json.loads(path.read_text())]
 
 
 def load_run() -> LoadRun | None:
@@ -111,7 +116,7 @@ def load_run() -> LoadRun | None:
     if not path.exists():
         return None
     data = json.loads(path.read_text())
-    return LoadRun(data["exit_code"], data["fingerprint"], data.get("summary"))
+    return LoadRun(data["exit_code"], narrow("load-run", data["fingerprint"]), data.get("summary"))
 
 
 def load_summary() -> dict | None:
@@ -248,7 +253,16 @@ def _overall_lines(overall: SignOff) -> list[str]:
     return ["**NOT SIGNED OFF**:", *(f"- {reason}" for reason in overall.reasons)]
 
 
-def write_markdown(rows: list[Row], path: Path, overall: SignOff) -> None:
+def _stage_lines(stages: list[StageResult]) -> list[str]:
+    if not stages:
+        return ["No stage record: the report was rebuilt without a run.", ""]
+    lines = ["| Stage | Result | Time | Reused |", "|---|---|---|---|"]
+    lines += [f"| {s.name} | {'FAIL (exit %d)' % s.exit_code if s.failed else 'PASS'} | {_duration(s)} | {_reused(s)} |"
+              for s in stages]
+    return [*lines, ""]
+
+
+def write_markdown(rows: list[Row], path: Path, overall: SignOff, stages: list[StageResult] | None = None) -> None:
     counts = Counter(row.status for row in rows)
     lines = [
         "# Acceptance report: Phase IV infrastructure specification", "",
@@ -256,6 +270,7 @@ def write_markdown(rows: list[Row], path: Path, overall: SignOff) -> None:
         "requirement is in acceptance.html.", "",
         f"Environments: {environment_line()}", "",
         *_overall_lines(overall), "",
+        *_stage_lines(stages or []),
         " · ".join(f"{s}: {counts.get(s, 0)}" for s in STATUSES), "",
         "| ID | Status | Tier | Evidence | Requirement |",
         "|---|---|---|---|---|",
@@ -371,14 +386,23 @@ def _figures_table(found: list[Figure]) -> str:
             + "".join(body) + "</table>")
 
 
+def _duration(stage: StageResult) -> str:
+    return "" if stage.duration_s is None else f"{stage.duration_s:.1f} s"
+
+
+def _reused(stage: StageResult) -> str:
+    return f"reused: run of {stage.reused}, inputs unchanged" if stage.reused else ""
+
+
 def _stages_table(stages: list[StageResult]) -> str:
     if not stages:
         return "<p>No stage record: the report was rebuilt without a run.</p>"
     body = "".join(f"<tr><td>{_e(s.name)}</td><td>{_status('FAIL') if s.failed else _status('PASS')}</td>"
-                   f"<td class='num'>{s.exit_code}</td><td><code>{_e(s.log)}</code></td>"
+                   f"<td class='num'>{s.exit_code}</td><td class='num nowrap'>{_e(_duration(s))}</td>"
+                   f"<td>{_e(_reused(s))}</td><td><code>{_e(s.log)}</code></td>"
                    f"<td>{_e(', '.join(s.proves))}</td></tr>" for s in stages)
-    return ("<table><tr><th>Stage</th><th>Result</th><th>Exit</th><th>Log</th><th>Its tests prove</th></tr>"
-            f"{body}</table>")
+    return ("<table><tr><th>Stage</th><th>Result</th><th>Exit</th><th>Time</th><th>Reused</th><th>Log</th>"
+            f"<th>Its tests prove</th></tr>{body}</table>")
 
 
 def _overall_html(overall: SignOff) -> str:
@@ -430,7 +454,7 @@ def write_all(rows: list[Row], records: list[dict] | None = None, evidence: Evid
     REPORTS.mkdir(parents=True, exist_ok=True)
     evidence = evidence or gather_evidence()
     overall = overall or sign_off_verdict([row.verdict for row in rows], evidence.stages, None)
-    write_markdown(rows, REPORTS / "acceptance.md", overall)
+    write_markdown(rows, REPORTS / "acceptance.md", overall, evidence.stages)
     write_html(rows, figures(load_records() if records is None else records, evidence.bench),
                REPORTS / "acceptance.html", overall, evidence.stages)
     merge_junit(REPORTS / "junit.xml")

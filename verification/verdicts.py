@@ -152,6 +152,8 @@ class StageResult:
     exit_code: int
     log: str
     proves: tuple[str, ...] = ()  # the requirement tiers its tests prove
+    duration_s: float | None = None  # how long it ran (the reused run's time when reused)
+    reused: str | None = None  # reused: the date of the passing run whose results it kept (verification/reuse.py)
 
     @property
     def failed(self) -> bool:
