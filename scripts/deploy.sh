@@ -7,6 +7,7 @@
 #
 #   KUBE_CONTEXT=minikube make deploy            # or docker-desktop, kind-NAME, todo-local
 #   NAMESPACE=todo RELEASE=todo VALUES=chart/todo-chatbot/values-dev.yaml
+#   DATABASE_CIDR=10.0.0.5/32    the database's addresses, for the NetworkPolicies of staging/prod
 #
 # bash 3.2 (macOS's /bin/bash): no associative arrays, no ${x,,}, no mapfile, and an array that may
 # be empty is expanded as ${a[@]+"${a[@]}"} (bash < 4.4 calls "${a[@]}" of an empty one unbound).
@@ -55,6 +56,10 @@ done
 
 extra=()
 [ -n "${VALUES:-}" ] && extra+=(-f "$VALUES")
+# With NetworkPolicies on (staging, prod) the chart needs the database's addresses when it cannot
+# read them from the values (credentials in a Secret, or a hostname): it refuses otherwise and names
+# networkPolicy.database.cidr.
+[ -n "${DATABASE_CIDR:-}" ] && extra+=(--set "networkPolicy.database.cidr=$DATABASE_CIDR")
 echo "deploy: helm upgrade --install $RELEASE chart/todo-chatbot -n $NAMESPACE --kube-context $KUBE_CONTEXT ${extra[*]+${extra[*]}}"
 # The secret values go through stdin (-f -), in a values document built by Python so quoting is safe.
 printf '%s\n' "$secret_values" \
