@@ -45,6 +45,12 @@ def pod_template(manifest: Mapping[str, Any]) -> Mapping[str, Any] | None:
     return None
 
 
+def effective_security(spec: Mapping[str, Any], container: Mapping[str, Any], key: str) -> Any:
+    """A container's securityContext setting ``key``, else the pod's (the kubelet's precedence)."""
+    own = container.get("securityContext") or {}
+    return own[key] if key in own else (spec.get("securityContext") or {}).get(key)
+
+
 def pod_spec(manifest: Mapping[str, Any]) -> dict[str, Any] | None:
     """The pod spec of a workload or Pod (``{}`` when it has none); None for any other kind."""
     template = pod_template(manifest)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from harness.kube.manifests import pod_spec
+from harness.kube.manifests import effective_security, pod_spec
 
 RESTRICTED = "restricted"
 BASELINE = "baseline"
@@ -42,12 +42,6 @@ SECCOMP_ALLOWED = ("RuntimeDefault", "Localhost")
 def _containers(spec: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
     for key in ("initContainers", "containers", "ephemeralContainers"):
         yield from spec.get(key) or []
-
-
-def _effective(spec: Mapping[str, Any], container: Mapping[str, Any], key: str) -> Any:
-    """A container's setting, else the pod's (the kubelet's precedence)."""
-    own = container.get("securityContext") or {}
-    return own[key] if key in own else (spec.get("securityContext") or {}).get(key)
 
 
 def baseline_violations(spec: Mapping[str, Any]) -> list[str]:
@@ -107,11 +101,11 @@ def restricted_violations(spec: Mapping[str, Any]) -> list[str]:
         name, sc = c.get("name"), c.get("securityContext") or {}
         if sc.get("allowPrivilegeEscalation") is not False:
             found.append(f"container {name!r}: allowPrivilegeEscalation is not false")
-        if _effective(spec, c, "runAsNonRoot") is not True:
+        if effective_security(spec, c, "runAsNonRoot") is not True:
             found.append(f"container {name!r}: runAsNonRoot is not true (pod or container)")
         if sc.get("runAsUser") == 0:
             found.append(f"container {name!r}: runAsUser is 0")
-        if (_effective(spec, c, "seccompProfile") or {}).get("type") not in SECCOMP_ALLOWED:
+        if (effective_security(spec, c, "seccompProfile") or {}).get("type") not in SECCOMP_ALLOWED:
             found.append(f"container {name!r}: seccompProfile is not RuntimeDefault or Localhost (pod or container)")
         caps = sc.get("capabilities") or {}
         if "ALL" not in (caps.get("drop") or []):

@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 
 from harness.contract import BUDGET_CPU_CORES, BUDGET_MEMORY_BYTES, is_sensitive
-from harness.kube.manifests import pod_labels, pod_spec
+from harness.kube.manifests import effective_security, pod_labels, pod_spec
 from harness.kube.quantities import parse_cpu, parse_memory
 
 Manifest = dict[str, Any]
@@ -254,13 +254,6 @@ def _check_images(m: Manifest, spec: dict[str, Any]) -> Iterator[tuple[str, str]
             yield "image-tag", f"container {c.get('name')!r} image {image!r} uses latest; pin a version"
 
 
-def _effective(spec: dict[str, Any], c: dict[str, Any], key: str) -> Any:
-    container_sc = c.get("securityContext") or {}
-    if key in container_sc:
-        return container_sc[key]
-    return (spec.get("securityContext") or {}).get(key)
-
-
 def _check_security(m: Manifest, spec: dict[str, Any]) -> Iterator[tuple[str, str]]:
     for flag in ("hostNetwork", "hostPID", "hostIPC"):
         if spec.get(flag):
@@ -271,9 +264,9 @@ def _check_security(m: Manifest, spec: dict[str, Any]) -> Iterator[tuple[str, st
     for c in containers(spec):
         name = c.get("name")
         sc = c.get("securityContext") or {}
-        if _effective(spec, c, "runAsNonRoot") is not True:
+        if effective_security(spec, c, "runAsNonRoot") is not True:
             yield "non-root", f"container {name!r}: runAsNonRoot is not true"
-        uid = _effective(spec, c, "runAsUser")
+        uid = effective_security(spec, c, "runAsUser")
         if not isinstance(uid, int) or uid < MIN_UID:
             yield "non-root", f"container {name!r}: runAsUser is {uid!r}; set a numeric uid >= {MIN_UID}"
         if sc.get("privileged"):
@@ -285,7 +278,7 @@ def _check_security(m: Manifest, spec: dict[str, Any]) -> Iterator[tuple[str, st
             yield "pss-restricted", f"container {name!r}: capabilities.drop must contain ALL"
         if extra := [cap for cap in caps.get("add") or [] if cap != "NET_BIND_SERVICE"]:
             yield "pss-restricted", f"container {name!r} adds capabilities {extra}"
-        seccomp = (_effective(spec, c, "seccompProfile") or {}).get("type")
+        seccomp = (effective_security(spec, c, "seccompProfile") or {}).get("type")
         if seccomp not in ("RuntimeDefault", "Localhost"):
             yield (
                 "pss-restricted",
